@@ -1,0 +1,181 @@
+//! Builds the application from settings (listener bound, background tasks ready) and runs it
+//! until a shutdown future resolves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::Cache;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::enrich::{Enricher, EnricherParts};
+use crate::http::{self, AppState, HttpOptions, Readiness, RequestLimits};
+use crate::metrics::Metrics;
+use crate::quota::{Limits, LocalGate, QuotaGate};
+use crate::virustotal::{ClientSettings, VtClient};
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    enricher: Enricher,
+    ready: Readiness,
+    metrics: Metrics,
+    quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
+}
+
+impl Application {
+    /// Binds `settings.listen` (port 0 picks a free port) and wires every part.
+    pub async fn build(
+        settings: &Settings,
+        api_key: SecretString,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let vt = &settings.virustotal;
+        let client = VtClient::new(ClientSettings {
+            base_url: vt.base_url.clone(),
+            api_key,
+            connect_timeout: vt.connect_timeout,
+            request_timeout: vt.request_timeout,
+            max_body_bytes: vt.max_body_bytes,
+        })?;
+        let gate: Arc<dyn QuotaGate> = Arc::new(LocalGate::new(
+            Limits {
+                per_minute: vt.rate_per_minute,
+                per_day: vt.daily_quota,
+                per_month: vt.monthly_quota,
+                too_many_requests_backoff: vt.too_many_requests_backoff,
+            },
+            clock.clone(),
+        ));
+        metrics.observe_quota(&gate.snapshot());
+        let cache = Cache::new(settings.cache, clock.clone(), metrics.clone());
+        let enricher = Enricher::new(EnricherParts {
+            cache,
+            gate: gate.clone(),
+            client: client.clone(),
+            clock,
+            metrics: metrics.clone(),
+            deferred_capacity: settings.deferred.capacity,
+            max_retries: vt.max_retries,
+            call_timeout: vt.request_timeout,
+        });
+        let ready = Readiness::default();
+        let state = AppState {
+            enricher: enricher.clone(),
+            limits: RequestLimits {
+                max_batch: settings.max_batch,
+                default_wait: settings.default_wait,
+                max_wait: settings.max_wait,
+            },
+            verdict: settings.verdict,
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        };
+        let router = http::router(
+            state,
+            HttpOptions {
+                body_limit_bytes: settings.body_limit_bytes,
+                swagger_ui: settings.swagger_ui,
+            },
+        );
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (VTENRICH_LISTEN)", settings.listen))?;
+        let quota_sync = vt
+            .user_id
+            .clone()
+            .map(|user| (client, user, vt.quota_sync_interval, gate));
+        Ok(Self {
+            listener,
+            router,
+            enricher,
+            ready,
+            metrics,
+            quota_sync,
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The metrics registry (for tests and benchmarks).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The enricher (for tests and benchmarks).
+    pub fn enricher(&self) -> &Enricher {
+        &self.enricher
+    }
+
+    /// Serves until `shutdown` resolves, then stops taking traffic and lets in-flight
+    /// requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let address = self.local_addr();
+        let cancel = CancellationToken::new();
+        let filler = self.enricher.spawn_filler(cancel.clone());
+        if let Some((client, user, every, gate)) = self.quota_sync {
+            tokio::spawn(sync_quota(client, user, every, gate, cancel.clone()));
+        }
+        let ready = self.ready.clone();
+        ready.set(true);
+        tracing::info!(%address, "vtenrich listening");
+        let drained = async move {
+            shutdown.await;
+            // Readiness turns first so load balancers stop routing before connections close.
+            ready.set(false);
+            tracing::info!("shutting down: draining in-flight requests");
+        };
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(drained)
+            .await
+            .context("server failed")?;
+        cancel.cancel();
+        let _ = filler.await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Adopts VirusTotal's own used counts at start and then periodically, so a restart or another
+/// tool sharing the key does not make us overrun.
+async fn sync_quota(
+    client: VtClient,
+    user: String,
+    every: std::time::Duration,
+    gate: Arc<dyn QuotaGate>,
+    cancel: CancellationToken,
+) {
+    loop {
+        match client.overall_quotas(&user).await {
+            Ok(usage) => {
+                gate.adopt(usage);
+                tracing::info!(
+                    day_used = usage.day_used,
+                    month_used = usage.month_used,
+                    "quota synced from VirusTotal"
+                );
+            }
+            Err(err) => tracing::warn!(error = %err, "could not sync quota from VirusTotal"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The in-memory answer cache: entries carry their own fresh and stale deadlines.
+//!
+//! moka bounds the size and drops entries once even their stale window has passed; whether an
+//! entry is fresh or stale is decided against the injected clock, so tests can move time.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use moka::notification::RemovalCause;
+
+use crate::clock::SharedClock;
+use crate::config::CacheSettings;
+use crate::metrics::Metrics;
+use crate::report::IpReport;
+
+/// What VirusTotal answered; both are worth caching (a 404 costs quota too).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// VirusTotal knows the address.
+    Found(IpReport),
+    /// VirusTotal does not know the address.
+    NotFound,
+}
+
+/// A cached answer with its deadlines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub answer: Answer,
+    /// When VirusTotal answered.
+    pub fetched_at: DateTime<Utc>,
+    /// Served as fresh until then.
+    pub fresh_until: DateTime<Utc>,
+    /// Served as stale (only when the upstream fails or the quota is out) until then.
+    pub stale_until: DateTime<Utc>,
+}
+
+/// Result of a cache lookup.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Fresh(Arc<Entry>),
+    Stale(Arc<Entry>),
+    Miss,
+}
+
+/// moka's per-entry expiry: an entry lives until its stale window ends.
+struct UntilStale {
+    clock: SharedClock,
+}
+
+impl moka::Expiry<IpAddr, Arc<Entry>> for UntilStale {
+    fn expire_after_create(
+        &self,
+        _key: &IpAddr,
+        value: &Arc<Entry>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(
+            (value.stale_until - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &IpAddr,
+        value: &Arc<Entry>,
+        updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, updated_at)
+    }
+}
+
+/// The bounded TTL cache of VirusTotal answers, keyed by canonical IP.
+#[derive(Clone)]
+pub struct Cache {
+    inner: moka::sync::Cache<IpAddr, Arc<Entry>>,
+    clock: SharedClock,
+    settings: CacheSettings,
+    metrics: Metrics,
+}
+
+impl Cache {
+    /// An empty cache bounded by `settings.max_entries`.
+    pub fn new(settings: CacheSettings, clock: SharedClock, metrics: Metrics) -> Self {
+        let evictions = metrics.cache_evictions.clone();
+        let inner = moka::sync::Cache::builder()
+            .max_capacity(settings.max_entries)
+            .expire_after(UntilStale {
+                clock: clock.clone(),
+            })
+            .eviction_listener(move |_key, _value, cause| {
+                let cause = match cause {
+                    RemovalCause::Expired => "expired",
+                    RemovalCause::Size => "size",
+                    // Replacement by a newer answer is not an eviction.
+                    RemovalCause::Replaced | RemovalCause::Explicit => return,
+                };
+                evictions.with_label_values(&[cause]).inc();
+            })
+            .build();
+        Self {
+            inner,
+            clock,
+            settings,
+            metrics,
+        }
+    }
+
+    /// Looks `ip` up, classifying the entry against the clock.
+    pub fn lookup(&self, ip: &IpAddr) -> Lookup {
+        self.metrics.cache_requests.inc();
+        let Some(entry) = self.inner.get(ip) else {
+            return Lookup::Miss;
+        };
+        let now = self.clock.now();
+        if now < entry.fresh_until {
+            self.metrics.cache_hits.with_label_values(&["fresh"]).inc();
+            Lookup::Fresh(entry)
+        } else if now < entry.stale_until {
+            Lookup::Stale(entry)
+        } else {
+            Lookup::Miss
+        }
+    }
+
+    /// Counts a stale entry actually served (a stale lookup may still be refreshed upstream).
+    pub fn record_stale_hit(&self) {
+        self.metrics.cache_hits.with_label_values(&["stale"]).inc();
+    }
+
+    /// Stores a fresh answer, computing its deadlines from its kind.
+    pub fn insert(&self, ip: IpAddr, answer: Answer) -> Arc<Entry> {
+        let now = self.clock.now();
+        let ttl = match answer {
+            Answer::Found(_) => self.settings.ttl,
+            Answer::NotFound => self.settings.not_found_ttl,
+        };
+        let fresh_until = now + chrono_duration(ttl);
+        let entry = Arc::new(Entry {
+            answer,
+            fetched_at: now,
+            fresh_until,
+            stale_until: fresh_until + chrono_duration(self.settings.stale_for),
+        });
+        self.inner.insert(ip, entry.clone());
+        entry
+    }
+
+    /// Stores an entry as it is (for a second tier or a restored copy).
+    pub fn restore(&self, ip: IpAddr, entry: Arc<Entry>) {
+        self.inner.insert(ip, entry);
+    }
+
+    /// Approximate number of entries.
+    pub fn entry_count(&self) -> u64 {
+        self.inner.run_pending_tasks();
+        let n = self.inner.entry_count();
+        self.metrics.cache_entries.set(n as i64);
+        n
+    }
+}
+
+/// Converts a configured duration, saturating far in the future rather than failing.
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365 * 100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn cache(clock: &ManualClock) -> Cache {
+        let settings = CacheSettings {
+            ttl: Duration::from_secs(100),
+            not_found_ttl: Duration::from_secs(10),
+            stale_for: Duration::from_secs(1000),
+            max_entries: 10,
+        };
+        Cache::new(settings, Arc::new(clock.clone()), Metrics::new())
+    }
+
+    #[test]
+    fn an_entry_is_fresh_then_stale_then_gone() {
+        let clock = ManualClock::new(Utc::now());
+        let cache = cache(&clock);
+        let ip: IpAddr = "8.8.8.8".parse().unwrap();
+        cache.insert(ip, Answer::Found(IpReport::default()));
+        assert!(matches!(cache.lookup(&ip), Lookup::Fresh(_)));
+        clock.advance(Duration::from_secs(101));
+        assert!(matches!(cache.lookup(&ip), Lookup::Stale(_)));
+        clock.advance(Duration::from_secs(1000));
+        assert!(matches!(cache.lookup(&ip), Lookup::Miss));
+    }
+
+    #[test]
+    fn not_found_answers_use_their_own_ttl() {
+        let clock = ManualClock::new(Utc::now());
+        let cache = cache(&clock);
+        let ip: IpAddr = "9.9.9.9".parse().unwrap();
+        let entry = cache.insert(ip, Answer::NotFound);
+        assert_eq!(
+            entry.fresh_until - entry.fetched_at,
+            chrono::Duration::seconds(10)
+        );
+        clock.advance(Duration::from_secs(11));
+        assert!(matches!(cache.lookup(&ip), Lookup::Stale(_)));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_max_entries() {
+        let clock = ManualClock::new(Utc::now());
+        let cache = cache(&clock);
+        for i in 0..100u8 {
+            cache.insert(IpAddr::from([1, 1, 1, i]), Answer::NotFound);
+        }
+        assert!(cache.entry_count() <= 10, "{}", cache.entry_count());
+    }
+}

@@ -1,0 +1,319 @@
+//! The one orchestrator: turns a batch of parsed observables into per-item outcomes, from the
+//! cache or from one VirusTotal call per distinct new observable, under the quota gate.
+
+mod deferred;
+mod flight;
+mod outcome;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+pub use deferred::{DeferredQueue, Pushed};
+pub use outcome::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
+
+use crate::cache::{Cache, Entry, Lookup};
+use crate::clock::SharedClock;
+use crate::metrics::Metrics;
+use crate::observable::{InvalidObservable, Observable, special_purpose};
+use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
+use crate::virustotal::{VtClient, VtError};
+use flight::{FlightEnd, FlightResult, Join, Upstream};
+
+/// One input entry as parsed at the edge.
+#[derive(Debug, Clone)]
+pub struct ParsedItem {
+    /// The caller's text.
+    pub input: String,
+    /// The observable, or why it is not one.
+    pub parsed: Result<Observable, InvalidObservable>,
+}
+
+/// The parts an [`Enricher`] is built from.
+pub struct EnricherParts {
+    pub cache: Cache,
+    pub gate: Arc<dyn QuotaGate>,
+    pub client: VtClient,
+    pub clock: SharedClock,
+    pub metrics: Metrics,
+    pub deferred_capacity: usize,
+    pub max_retries: u32,
+    /// Longest a single upstream call can take (request timeout), so joiners of a flight wait
+    /// for the call itself, not only for the quota slot.
+    pub call_timeout: Duration,
+}
+
+/// Enriches batches; cheap to clone.
+#[derive(Clone)]
+pub struct Enricher {
+    upstream: Arc<Upstream>,
+    call_budget: chrono::Duration,
+}
+
+impl Enricher {
+    /// Builds the enricher (the background filler is started with [`Enricher::spawn_filler`]).
+    pub fn new(parts: EnricherParts) -> Self {
+        let deferred = DeferredQueue::new(parts.deferred_capacity, parts.metrics.clone());
+        let attempts = i32::try_from(parts.max_retries + 1).unwrap_or(i32::MAX);
+        let call_budget = chrono::Duration::from_std(parts.call_timeout)
+            .unwrap_or(chrono::Duration::seconds(60))
+            * attempts
+            + chrono::Duration::seconds(2);
+        Self {
+            upstream: Arc::new(Upstream::new(
+                parts.cache,
+                parts.gate,
+                parts.client,
+                parts.clock,
+                parts.metrics,
+                deferred,
+                parts.max_retries,
+            )),
+            call_budget,
+        }
+    }
+
+    /// Enriches a batch, waiting at most `wait` for quota slots. Results keep input order;
+    /// duplicates share one lookup.
+    pub async fn enrich(&self, items: Vec<ParsedItem>, wait: Duration) -> BatchResult {
+        let up = &self.upstream;
+        let now = up.clock.now();
+        let deadline = now + chrono::Duration::from_std(wait).unwrap_or_default();
+        up.metrics.batch_size.observe(items.len() as f64);
+
+        // Decide what we can without the network; collect distinct addresses that need it.
+        let mut decided: HashMap<IpAddr, Outcome> = HashMap::new();
+        let mut pending: Vec<(IpAddr, Option<Arc<Entry>>)> = Vec::new();
+        for item in &items {
+            let Ok(Observable::Ip(ip)) = item.parsed else {
+                continue;
+            };
+            if decided.contains_key(&ip) {
+                continue;
+            }
+            let outcome = if let Some(range) = special_purpose(ip) {
+                Outcome::NotRoutable(range)
+            } else {
+                match up.cache.lookup(&ip) {
+                    Lookup::Fresh(entry) => Outcome::Answered {
+                        entry,
+                        source: Source::Cache,
+                        stale: false,
+                        reason: None,
+                    },
+                    Lookup::Stale(entry) => {
+                        pending.push((ip, Some(entry)));
+                        Outcome::Deferred {
+                            retry_after_secs: 0,
+                        }
+                    }
+                    Lookup::Miss => {
+                        pending.push((ip, None));
+                        Outcome::Deferred {
+                            retry_after_secs: 0,
+                        }
+                    }
+                }
+            };
+            decided.insert(ip, outcome);
+        }
+
+        let lookups = pending
+            .into_iter()
+            .map(|(ip, stale)| async move { (ip, self.resolve(ip, stale, deadline).await) });
+        let mut upstream_calls = 0;
+        for (ip, (outcome, calls)) in futures::future::join_all(lookups).await {
+            upstream_calls += calls;
+            decided.insert(ip, outcome);
+        }
+
+        let items: Vec<ItemResult> = items
+            .into_iter()
+            .map(|item| {
+                let outcome = match &item.parsed {
+                    Ok(Observable::Ip(ip)) => decided[ip].clone(),
+                    Err(invalid) => Outcome::Invalid(invalid.clone()),
+                };
+                ItemResult {
+                    input: item.input,
+                    observable: item.parsed.ok(),
+                    outcome,
+                }
+            })
+            .collect();
+        for item in &items {
+            let source = item.outcome.source().map_or("none", Source::as_str);
+            up.metrics
+                .observables
+                .with_label_values(&[item.outcome.status().as_str(), source])
+                .inc();
+        }
+        BatchResult {
+            items,
+            upstream_calls,
+        }
+    }
+
+    /// Gets the answer for one address that missed the fresh cache.
+    async fn resolve(
+        &self,
+        ip: IpAddr,
+        stale: Option<Arc<Entry>>,
+        deadline: DateTime<Utc>,
+    ) -> (Outcome, u32) {
+        let up = &self.upstream;
+        let (result, leader) = match up.join_or_start(ip, Priority::Interactive, Some(deadline)) {
+            Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
+            Join::Started(flight) => (Some(flight.await), true),
+            Join::Joined(flight) => {
+                // The flight may belong to the background filler, which waits without a
+                // deadline: bound our own wait by our deadline plus the call itself.
+                let limit = (deadline + self.call_budget - up.clock.now())
+                    .to_std()
+                    .unwrap_or_default();
+                (tokio::time::timeout(limit, flight).await.ok(), false)
+            }
+        };
+        let Some(FlightResult { end, calls }) = result else {
+            let denied = Denied {
+                reason: crate::quota::DenyReason::Minute,
+                retry_at: earliest_slot(&up.gate.snapshot(), up.clock.now()),
+            };
+            return (self.fallback(stale, Fallback::Deferred(denied)), 0);
+        };
+        let calls = if leader { calls } else { 0 };
+        let outcome = match end {
+            FlightEnd::Answered(entry) => answered(entry, Source::VirusTotal),
+            FlightEnd::Deferred(denied) => self.fallback(stale, Fallback::Deferred(denied)),
+            FlightEnd::Failed(err) => self.fallback(stale, Fallback::Failed(err)),
+        };
+        (outcome, calls)
+    }
+
+    /// Serves a stale entry when there is one, else reports the deferral or failure.
+    fn fallback(&self, stale: Option<Arc<Entry>>, why: Fallback) -> Outcome {
+        let now = self.upstream.clock.now();
+        let (error, retry_after_secs) = match &why {
+            Fallback::Deferred(denied) => (
+                ItemError {
+                    code: "quota_wait_exceeded",
+                    message: format!(
+                        "no VirusTotal quota slot within the wait ({} limit); queued for a \
+                         background fill, ask again after retry_after_secs",
+                        denied.reason.as_str()
+                    ),
+                },
+                Some(denied.retry_after_secs(now)),
+            ),
+            Fallback::Failed(err) => (
+                ItemError {
+                    code: err.api_code(),
+                    message: err.to_string(),
+                },
+                match err {
+                    VtError::TooManyRequests { retry_after } => {
+                        retry_after.map(|d| d.as_secs().max(1))
+                    }
+                    _ => None,
+                },
+            ),
+        };
+        if let Some(entry) = stale {
+            self.upstream.cache.record_stale_hit();
+            return Outcome::Answered {
+                entry,
+                source: Source::Cache,
+                stale: true,
+                reason: Some(error),
+            };
+        }
+        match why {
+            Fallback::Deferred(_) => Outcome::Deferred {
+                retry_after_secs: retry_after_secs.unwrap_or(1),
+            },
+            Fallback::Failed(_) => Outcome::Error {
+                error,
+                retry_after_secs,
+            },
+        }
+    }
+
+    /// Runs the background filler until `cancel` fires: deferred addresses are fetched one by
+    /// one as quota frees up, always after waiting requests.
+    pub fn spawn_filler(&self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let up = Arc::clone(&self.upstream);
+        tokio::spawn(async move {
+            loop {
+                let ip = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    ip = up.deferred.pop() => ip,
+                };
+                let flight = match up.join_or_start(ip, Priority::Background, None) {
+                    Join::Cached(_) => None,
+                    Join::Joined(flight) | Join::Started(flight) => Some(flight),
+                };
+                if let Some(flight) = flight {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = flight => {}
+                    }
+                }
+                up.deferred.finish(ip);
+            }
+        })
+    }
+
+    /// The quota gate's current state.
+    pub fn quota(&self) -> QuotaSnapshot {
+        let snapshot = self.upstream.gate.snapshot();
+        self.upstream.metrics.observe_quota(&snapshot);
+        snapshot
+    }
+
+    /// Observables waiting for a background fill.
+    pub fn deferred_depth(&self) -> usize {
+        self.upstream.deferred.depth()
+    }
+
+    /// The clock the enricher runs on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.upstream.clock
+    }
+
+    /// The answer cache.
+    pub fn cache(&self) -> &Cache {
+        &self.upstream.cache
+    }
+}
+
+enum Fallback {
+    Deferred(Denied),
+    Failed(VtError),
+}
+
+fn answered(entry: Arc<Entry>, source: Source) -> Outcome {
+    Outcome::Answered {
+        entry,
+        source,
+        stale: false,
+        reason: None,
+    }
+}
+
+/// A best estimate of when the gate next grants a slot, for callers that gave up waiting.
+fn earliest_slot(snapshot: &QuotaSnapshot, now: DateTime<Utc>) -> DateTime<Utc> {
+    let mut at = now;
+    if let Some(blocked) = snapshot.blocked_until {
+        at = at.max(blocked);
+    }
+    for window in [&snapshot.minute, &snapshot.day, &snapshot.month] {
+        if window.remaining() == 0 {
+            at = at.max(window.resets_at);
+        }
+    }
+    at
+}

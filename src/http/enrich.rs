@@ -1,0 +1,310 @@
+//! `POST /v1/enrich` and `GET /v1/ip/{ip}`: parse at the edge, enrich, render.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::header;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::result::{EnrichResponse, ResultBody};
+use crate::enrich::{BatchResult, ParsedItem, Source};
+use crate::observable::{InvalidObservable, Observable, ObservableType};
+
+/// Body of `POST /v1/enrich`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"observables": ["8.8.8.8", {"type": "ip", "value": "2001:4860:4860::8888"}, "10.0.0.1"], "max_wait_ms": 8000}))]
+pub struct EnrichRequest {
+    /// Observables: a string (type inferred) or `{"type": "ip", "value": "..."}`. An entry of
+    /// another shape gets a per-item `invalid` result rather than failing the batch.
+    #[schema(value_type = Vec<ObservableInput>, min_items = 1)]
+    pub observables: Vec<serde_json::Value>,
+    /// Longest wait for a VirusTotal quota slot, in milliseconds (default 8,000; capped by the
+    /// server's `VTENRICH_MAX_WAIT`). Items without a slot in time are `deferred`.
+    #[schema(minimum = 0, example = 8000)]
+    pub max_wait_ms: Option<u64>,
+}
+
+/// One observable as sent by the caller (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(example = "8.8.8.8")]
+pub enum ObservableInput {
+    /// Text whose type is inferred.
+    Text(String),
+    /// An explicitly typed observable.
+    Typed(TypedObservable),
+}
+
+/// `{"type": "ip", "value": "8.8.8.8"}` (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TypedObservable {
+    /// Observable type; only `ip` is supported today.
+    #[schema(rename = "type", example = "ip")]
+    kind: String,
+    /// The observable's text.
+    #[schema(example = "8.8.8.8")]
+    value: String,
+}
+
+/// Query of `GET /v1/ip/{ip}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WaitQuery {
+    /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
+    pub max_wait_ms: Option<u64>,
+}
+
+/// A JSON body: requires a JSON content type and maps every failure to the error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(json_error)
+    }
+}
+
+fn json_error(err: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Data => ApiError::unprocessable(
+            "invalid_request",
+            format!("the request does not match the schema: {err}"),
+        ),
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {err}"))
+        }
+    }
+}
+
+/// Query parameters with the error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}
+
+/// Path parameters with the error shape.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
+/// Enrich a batch of observables.
+///
+/// Each entry is answered from the cache or from one VirusTotal call per distinct new
+/// observable; duplicates share one lookup; special-purpose addresses are never sent upstream.
+/// Items that get no quota slot within `max_wait_ms` are `deferred` and filled in the
+/// background; ask again after `retry_after_secs`. Results keep input order.
+#[utoipa::path(
+    post,
+    path = "/v1/enrich",
+    tag = "enrichment",
+    request_body = EnrichRequest,
+    responses(
+        (status = 200, description = "One result per input entry, in input order, and a summary.", body = EnrichResponse),
+        (status = 400, description = "The body is not valid JSON.", body = ErrorBody),
+        (status = 413, description = "The body is larger than the configured limit.", body = ErrorBody),
+        (status = 415, description = "The content type is not JSON.", body = ErrorBody),
+        (status = 422, description = "The JSON does not match the schema: unknown field, wrong type, empty batch or more than `max_batch` entries.", body = ErrorBody),
+        (status = 503, description = "The service is shutting down.", body = ErrorBody),
+    )
+)]
+pub async fn enrich_batch(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EnrichRequest>,
+) -> Result<Json<EnrichResponse>, ApiError> {
+    if request.observables.is_empty() {
+        return Err(ApiError::unprocessable(
+            "empty_batch",
+            "`observables` must hold at least one entry",
+        ));
+    }
+    if request.observables.len() > state.limits.max_batch {
+        return Err(ApiError::unprocessable(
+            "batch_too_large",
+            format!(
+                "`observables` holds {} entries; the limit is {} (VTENRICH_MAX_BATCH)",
+                request.observables.len(),
+                state.limits.max_batch
+            ),
+        ));
+    }
+    let items = request.observables.into_iter().map(parse_entry).collect();
+    let wait = state.limits.wait(request.max_wait_ms);
+    let batch = state.enricher.enrich(items, wait).await;
+    record_on_span(&batch);
+    Ok(Json(EnrichResponse::render(batch, &state.verdict)))
+}
+
+/// Enrich one IP address.
+///
+/// The same result object as one entry of `POST /v1/enrich`, for callers that template one
+/// observable into a URL (Dynatrace Security Enrichment, SOAR HTTP actions, Tines).
+#[utoipa::path(
+    get,
+    path = "/v1/ip/{ip}",
+    tag = "enrichment",
+    params(
+        ("ip" = String, Path, description = "IPv4 or IPv6 address (IPv6 may be percent-encoded).", example = "8.8.8.8"),
+        WaitQuery,
+    ),
+    responses(
+        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses).", body = ResultBody),
+        (status = 400, description = "Not a valid IP address, or a bad query parameter.", body = ErrorBody),
+        (status = 503, description = "The service is shutting down.", body = ErrorBody),
+    )
+)]
+pub async fn enrich_ip(
+    State(state): State<AppState>,
+    ApiPath(ip): ApiPath<String>,
+    ApiQuery(query): ApiQuery<WaitQuery>,
+) -> Result<Json<ResultBody>, ApiError> {
+    let parsed = Observable::parse(ObservableType::Ip, &ip).map_err(|invalid| {
+        ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
+    })?;
+    let item = ParsedItem {
+        input: ip,
+        parsed: Ok(parsed),
+    };
+    let wait = state.limits.wait(query.max_wait_ms);
+    let batch = state.enricher.enrich(vec![item], wait).await;
+    record_on_span(&batch);
+    let item = batch
+        .items
+        .into_iter()
+        .next()
+        .ok_or_else(ApiError::internal)?;
+    Ok(Json(ResultBody::render(item, &state.verdict)))
+}
+
+/// Puts what the request did on the request span, so its one log line says it.
+fn record_on_span(batch: &BatchResult) {
+    let span = tracing::Span::current();
+    let cache_hits = batch
+        .items
+        .iter()
+        .filter(|i| i.outcome.source() == Some(Source::Cache))
+        .count();
+    span.record("observables", batch.items.len());
+    span.record("cache_hits", cache_hits);
+    span.record("upstream_calls", batch.upstream_calls);
+}
+
+/// Turns one JSON entry into a parsed item; shapes we cannot use become per-item `invalid`.
+fn parse_entry(entry: serde_json::Value) -> ParsedItem {
+    match entry {
+        serde_json::Value::String(text) => ParsedItem {
+            parsed: Observable::infer(&text),
+            input: text,
+        },
+        serde_json::Value::Object(map) => {
+            let kind = map.get("type").and_then(|v| v.as_str());
+            let value = map.get("value").and_then(|v| v.as_str());
+            let input = value.map_or_else(
+                || compact(&serde_json::Value::Object(map.clone())),
+                str::to_owned,
+            );
+            let parsed = match (kind, value) {
+                _ if map.len() != 2 => Err(InvalidObservable::new(
+                    "an observable object has exactly the fields `type` and `value`",
+                )),
+                (Some(kind), Some(value)) => match kind.parse::<ObservableType>() {
+                    Ok(kind) => Observable::parse(kind, value),
+                    Err(_) => Err(InvalidObservable::new(
+                        "unsupported observable type; supported: ip",
+                    )),
+                },
+                _ => Err(InvalidObservable::new(
+                    "`type` and `value` of an observable object must be strings",
+                )),
+            };
+            ParsedItem { input, parsed }
+        }
+        other => ParsedItem {
+            input: compact(&other),
+            parsed: Err(InvalidObservable::new(
+                "an observable is a string or an object {\"type\", \"value\"}",
+            )),
+        },
+    }
+}
+
+fn compact(value: &serde_json::Value) -> String {
+    let mut text = value.to_string();
+    if text.len() > 256 {
+        let cut = (0..=256)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+    }
+    text
+}
+
+/// Request limits from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub max_batch: usize,
+    pub default_wait: Duration,
+    pub max_wait: Duration,
+}
+
+impl RequestLimits {
+    /// The wait for this request: what it asked for (or the default), capped by the server.
+    pub fn wait(&self, asked_ms: Option<u64>) -> Duration {
+        asked_ms
+            .map_or(self.default_wait, Duration::from_millis)
+            .min(self.max_wait)
+    }
+}

@@ -1,0 +1,210 @@
+//! The HTTP edge: routes (each documented in the OpenAPI document by registering it),
+//! request ids, the per-request log line, metrics, and the one error shape.
+
+mod enrich;
+mod error;
+mod ops;
+mod result;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use enrich::RequestLimits;
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use result::{EnrichResponse, ResultBody};
+
+use crate::enrich::Enricher;
+use crate::metrics::Metrics;
+use crate::report::VerdictPolicy;
+
+/// Whether the service takes traffic (false while starting and draining).
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Marks the service ready or not.
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::SeqCst);
+    }
+
+    /// Current state.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub enricher: Enricher,
+    pub limits: RequestLimits,
+    pub verdict: VerdictPolicy,
+    pub metrics: Metrics,
+    pub ready: Readiness,
+}
+
+/// HTTP-level settings.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpOptions {
+    pub body_limit_bytes: usize,
+    pub swagger_ui: bool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "vtenrich",
+        description = "Enriches security observables (IP addresses) with VirusTotal reputation, verdict, geo and network fields, from a TTL cache or from one VirusTotal call per new observable, under a quota-aware limiter.",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0")
+    ),
+    tags(
+        (name = "enrichment", description = "Look observables up."),
+        (name = "operations", description = "Health, quota and metrics."),
+    )
+)]
+struct ApiDoc;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(enrich::enrich_batch))
+        .routes(routes!(enrich::enrich_ip))
+        .routes(routes!(ops::quota))
+        .routes(routes!(ops::livez))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document, generated from the route registrations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = api_routes().split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The whole application router.
+pub fn router(state: AppState, options: HttpOptions) -> Router {
+    let (api, _) = api_routes().split_for_parts();
+    let doc = openapi();
+    let mut app = api
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .with_state(state.clone());
+    if options.swagger_ui {
+        app = app.merge(
+            // The document is served by our own route above; the UI only points at it.
+            utoipa_swagger_ui::SwaggerUi::new("/docs")
+                .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+        );
+    }
+    app.layer(DefaultBodyLimit::max(options.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(state, track))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a request handler panicked");
+            ApiError::internal().into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |p| p.as_str());
+                    let request_id = request
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route,
+                        request_id,
+                        observables = tracing::field::Empty,
+                        cache_hits = tracing::field::Empty,
+                        upstream_calls = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, _span: &Span| {
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "request finished"
+                    );
+                })
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Counts and times every request by its route template (never the raw path).
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let class = match response.status().as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    let metrics = &state.metrics;
+    metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), known_method(&method), class])
+        .inc();
+    metrics
+        .http_duration
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Keeps the method label a closed set: anything exotic is `other`.
+fn known_method(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}

@@ -1,0 +1,35 @@
+//! vtenrich: enrich security observables with VirusTotal reputation and location.
+//!
+//! Data flows one way: `http` parses requests into domain types, `enrich` answers each
+//! observable from `cache` or from one `virustotal` call under the `quota` gate, and `http`
+//! renders the normalised `report`.
+//!
+//! - `app`: builds the service from settings and runs it until shutdown.
+//! - `cache`: in-memory answers with fresh and stale deadlines.
+//! - `cli`: the command line (serve, demo, healthcheck, openapi).
+//! - `clock`: injected wall-clock time.
+//! - `config`: typed, layered settings.
+//! - `enrich`: the orchestrator, single-flight and the deferred queue.
+//! - `http`: routes, the error shape, result rendering.
+//! - `metrics`: the Prometheus registry.
+//! - `observable`: parsing and canonicalising observables; special-purpose ranges.
+//! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
+//! - `report`: the normalised report and the verdict policy.
+//! - `simulator`: a faithful fake VirusTotal for the demo and tests.
+//! - `telemetry`: logging.
+//! - `virustotal`: the API client and answer classification.
+
+pub mod app;
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod enrich;
+pub mod http;
+pub mod metrics;
+pub mod observable;
+pub mod quota;
+pub mod report;
+pub mod simulator;
+pub mod telemetry;
+pub mod virustotal;

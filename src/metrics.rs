@@ -1,0 +1,282 @@
+//! Prometheus metrics: one struct owning its registry, created once and handed around.
+//!
+//! Label values always come from small closed sets (route templates, outcome names, window
+//! names); never an IP, a key, a URL or anything a caller typed.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::quota::QuotaSnapshot;
+
+/// Every metric the service exports.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub observables: IntCounterVec,
+    pub batch_size: Histogram,
+    pub cache_requests: IntCounter,
+    pub cache_hits: IntCounterVec,
+    pub cache_entries: IntGauge,
+    pub cache_evictions: IntCounterVec,
+    pub singleflight_waits: IntCounter,
+    pub upstream_requests: IntCounterVec,
+    pub upstream_duration: HistogramVec,
+    pub quota_limit: IntGaugeVec,
+    pub quota_used: IntGaugeVec,
+    pub quota_decisions: IntCounterVec,
+    pub quota_wait: Histogram,
+    pub quota_blocked_until: IntGauge,
+    pub deferred_depth: IntGauge,
+    pub deferred_dropped: IntCounter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric = IntCounterVec::new(Opts::new(format!("vtenrich_{name}"), help), labels)
+        .expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(format!("vtenrich_{name}"), help), labels)
+        .expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+fn histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: Vec<f64>,
+) -> HistogramVec {
+    let metric = HistogramVec::new(
+        HistogramOpts::new(format!("vtenrich_{name}"), help).buckets(buckets),
+        labels,
+    )
+    .expect("valid");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    let metric =
+        Histogram::with_opts(HistogramOpts::new(format!("vtenrich_{name}"), help).buckets(buckets))
+            .expect("ok");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, m: M) -> M {
+    registry
+        .register(Box::new(m.clone()))
+        .expect("unique metric");
+    m
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered (and the process collector on Linux).
+    pub fn new() -> Self {
+        // No registry prefix: the process collector keeps its standard `process_*` names.
+        let r = Registry::new();
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .expect("process collector");
+        let build = gauge_vec(
+            &r,
+            "build_info",
+            "Build information; value is always 1.",
+            &["version"],
+        );
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+
+        Self {
+            http_requests: counter_vec(
+                &r,
+                "http_requests_total",
+                "HTTP requests answered, by route template, method and status class.",
+                &["route", "method", "status_class"],
+            ),
+            // Cache hits answer in well under a millisecond; batches that wait for quota take
+            // up to the wait cap (30 s by default), so the buckets span 0.5 ms to 30 s.
+            http_duration: histogram_vec(
+                &r,
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by route template.",
+                &["route"],
+                vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0, 30.0,
+                ],
+            ),
+            observables: counter_vec(
+                &r,
+                "observables_total",
+                "Observables answered, by result status and source.",
+                &["status", "source"],
+            ),
+            // Batches range from one observable (investigation tools) to max_batch (1,000 by
+            // default, webhooks); powers of about 4 keep the bucket count small.
+            batch_size: histogram(
+                &r,
+                "batch_size",
+                "Observables per enrichment request.",
+                vec![
+                    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0,
+                ],
+            ),
+            cache_requests: register(
+                &r,
+                IntCounter::new("vtenrich_cache_requests_total", "Cache lookups.").expect("ok"),
+            ),
+            cache_hits: counter_vec(
+                &r,
+                "cache_hits_total",
+                "Cache lookups answered from the cache, by kind (fresh or stale).",
+                &["kind"],
+            ),
+            cache_entries: register(
+                &r,
+                IntGauge::new("vtenrich_cache_entries", "Entries in the in-memory cache.")
+                    .expect("ok"),
+            ),
+            cache_evictions: counter_vec(
+                &r,
+                "cache_evictions_total",
+                "Entries removed from the cache, by cause (expired or size).",
+                &["cause"],
+            ),
+            singleflight_waits: register(
+                &r,
+                IntCounter::new(
+                    "vtenrich_singleflight_waits_total",
+                    "Lookups that joined an upstream call already in flight instead of making one.",
+                )
+                .expect("ok"),
+            ),
+            upstream_requests: counter_vec(
+                &r,
+                "upstream_requests_total",
+                "Calls to VirusTotal, by outcome.",
+                &["outcome"],
+            ),
+            // VirusTotal usually answers in 100-800 ms; timeouts default to 15 s.
+            upstream_duration: histogram_vec(
+                &r,
+                "upstream_request_duration_seconds",
+                "Duration of VirusTotal calls, by outcome.",
+                &["outcome"],
+                vec![
+                    0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0, 6.0, 10.0, 15.0, 30.0,
+                ],
+            ),
+            quota_limit: gauge_vec(
+                &r,
+                "quota_limit",
+                "VirusTotal calls allowed per window.",
+                &["window"],
+            ),
+            quota_used: gauge_vec(
+                &r,
+                "quota_used",
+                "VirusTotal calls used in the current window.",
+                &["window"],
+            ),
+            quota_decisions: counter_vec(
+                &r,
+                "quota_decisions_total",
+                "Quota gate decisions (granted or denied), by reason.",
+                &["decision", "reason"],
+            ),
+            // With 4 calls per minute a slot is at most 60 s away; requests wait at most their
+            // max_wait (8 s default, 30 s cap), background fills can wait longer.
+            quota_wait: histogram(
+                &r,
+                "quota_wait_seconds",
+                "Time spent waiting for a quota slot before a granted call.",
+                vec![
+                    0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0,
+                ],
+            ),
+            quota_blocked_until: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_quota_blocked_until_timestamp_seconds",
+                    "Unix time until which VirusTotal blocks us (0 when not blocked).",
+                )
+                .expect("ok"),
+            ),
+            deferred_depth: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_deferred_queue_depth",
+                    "Observables waiting for a background fill.",
+                )
+                .expect("ok"),
+            ),
+            deferred_dropped: register(
+                &r,
+                IntCounter::new(
+                    "vtenrich_deferred_dropped_total",
+                    "Observables not queued for a background fill because the queue was full.",
+                )
+                .expect("ok"),
+            ),
+            registry: r,
+        }
+    }
+
+    /// Copies the gate's state into the quota gauges.
+    pub fn observe_quota(&self, snapshot: &QuotaSnapshot) {
+        for (window, usage) in [
+            ("minute", &snapshot.minute),
+            ("day", &snapshot.day),
+            ("month", &snapshot.month),
+        ] {
+            self.quota_limit
+                .with_label_values(&[window])
+                .set(usage.limit as i64);
+            self.quota_used
+                .with_label_values(&[window])
+                .set(usage.used as i64);
+        }
+        self.quota_blocked_until
+            .set(snapshot.blocked_until.map_or(0, |t| t.timestamp()));
+    }
+
+    /// The registry in Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(buf).expect("the text encoder writes UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,786 @@
+//! In-process quota gate: exact per-minute rate, UTC day and month budgets, upstream blocks.
+//!
+//! Why a sliding log for the minute: VirusTotal allows "at most 4 requests of any nature in any
+//! given 1 minute time frame". A token bucket or GCRA with a burst above 1 (e.g. governor with
+//! burst 4) refills continuously, so after the burst one more token arrives within the same 60 s
+//! and 5 calls land in one window. GCRA with burst 1 is safe but spaces calls 15 s apart, so a
+//! 4-IP investigation waits 45 s for its last answer. Keeping the times of the last `per_minute`
+//! grants is exact: a slot is free when fewer than `per_minute` grants lie in (now-60s, now], and
+//! otherwise frees when the oldest of them turns 60 s old; the first 4 calls go at once.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::TimeDelta;
+use tokio::sync::Notify;
+
+use super::windows::{DayKey, MonthKey, day_key, month_key, next_day_reset, next_month_reset};
+use super::*;
+use crate::clock::SharedClock;
+
+const MINUTE: TimeDelta = TimeDelta::seconds(60);
+
+/// A quota gate counting the calls of this process only.
+pub struct LocalGate {
+    limits: Limits,
+    clock: SharedClock,
+    state: Mutex<State>,
+    // Woken on every change that can move a waiter's earliest slot, so waiters re-decide instead
+    // of sleeping past a slot that freed early or a deadline that became unreachable.
+    changed: Notify,
+}
+
+struct State {
+    /// Times of the last `per_minute` grants, oldest first.
+    grants: VecDeque<DateTime<Utc>>,
+    day: DayKey,
+    day_used: u64,
+    month: MonthKey,
+    month_used: u64,
+    blocked_until: Option<DateTime<Utc>>,
+    source: CountSource,
+    interactive_waiters: usize,
+}
+
+/// What a caller may do right now.
+enum Decision {
+    Grant,
+    /// No slot before `earliest`; `reason` names the limit that decided it.
+    Wait {
+        earliest: DateTime<Utc>,
+        reason: DenyReason,
+    },
+    /// A slot is free but an interactive caller is waiting for it.
+    Yield,
+}
+
+impl LocalGate {
+    /// A gate with these limits, with nothing used yet.
+    pub fn new(limits: Limits, clock: SharedClock) -> Self {
+        let now = clock.now();
+        let state = State {
+            grants: VecDeque::with_capacity(limits.per_minute as usize),
+            day: day_key(now),
+            day_used: 0,
+            month: month_key(now),
+            month_used: 0,
+            blocked_until: None,
+            source: CountSource::Local,
+            interactive_waiters: 0,
+        };
+        Self {
+            limits,
+            clock,
+            state: Mutex::new(state),
+            changed: Notify::new(),
+        }
+    }
+
+    /// The limits this gate enforces.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update below is complete before anything can panic, so a poisoned state is
+        // still consistent and refusing all further calls would be worse than using it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Decides for `priority` at `now`, recording the grant when there is one.
+    fn try_grant(&self, priority: Priority, now: DateTime<Utc>) -> Decision {
+        let mut state = self.state();
+        state.roll(now);
+        let (earliest, reason) = state.earliest(now, &self.limits);
+        if earliest > now {
+            return Decision::Wait { earliest, reason };
+        }
+        if priority == Priority::Background && state.interactive_waiters > 0 {
+            return Decision::Yield;
+        }
+        state.record(now, self.limits.per_minute);
+        Decision::Grant
+    }
+}
+
+impl State {
+    /// Starts a fresh day or month once `now` has entered one.
+    fn roll(&mut self, now: DateTime<Utc>) {
+        // Only forward: a clock stepping back must not hand out a second budget for the same day.
+        if day_key(now) > self.day {
+            self.day = day_key(now);
+            self.day_used = 0;
+        }
+        if month_key(now) > self.month {
+            self.month = month_key(now);
+            self.month_used = 0;
+        }
+        if self.blocked_until.is_some_and(|until| until <= now) {
+            self.blocked_until = None;
+        }
+    }
+
+    /// How many grants lie in the minute window ending at `now`, and when the oldest of them ages out.
+    fn minute_window(&self, now: DateTime<Utc>) -> (usize, Option<DateTime<Utc>>) {
+        // Grants after `now` (the clock stepped back) still count: they really happened.
+        let in_window = || self.grants.iter().filter(|at| **at > now - MINUTE);
+        let frees_at = in_window().min().map(|oldest| *oldest + MINUTE);
+        (in_window().count(), frees_at)
+    }
+
+    fn next_minute_slot(&self, now: DateTime<Utc>, per_minute: u32) -> DateTime<Utc> {
+        match self.minute_window(now) {
+            (used, _) if used < per_minute as usize => now,
+            (_, Some(frees_at)) => frees_at,
+            // A zero rate never frees a slot.
+            (_, None) => DateTime::<Utc>::MAX_UTC,
+        }
+    }
+
+    /// The earliest moment a slot may be granted, and the limit that decides it.
+    fn earliest(&self, now: DateTime<Utc>, limits: &Limits) -> (DateTime<Utc>, DenyReason) {
+        let mut earliest = (
+            self.next_minute_slot(now, limits.per_minute),
+            DenyReason::Minute,
+        );
+        let mut consider = |at: DateTime<Utc>, reason: DenyReason| {
+            // On a tie the later listed, longer-lived cause is the more useful one to report.
+            if at >= earliest.0 {
+                earliest = (at, reason);
+            }
+        };
+        if let Some(until) = self.blocked_until {
+            consider(until, DenyReason::Blocked);
+        }
+        if self.day_used >= limits.per_day {
+            consider(next_day_reset(now), DenyReason::Day);
+        }
+        if self.month_used >= limits.per_month {
+            consider(next_month_reset(now), DenyReason::Month);
+        }
+        earliest
+    }
+
+    fn record(&mut self, now: DateTime<Utc>, per_minute: u32) {
+        self.grants.push_back(now);
+        while self.grants.len() > per_minute as usize {
+            self.grants.pop_front();
+        }
+        self.day_used += 1;
+        self.month_used += 1;
+    }
+
+    fn block_until(&mut self, until: DateTime<Utc>) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |known| known.max(until)));
+    }
+}
+
+/// Counts an interactive caller as waiting for as long as it lives, so a cancelled request stops
+/// holding back background fills the moment its future is dropped.
+struct InteractiveWaiter<'a> {
+    gate: &'a LocalGate,
+}
+
+impl<'a> InteractiveWaiter<'a> {
+    fn register(gate: &'a LocalGate) -> Self {
+        gate.state().interactive_waiters += 1;
+        Self { gate }
+    }
+}
+
+impl Drop for InteractiveWaiter<'_> {
+    fn drop(&mut self) {
+        let mut state = self.gate.state();
+        state.interactive_waiters = state.interactive_waiters.saturating_sub(1);
+        drop(state);
+        self.gate.changed.notify_waiters();
+    }
+}
+
+impl QuotaGate for LocalGate {
+    fn acquire(
+        &self,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Result<(), Denied>> {
+        Box::pin(async move {
+            let _waiter =
+                (priority == Priority::Interactive).then(|| InteractiveWaiter::register(self));
+            loop {
+                // Listen before deciding, so a change made between the decision and the wait
+                // still wakes us.
+                let changed = self.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+
+                let now = self.clock.now();
+                match self.try_grant(priority, now) {
+                    Decision::Grant => {
+                        self.changed.notify_waiters();
+                        return Ok(());
+                    }
+                    Decision::Wait { earliest, reason } => {
+                        if let Some(deadline) = deadline
+                            && earliest > deadline
+                        {
+                            return Err(Denied {
+                                reason,
+                                retry_at: earliest,
+                            });
+                        }
+                        let wake_at = deadline.map_or(earliest, |d| d.min(earliest));
+                        tokio::select! {
+                            () = self.clock.sleep_until(wake_at) => {}
+                            () = &mut changed => {}
+                        }
+                    }
+                    // The interactive waiter takes the slot on its own wake-up and notifies.
+                    Decision::Yield => changed.await,
+                }
+            }
+        })
+    }
+
+    fn signal(&self, signal: UpstreamSignal) {
+        let now = self.clock.now();
+        let until = match signal {
+            // VirusTotal does not say which window ran out. The day is the shortest calendar
+            // window; if it was the month, the first call after midnight is refused again and
+            // blocks us once more, costing one call a day.
+            UpstreamSignal::QuotaExceeded => next_day_reset(now),
+            UpstreamSignal::TooManyRequests => {
+                TimeDelta::from_std(self.limits.too_many_requests_backoff)
+                    .ok()
+                    .and_then(|backoff| now.checked_add_signed(backoff))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            }
+        };
+        self.state().block_until(until);
+        self.changed.notify_waiters();
+    }
+
+    fn adopt(&self, usage: SyncedUsage) {
+        let now = self.clock.now();
+        let mut state = self.state();
+        state.roll(now);
+        state.day_used = state.day_used.max(usage.day_used);
+        state.month_used = state.month_used.max(usage.month_used);
+        state.source = CountSource::Synced { at: now };
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    fn snapshot(&self) -> QuotaSnapshot {
+        let now = self.clock.now();
+        let mut state = self.state();
+        state.roll(now);
+        let (minute_used, minute_frees_at) = state.minute_window(now);
+        QuotaSnapshot {
+            minute: WindowUsage {
+                limit: u64::from(self.limits.per_minute),
+                used: minute_used as u64,
+                resets_at: minute_frees_at.unwrap_or(now),
+            },
+            day: WindowUsage {
+                limit: self.limits.per_day,
+                used: state.day_used,
+                resets_at: next_day_reset(now),
+            },
+            month: WindowUsage {
+                limit: self.limits.per_month,
+                used: state.month_used,
+                resets_at: next_month_reset(now),
+            },
+            blocked_until: state.blocked_until,
+            source: state.source,
+            interactive_waiters: state.interactive_waiters,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+    }
+
+    fn limits(per_minute: u32, per_day: u64, per_month: u64) -> Limits {
+        Limits {
+            per_minute,
+            per_day,
+            per_month,
+            too_many_requests_backoff: Duration::from_secs(30),
+        }
+    }
+
+    fn gate_at(start: &str, limits: Limits) -> (Arc<LocalGate>, ManualClock) {
+        let clock = ManualClock::new(at(start));
+        let gate = Arc::new(LocalGate::new(limits, Arc::new(clock.clone())));
+        (gate, clock)
+    }
+
+    /// Asks for a slot that must be decided without waiting (deadline = now).
+    fn try_now(gate: &LocalGate, priority: Priority) -> Result<(), Denied> {
+        let now = gate.clock.now();
+        gate.acquire(priority, Some(now))
+            .now_or_never()
+            .expect("a deadline of now is decided without waiting")
+    }
+
+    fn spawn_acquire(
+        gate: &Arc<LocalGate>,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> tokio::task::JoinHandle<Result<(), Denied>> {
+        let gate = Arc::clone(gate);
+        tokio::spawn(async move { gate.acquire(priority, deadline).await })
+    }
+
+    /// Lets spawned tasks run until they block again (bounded; the runtime is single-threaded).
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[tokio::test]
+    async fn the_first_calls_go_at_once_and_the_next_waits_until_the_oldest_is_exactly_60_s_old() {
+        let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
+        let t0 = clock.now();
+        try_now(&gate, Priority::Interactive).unwrap();
+        clock.advance(secs(10));
+        for _ in 0..3 {
+            try_now(&gate, Priority::Interactive).unwrap();
+        }
+
+        let fifth = spawn_acquire(&gate, Priority::Interactive, None);
+        settle().await;
+        assert!(!fifth.is_finished());
+        clock.set(t0 + MINUTE - TimeDelta::milliseconds(1));
+        settle().await;
+        assert!(!fifth.is_finished());
+        clock.set(t0 + MINUTE);
+        settle().await;
+
+        assert!(fifth.is_finished());
+        fifth.await.unwrap().unwrap();
+        let sixth = try_now(&gate, Priority::Interactive).unwrap_err();
+        assert_eq!(sixth.retry_at, t0 + TimeDelta::seconds(70));
+        assert_eq!(sixth.reason, DenyReason::Minute);
+    }
+
+    /// A small deterministic generator, so the randomised test needs no extra crate and replays.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn below(&mut self, bound: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % bound
+        }
+    }
+
+    #[tokio::test]
+    async fn random_acquires_never_put_more_than_the_rate_into_any_60_s_window() {
+        for seed in 1..=20u64 {
+            let per_minute = 1 + (seed % 5) as u32;
+            let (gate, clock) =
+                gate_at("2026-03-10T08:00:00Z", limits(per_minute, 10_000, 100_000));
+            let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut granted: Vec<DateTime<Utc>> = Vec::new();
+
+            for _ in 0..300 {
+                clock.advance(Duration::from_millis(rng.below(30_000)));
+                let priority = if rng.below(2) == 0 {
+                    Priority::Interactive
+                } else {
+                    Priority::Background
+                };
+                let now = clock.now();
+                match try_now(&gate, priority) {
+                    Ok(()) => granted.push(now),
+                    Err(denied) => {
+                        // Denied only when the window really is full, and told exactly when it frees.
+                        let in_window: Vec<_> =
+                            granted.iter().filter(|t| **t > now - MINUTE).collect();
+                        assert_eq!(in_window.len(), per_minute as usize, "seed {seed}");
+                        assert_eq!(denied.reason, DenyReason::Minute);
+                        assert_eq!(denied.retry_at, *in_window[0] + MINUTE, "seed {seed}");
+                    }
+                }
+            }
+
+            for (i, start) in granted.iter().enumerate() {
+                let in_window = granted[i..]
+                    .iter()
+                    .take_while(|t| **t < *start + MINUTE)
+                    .count();
+                assert!(
+                    in_window <= per_minute as usize,
+                    "seed {seed}: {in_window} in one minute"
+                );
+            }
+            assert_eq!(gate.snapshot().day.used, granted.len() as u64);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deadline_before_the_next_minute_slot_is_denied_at_once() {
+        let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(1, 500, 15_500));
+        let t0 = clock.now();
+        try_now(&gate, Priority::Interactive).unwrap();
+
+        let denied = gate
+            .acquire(Priority::Interactive, Some(t0 + TimeDelta::seconds(59)))
+            .now_or_never()
+            .expect("decided without waiting");
+
+        assert_eq!(
+            denied,
+            Err(Denied {
+                reason: DenyReason::Minute,
+                retry_at: t0 + MINUTE
+            })
+        );
+        assert_eq!(gate.snapshot().interactive_waiters, 0);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_that_the_slot_can_meet_is_waited_for() {
+        let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(1, 500, 15_500));
+        let t0 = clock.now();
+        try_now(&gate, Priority::Interactive).unwrap();
+
+        let waiter = spawn_acquire(&gate, Priority::Interactive, Some(t0 + MINUTE));
+        settle().await;
+        assert!(!waiter.is_finished());
+        clock.advance(secs(60));
+        settle().await;
+
+        assert_eq!(waiter.await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_day_is_denied_with_the_next_midnight_as_retry() {
+        let (gate, _clock) = gate_at("2026-03-10T15:00:00Z", limits(4, 1, 15_500));
+        try_now(&gate, Priority::Interactive).unwrap();
+
+        let denied = try_now(&gate, Priority::Interactive).unwrap_err();
+
+        assert_eq!(denied.reason, DenyReason::Day);
+        assert_eq!(denied.retry_at, at("2026-03-11T00:00:00Z"));
+    }
+
+    #[tokio::test]
+    async fn the_day_budget_resets_at_midnight_utc() {
+        let (gate, clock) = gate_at("2026-03-10T23:59:00Z", limits(4, 2, 15_500));
+        try_now(&gate, Priority::Interactive).unwrap();
+        try_now(&gate, Priority::Interactive).unwrap();
+        clock.set(at("2026-03-10T23:59:59.999Z"));
+        assert_eq!(
+            try_now(&gate, Priority::Interactive).unwrap_err().reason,
+            DenyReason::Day
+        );
+
+        clock.advance(Duration::from_millis(1));
+
+        assert_eq!(try_now(&gate, Priority::Interactive), Ok(()));
+        let day = gate.snapshot().day;
+        assert_eq!(day.used, 1);
+        assert_eq!(day.resets_at, at("2026-03-12T00:00:00Z"));
+        assert_eq!(gate.snapshot().month.used, 3);
+    }
+
+    #[tokio::test]
+    async fn the_month_budget_survives_a_new_day_and_resets_on_the_first() {
+        let (gate, clock) = gate_at("2026-02-27T10:00:00Z", limits(4, 500, 2));
+        try_now(&gate, Priority::Interactive).unwrap();
+        try_now(&gate, Priority::Interactive).unwrap();
+        clock.set(at("2026-02-28T10:00:00Z"));
+
+        let denied = try_now(&gate, Priority::Interactive).unwrap_err();
+        assert_eq!(denied.reason, DenyReason::Month);
+        assert_eq!(denied.retry_at, at("2026-03-01T00:00:00Z"));
+
+        clock.set(at("2026-03-01T00:00:00Z"));
+        assert_eq!(try_now(&gate, Priority::Interactive), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_month_budget_resets_from_december_into_january() {
+        let (gate, clock) = gate_at("2026-12-31T23:58:00Z", limits(4, 500, 3));
+        for _ in 0..3 {
+            try_now(&gate, Priority::Interactive).unwrap();
+        }
+        let waiter = spawn_acquire(&gate, Priority::Background, None);
+        settle().await;
+        clock.set(at("2026-12-31T23:59:59.999Z"));
+        settle().await;
+        assert!(!waiter.is_finished());
+
+        clock.set(at("2027-01-01T00:00:00Z"));
+        settle().await;
+
+        assert!(waiter.is_finished());
+        let month = gate.snapshot().month;
+        assert_eq!(month.used, 1);
+        assert_eq!(month.resets_at, at("2027-02-01T00:00:00Z"));
+    }
+
+    #[tokio::test]
+    async fn quota_exceeded_blocks_until_the_next_midnight_utc() {
+        let (gate, clock) = gate_at("2026-03-10T15:30:00Z", limits(4, 500, 15_500));
+        gate.signal(UpstreamSignal::QuotaExceeded);
+        let midnight = at("2026-03-11T00:00:00Z");
+        assert_eq!(
+            try_now(&gate, Priority::Interactive),
+            Err(Denied {
+                reason: DenyReason::Blocked,
+                retry_at: midnight
+            })
+        );
+        let waiter = spawn_acquire(&gate, Priority::Interactive, None);
+        settle().await;
+        clock.set(at("2026-03-10T23:59:59.999Z"));
+        settle().await;
+        assert!(!waiter.is_finished());
+
+        clock.set(midnight);
+        settle().await;
+
+        assert!(waiter.is_finished());
+        let snapshot = gate.snapshot();
+        assert_eq!(snapshot.blocked_until, None);
+        assert_eq!(snapshot.month.used, 1, "the block did not count as calls");
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_blocks_for_the_backoff_only() {
+        let (gate, clock) = gate_at("2026-03-10T15:30:00Z", limits(4, 500, 15_500));
+        let t0 = clock.now();
+
+        gate.signal(UpstreamSignal::TooManyRequests);
+
+        assert_eq!(
+            gate.snapshot().blocked_until,
+            Some(t0 + TimeDelta::seconds(30))
+        );
+        clock.advance(Duration::from_millis(29_999));
+        assert_eq!(
+            try_now(&gate, Priority::Interactive),
+            Err(Denied {
+                reason: DenyReason::Blocked,
+                retry_at: t0 + TimeDelta::seconds(30)
+            })
+        );
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(try_now(&gate, Priority::Interactive), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_never_shortens_a_longer_block() {
+        let (gate, _clock) = gate_at("2026-03-10T15:30:00Z", limits(4, 500, 15_500));
+        gate.signal(UpstreamSignal::QuotaExceeded);
+
+        gate.signal(UpstreamSignal::TooManyRequests);
+
+        assert_eq!(
+            gate.snapshot().blocked_until,
+            Some(at("2026-03-11T00:00:00Z"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_signal_denies_a_waiter_whose_deadline_it_pushes_out_of_reach() {
+        let (gate, clock) = gate_at("2026-03-10T15:30:00Z", limits(1, 500, 15_500));
+        let t0 = clock.now();
+        try_now(&gate, Priority::Interactive).unwrap();
+        let waiter = spawn_acquire(
+            &gate,
+            Priority::Interactive,
+            Some(t0 + TimeDelta::seconds(90)),
+        );
+        settle().await;
+        assert!(!waiter.is_finished());
+
+        gate.signal(UpstreamSignal::QuotaExceeded);
+        settle().await;
+
+        assert!(waiter.is_finished(), "decided without the clock moving");
+        assert_eq!(
+            waiter.await.unwrap().unwrap_err().reason,
+            DenyReason::Blocked
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_interactive_request_gets_the_slot_before_a_waiting_background_fill() {
+        let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(1, 500, 15_500));
+        try_now(&gate, Priority::Interactive).unwrap();
+        let background = spawn_acquire(&gate, Priority::Background, None);
+        settle().await;
+        let interactive = spawn_acquire(&gate, Priority::Interactive, None);
+        settle().await;
+        assert_eq!(gate.snapshot().interactive_waiters, 1);
+
+        clock.advance(secs(60));
+        settle().await;
+
+        assert!(interactive.is_finished());
+        assert!(!background.is_finished());
+        assert_eq!(gate.snapshot().interactive_waiters, 0);
+        clock.advance(Duration::from_millis(59_999));
+        settle().await;
+        assert!(!background.is_finished());
+        clock.advance(Duration::from_millis(1));
+        settle().await;
+        assert!(background.is_finished());
+        assert_eq!(gate.snapshot().day.used, 3);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_interactive_waiter_no_longer_holds_back_background() {
+        let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(1, 500, 15_500));
+        try_now(&gate, Priority::Interactive).unwrap();
+        let background = spawn_acquire(&gate, Priority::Background, None);
+        let interactive = spawn_acquire(&gate, Priority::Interactive, None);
+        settle().await;
+        assert_eq!(gate.snapshot().interactive_waiters, 1);
+
+        interactive.abort();
+        settle().await;
+        assert_eq!(gate.snapshot().interactive_waiters, 0);
+        clock.advance(secs(60));
+        settle().await;
+
+        assert!(background.is_finished());
+        background.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_free_slot_waits_for_a_registered_interactive_caller() {
+        let (gate, _clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
+        // Holding the registration without polling stands for an interactive caller that has
+        // not yet been scheduled.
+        let waiter = InteractiveWaiter::register(&gate);
+
+        let background = gate.acquire(Priority::Background, None).now_or_never();
+        assert!(background.is_none());
+        drop(waiter);
+
+        assert_eq!(try_now(&gate, Priority::Background), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn adopt_raises_used_counts_and_switches_the_source() {
+        let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
+        try_now(&gate, Priority::Interactive).unwrap();
+        try_now(&gate, Priority::Interactive).unwrap();
+
+        gate.adopt(SyncedUsage {
+            day_used: 1,
+            month_used: 40,
+        });
+
+        let snapshot = gate.snapshot();
+        assert_eq!(snapshot.day.used, 2, "ours was higher");
+        assert_eq!(snapshot.month.used, 40);
+        assert_eq!(snapshot.source, CountSource::Synced { at: clock.now() });
+    }
+
+    #[tokio::test]
+    async fn adopting_a_spent_day_denies_until_midnight() {
+        let (gate, _clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
+
+        gate.adopt(SyncedUsage {
+            day_used: 500,
+            month_used: 900,
+        });
+
+        assert_eq!(
+            try_now(&gate, Priority::Background),
+            Err(Denied {
+                reason: DenyReason::Day,
+                retry_at: at("2026-03-11T00:00:00Z")
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_reports_every_window() {
+        let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
+        let t0 = clock.now();
+        let empty = gate.snapshot();
+        assert_eq!(empty.minute.used, 0);
+        assert_eq!(empty.minute.resets_at, t0);
+        try_now(&gate, Priority::Interactive).unwrap();
+        clock.advance(secs(20));
+        try_now(&gate, Priority::Background).unwrap();
+        clock.advance(secs(10));
+
+        let snapshot = gate.snapshot();
+
+        let expected = QuotaSnapshot {
+            minute: WindowUsage {
+                limit: 4,
+                used: 2,
+                resets_at: t0 + MINUTE,
+            },
+            day: WindowUsage {
+                limit: 500,
+                used: 2,
+                resets_at: at("2026-03-11T00:00:00Z"),
+            },
+            month: WindowUsage {
+                limit: 15_500,
+                used: 2,
+                resets_at: at("2026-04-01T00:00:00Z"),
+            },
+            blocked_until: None,
+            source: CountSource::Local,
+            interactive_waiters: 0,
+        };
+        assert_eq!(snapshot, expected);
+        assert_eq!(snapshot.minute.remaining(), 2);
+        // Exactly 60 s after the first grant it has left the window.
+        clock.advance(secs(30));
+        let later = gate.snapshot().minute;
+        assert_eq!(
+            (later.used, later.resets_at),
+            (1, t0 + TimeDelta::seconds(80))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_clock_stepping_back_does_not_hand_out_a_second_day_budget() {
+        let (gate, clock) = gate_at("2026-03-11T00:00:30Z", limits(4, 1, 15_500));
+        try_now(&gate, Priority::Interactive).unwrap();
+
+        clock.set(at("2026-03-10T23:59:50Z"));
+
+        assert!(try_now(&gate, Priority::Interactive).is_err());
+    }
+
+    #[test]
+    fn limits_are_reported_as_given() {
+        let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+        let given = limits(4, 500, 15_500);
+
+        let gate = LocalGate::new(given, Arc::new(clock));
+
+        assert_eq!(gate.limits(), given);
+    }
+}

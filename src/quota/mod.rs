@@ -1,0 +1,156 @@
+//! The quota gate: may we call VirusTotal now, and if not, how long until we may?
+//!
+//! [`QuotaGate`] is a small trait so a shared, Redis-backed gate can replace the in-process
+//! [`LocalGate`] when several replicas share one key.
+
+mod local;
+mod windows;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+
+pub use local::LocalGate;
+pub use windows::{next_day_reset, next_month_reset};
+
+/// Who is asking for a slot. A waiting request always gets a slot before a background fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A caller is waiting for the answer.
+    Interactive,
+    /// The deferred queue filling the cache.
+    Background,
+}
+
+/// Why no slot was granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// The per-minute rate is used up until `retry_at`.
+    Minute,
+    /// The UTC day's budget is used up.
+    Day,
+    /// The UTC month's budget is used up.
+    Month,
+    /// VirusTotal answered 429 QuotaExceededError; we stay away until the block ends.
+    Blocked,
+    /// The gate is shutting down.
+    Closed,
+}
+
+impl DenyReason {
+    /// Label value for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::Minute => "minute",
+            DenyReason::Day => "day",
+            DenyReason::Month => "month",
+            DenyReason::Blocked => "blocked",
+            DenyReason::Closed => "closed",
+        }
+    }
+}
+
+/// No slot before the caller's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denied {
+    /// Why.
+    pub reason: DenyReason,
+    /// When a slot may next be available (UTC).
+    pub retry_at: DateTime<Utc>,
+}
+
+impl Denied {
+    /// Whole seconds from `now` until `retry_at`, at least 1.
+    pub fn retry_after_secs(&self, now: DateTime<Utc>) -> u64 {
+        let ms = (self.retry_at - now).num_milliseconds().max(0) as u64;
+        ms.div_ceil(1000).max(1)
+    }
+}
+
+/// What VirusTotal told us about our standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamSignal {
+    /// 429 QuotaExceededError: the day or month budget is spent on VirusTotal's side.
+    QuotaExceeded,
+    /// 429 TooManyRequestsError: slow down for a short while.
+    TooManyRequests,
+}
+
+/// Usage of one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowUsage {
+    pub limit: u64,
+    pub used: u64,
+    /// When the window next frees capacity (minute: when the oldest call in it ages out).
+    pub resets_at: DateTime<Utc>,
+}
+
+impl WindowUsage {
+    /// `limit - used`, never negative.
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+}
+
+/// Where the used counts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountSource {
+    /// Counted by this process.
+    Local,
+    /// Adopted from VirusTotal's `overall_quotas` (then counted locally on top).
+    Synced {
+        /// When the last successful sync happened.
+        at: DateTime<Utc>,
+    },
+}
+
+/// A point-in-time view of the gate, for `/v1/quota` and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaSnapshot {
+    pub minute: WindowUsage,
+    pub day: WindowUsage,
+    pub month: WindowUsage,
+    /// Set while VirusTotal blocks us (QuotaExceeded or TooManyRequests back-off).
+    pub blocked_until: Option<DateTime<Utc>>,
+    pub source: CountSource,
+    /// Requests currently waiting for a slot.
+    pub interactive_waiters: usize,
+}
+
+/// Used counts reported by VirusTotal for the key's user (`/users/{id}/overall_quotas`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncedUsage {
+    pub day_used: u64,
+    pub month_used: u64,
+}
+
+/// Decides when VirusTotal may be called. Every granted slot is counted as one upstream call.
+pub trait QuotaGate: Send + Sync + 'static {
+    /// Waits for a slot. Resolves `Err(Denied)` at once when no slot can come before `deadline`
+    /// (`None` = wait as long as it takes, used by background fills).
+    fn acquire(
+        &self,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Result<(), Denied>>;
+
+    /// Records what VirusTotal said about our standing (sets a block).
+    fn signal(&self, signal: UpstreamSignal);
+
+    /// Adopts VirusTotal's own used counts when they exceed ours.
+    fn adopt(&self, usage: SyncedUsage);
+
+    /// The current state.
+    fn snapshot(&self) -> QuotaSnapshot;
+}
+
+/// Limits of the VirusTotal key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub per_minute: u32,
+    pub per_day: u64,
+    pub per_month: u64,
+    /// How long to stay away after 429 TooManyRequestsError.
+    pub too_many_requests_backoff: Duration,
+}

@@ -1,0 +1,230 @@
+//! The normalised, compact IP report we cache, and the verdict policy applied when rendering it.
+//!
+//! Only what the API returns is kept (never raw VirusTotal JSON): a cached entry must stay well
+//! under 1 KiB. Every field is optional because real answers lack some of them (the 2019 format
+//! has no analysis stats or tags; some IPs have no ASN or country).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// Counts of engine results from VirusTotal's `last_analysis_stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnalysisStats {
+    pub malicious: u32,
+    pub suspicious: u32,
+    pub harmless: u32,
+    pub undetected: u32,
+    pub timeout: u32,
+}
+
+impl AnalysisStats {
+    /// Number of engines that took part in the analysis.
+    pub fn engines(&self) -> u32 {
+        self.malicious + self.suspicious + self.harmless + self.undetected + self.timeout
+    }
+}
+
+/// Community votes (`total_votes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Votes {
+    pub harmless: u32,
+    pub malicious: u32,
+}
+
+/// A two-letter upper-case code (ISO 3166-1 alpha-2 country or continent), stored inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Code2([u8; 2]);
+
+impl Code2 {
+    /// Accepts exactly two ASCII letters, in any case.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.as_bytes() {
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Some(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        // Constructed only from ASCII letters.
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+
+    /// The ISO 3166 English short name when this is a country code known to ISO 3166-1.
+    pub fn country_name(&self) -> Option<&'static str> {
+        rust_iso3166::from_alpha2(self.as_str()).map(|c| c.name)
+    }
+
+    /// The continent name for VirusTotal's continent codes.
+    pub fn continent_name(&self) -> Option<&'static str> {
+        // The seven codes are fixed by the UN M49 / GeoNames convention VirusTotal uses; no
+        // maintained crate exports just this mapping, and it cannot change.
+        Some(match self.as_str() {
+            "AF" => "Africa",
+            "AN" => "Antarctica",
+            "AS" => "Asia",
+            "EU" => "Europe",
+            "NA" => "North America",
+            "OC" => "Oceania",
+            "SA" => "South America",
+            _ => return None,
+        })
+    }
+}
+
+/// What VirusTotal knows about one IP address, normalised.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IpReport {
+    pub stats: Option<AnalysisStats>,
+    pub community_score: Option<i64>,
+    pub votes: Option<Votes>,
+    pub tags: Option<Box<[Box<str>]>>,
+    pub last_analysis_at: Option<DateTime<Utc>>,
+    pub country: Option<Code2>,
+    pub continent: Option<Code2>,
+    pub asn: Option<u32>,
+    pub as_owner: Option<Box<str>>,
+    pub cidr: Option<Box<str>>,
+    pub rir: Option<Box<str>>,
+}
+
+/// One of the four verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Malicious,
+    Suspicious,
+    Harmless,
+    Unknown,
+}
+
+impl Verdict {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Malicious => "malicious",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Harmless => "harmless",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// Thresholds turning engine counts into a verdict.
+///
+/// Defaults: `malicious` when at least 3 engines say malicious (one or two detections on
+/// popular infrastructure such as 8.8.8.8 are routine false positives); `suspicious` when at
+/// least 1 engine says malicious or suspicious; `harmless` when engines answered and none
+/// flagged it; `unknown` when no engine gave an opinion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerdictPolicy {
+    /// Minimum `malicious` count for the `malicious` verdict (`VTENRICH_VERDICT_MALICIOUS_MIN`).
+    pub malicious_min: u32,
+    /// Minimum `malicious + suspicious` count for `suspicious` (`VTENRICH_VERDICT_SUSPICIOUS_MIN`).
+    pub suspicious_min: u32,
+}
+
+impl Default for VerdictPolicy {
+    fn default() -> Self {
+        Self {
+            malicious_min: 3,
+            suspicious_min: 1,
+        }
+    }
+}
+
+impl VerdictPolicy {
+    /// The verdict and a sentence saying why.
+    pub fn judge(&self, stats: Option<&AnalysisStats>) -> (Verdict, String) {
+        let Some(s) = stats else {
+            return (
+                Verdict::Unknown,
+                "VirusTotal has no analysis results for it".to_owned(),
+            );
+        };
+        let engines = s.engines();
+        let flagged = s.malicious + s.suspicious;
+        if s.malicious >= self.malicious_min.max(1) {
+            let reason = format!(
+                "{} of {engines} engines flagged it malicious (threshold {}); {} suspicious",
+                s.malicious, self.malicious_min, s.suspicious
+            );
+            (Verdict::Malicious, reason)
+        } else if flagged >= self.suspicious_min.max(1) {
+            let reason = format!(
+                "{flagged} of {engines} engines flagged it ({} malicious, {} suspicious; malicious threshold {})",
+                s.malicious, s.suspicious, self.malicious_min
+            );
+            (Verdict::Suspicious, reason)
+        } else if s.harmless + flagged == 0 {
+            (
+                Verdict::Unknown,
+                format!("none of {engines} engines gave an opinion"),
+            )
+        } else {
+            (
+                Verdict::Harmless,
+                format!(
+                    "{flagged} of {engines} engines flagged it; {} harmless",
+                    s.harmless
+                ),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(malicious: u32, suspicious: u32, harmless: u32, undetected: u32) -> AnalysisStats {
+        AnalysisStats {
+            malicious,
+            suspicious,
+            harmless,
+            undetected,
+            timeout: 0,
+        }
+    }
+
+    #[test]
+    fn the_default_policy_reads_the_counts_as_documented() {
+        let p = VerdictPolicy::default();
+        assert_eq!(p.judge(Some(&stats(0, 0, 62, 32))).0, Verdict::Harmless);
+        assert_eq!(
+            p.judge(Some(&stats(0, 0, 62, 32))).1,
+            "0 of 94 engines flagged it; 62 harmless"
+        );
+        assert_eq!(p.judge(Some(&stats(2, 0, 66, 21))).0, Verdict::Suspicious);
+        assert_eq!(p.judge(Some(&stats(0, 1, 66, 21))).0, Verdict::Suspicious);
+        assert_eq!(p.judge(Some(&stats(3, 0, 50, 21))).0, Verdict::Malicious);
+        assert_eq!(p.judge(Some(&stats(0, 0, 0, 90))).0, Verdict::Unknown);
+        assert_eq!(p.judge(None).0, Verdict::Unknown);
+    }
+
+    #[test]
+    fn thresholds_are_configurable() {
+        let p = VerdictPolicy {
+            malicious_min: 1,
+            suspicious_min: 5,
+        };
+        assert_eq!(p.judge(Some(&stats(1, 0, 60, 0))).0, Verdict::Malicious);
+        assert_eq!(p.judge(Some(&stats(0, 4, 60, 0))).0, Verdict::Harmless);
+    }
+
+    #[test]
+    fn codes_map_to_names() {
+        assert_eq!(
+            Code2::parse("us").unwrap().country_name(),
+            Some("United States of America")
+        );
+        assert_eq!(
+            Code2::parse("OC").unwrap().continent_name(),
+            Some("Oceania")
+        );
+        assert!(Code2::parse("USA").is_none());
+        assert!(Code2::parse("ZZ").unwrap().country_name().is_none());
+    }
+}

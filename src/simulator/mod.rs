@@ -1,0 +1,292 @@
+//! An in-process fake of the VirusTotal API v3 for `vtenrich demo` and for tests.
+//!
+//! It serves `GET /api/v3/ip_addresses/{ip}` and `GET /api/v3/users/{id}/overall_quotas` with
+//! VirusTotal's shapes, status codes and error bodies, enforces a per-minute and per-day quota on
+//! the injected clock, records every IP call, and can be told to misbehave ([`Fault`]).
+
+mod faults;
+mod generate;
+mod ledger;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use faults::{Answer, Plan};
+use ledger::{Ledger, Limits};
+
+pub use faults::Fault;
+pub use generate::ip_object;
+
+/// How the simulator behaves.
+#[derive(Clone)]
+pub struct SimulatorConfig {
+    /// The only accepted `x-apikey`.
+    pub api_key: String,
+    /// Calls allowed in any 60 s window; `None` is unlimited.
+    pub per_minute: Option<u32>,
+    /// Calls allowed per UTC calendar day; `None` is unlimited.
+    pub per_day: Option<u64>,
+    /// Added to every answer, for demo realism.
+    pub latency: Duration,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            api_key: "simulator-key".to_string(),
+            per_minute: None,
+            per_day: None,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+// Written by hand so the key never reaches a log line.
+impl fmt::Debug for SimulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatorConfig")
+            .field("api_key", &"[REDACTED]")
+            .field("per_minute", &self.per_minute)
+            .field("per_day", &self.per_day)
+            .field("latency", &self.latency)
+            .finish()
+    }
+}
+
+/// One `/ip_addresses/{ip}` request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCall {
+    /// The address as written in the request path.
+    pub ip: String,
+    /// The clock's time when the request arrived.
+    pub at: DateTime<Utc>,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// A running simulator; dropping it shuts it down.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    base_url: url::Url,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    config: SimulatorConfig,
+    limits: Limits,
+    clock: SharedClock,
+    ledger: Mutex<Ledger>,
+}
+
+impl Shared {
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        // The ledger stays consistent even if a holder panicked (every update is one statement).
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Simulator {
+    /// Starts a simulator on 127.0.0.1 with a port chosen by the OS.
+    pub async fn start(config: SimulatorConfig, clock: SharedClock) -> anyhow::Result<Simulator> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(listener, config, clock).await
+    }
+
+    /// Starts a simulator serving on `listener`.
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        config: SimulatorConfig,
+        clock: SharedClock,
+    ) -> anyhow::Result<Simulator> {
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let base_url = url::Url::parse(&format!("http://{addr}/api/v3"))?;
+        let limits = Limits {
+            per_minute: config.per_minute,
+            per_day: config.per_day,
+        };
+        let shared = Arc::new(Shared {
+            config,
+            limits,
+            clock,
+            ledger: Mutex::new(Ledger::default()),
+        });
+        let app = Router::new()
+            .route("/api/v3/ip_addresses/{ip}", get(ip_address))
+            .route("/api/v3/users/{id}/overall_quotas", get(overall_quotas))
+            .fallback(unknown_path)
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = server.await {
+                tracing::error!(%error, "simulator stopped serving");
+            }
+        });
+        Ok(Simulator {
+            shared,
+            base_url,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The API root, e.g. `http://127.0.0.1:PORT/api/v3`.
+    pub fn base_url(&self) -> url::Url {
+        self.base_url.clone()
+    }
+
+    /// Every `/ip_addresses/{ip}` request that reached it (authenticated or not), in order.
+    pub fn calls(&self) -> Vec<SimCall> {
+        self.shared.ledger().calls.clone()
+    }
+
+    /// How many `/ip_addresses/{ip}` requests reached it.
+    pub fn ip_call_count(&self) -> usize {
+        self.shared.ledger().calls.len()
+    }
+
+    /// How many `/ip_addresses/{ip}` requests asked about `ip`.
+    pub fn calls_for(&self, ip: &str) -> usize {
+        self.shared.ledger().calls_for(ip)
+    }
+
+    /// The next `times` answers for `ip` use `fault`. Faults apply only to calls that pass the
+    /// key and quota checks, after any fault already queued for that address.
+    pub fn inject(&self, ip: &str, fault: Fault, times: usize) {
+        self.shared.ledger().inject(ip, fault, times);
+    }
+
+    /// While on, every authenticated IP call is answered 429 QuotaExceededError.
+    pub fn set_quota_exceeded(&self, on: bool) {
+        self.shared.ledger().quota_exceeded = on;
+    }
+
+    /// Stops accepting calls and waits (a few seconds at most) for answers in flight.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            // A Delay fault could keep a connection open for long; don't wait for it forever.
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+async fn ip_address(
+    State(shared): State<Arc<Shared>>,
+    Path(ip): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pause(&shared).await;
+    let at = shared.clock.now();
+    let plan = {
+        let mut ledger = shared.ledger();
+        let admitted =
+            authenticate(&shared.config, &headers).and_then(|()| ledger.admit(at, shared.limits));
+        let plan = match admitted {
+            Err(refusal) => Plan::new(refusal, None),
+            Ok(()) => Plan::new(Answer::normal(&ip), ledger.take_fault(&ip)),
+        };
+        let status = plan.answer.status();
+        ledger.calls.push(SimCall { ip, at, status });
+        plan
+    };
+    plan.into_response().await
+}
+
+/// Quota queries are free, as they must keep working once the quota is spent.
+async fn overall_quotas(
+    State(shared): State<Arc<Shared>>,
+    Path(_user): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pause(&shared).await;
+    if let Err(refusal) = authenticate(&shared.config, &headers) {
+        return Plan::new(refusal, None).into_response().await;
+    }
+    let usage = shared.ledger().usage(shared.clock.now());
+    let daily = shared.config.per_day.unwrap_or(1_000_000);
+    let hourly = shared
+        .config
+        .per_minute
+        .map_or(daily, |m| u64::from(m) * 60);
+    // VirusTotal's public monthly allowance is 31 days' worth (500/day, 15,500/month).
+    let monthly = daily.saturating_mul(31);
+    let body = json!({"data": {
+        "api_requests_daily": {"user": {"allowed": daily, "used": usage.day}},
+        "api_requests_hourly": {"user": {"allowed": hourly, "used": usage.hour}},
+        "api_requests_monthly": {"user": {"allowed": monthly, "used": usage.month}},
+    }});
+    axum::Json(body).into_response()
+}
+
+async fn unknown_path(State(shared): State<Arc<Shared>>) -> Response {
+    pause(&shared).await;
+    Plan::new(
+        Answer::error(404, "NotFoundError", "Resource not found."),
+        None,
+    )
+    .into_response()
+    .await
+}
+
+fn authenticate(config: &SimulatorConfig, headers: &HeaderMap) -> Result<(), Answer> {
+    match headers.get("x-apikey") {
+        None => Err(Answer::error(
+            401,
+            "AuthenticationRequiredError",
+            "X-Apikey header is missing",
+        )),
+        Some(key) if key.as_bytes() == config.api_key.as_bytes() => Ok(()),
+        Some(_) => Err(Answer::error(401, "WrongCredentialsError", "Wrong API key")),
+    }
+}
+
+async fn pause(shared: &Shared) {
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+}

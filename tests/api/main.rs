@@ -1,0 +1,10 @@
+//! One integration-test binary: each module is a capability, `helpers` is the harness.
+
+mod bad_requests;
+mod demo;
+mod enrich_batch;
+mod faults;
+mod helpers;
+mod quota;
+mod singleflight;
+mod virustotal_client;

@@ -1,0 +1,154 @@
+//! The quota gate in action: deferral, background fills, VirusTotal's 429 block, stale serving.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::helpers::{Options, known_addresses, results, spawn_app_with, statuses};
+
+fn four_per_minute() -> Options {
+    Options::default().configure(|s| {
+        s.virustotal.rate_per_minute = 4;
+        s.virustotal.daily_quota = 500;
+    })
+}
+
+/// The largest number of calls inside any 60-second interval.
+fn busiest_minute(times: &[DateTime<Utc>]) -> usize {
+    times
+        .iter()
+        .map(|start| {
+            times
+                .iter()
+                .filter(|t| **t >= *start && **t < *start + chrono::Duration::seconds(60))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn ten_new_ips_at_four_per_minute_defer_six_and_fill_them_in_the_background_within_the_rate()
+{
+    // Arrange
+    let app = spawn_app_with(four_per_minute()).await;
+    let ips = known_addresses(10);
+
+    // Act: no waiting allowed.
+    let body = app.enrich_ok(json!(ips), 0).await;
+
+    // Assert: four calls at once, the rest deferred with a retry hint.
+    assert_eq!(app.sim.ip_call_count(), 4);
+    let deferred: Vec<_> = results(&body)
+        .iter()
+        .filter(|r| r["status"] == "deferred")
+        .collect();
+    assert_eq!(deferred.len(), 6, "{body}");
+    for r in &deferred {
+        let secs = r["retry_after_secs"].as_u64().expect("retry_after_secs");
+        assert!((1..=60).contains(&secs), "{r}");
+        assert!(r["source"].is_null());
+    }
+    let (_, quota) = app.get_json("/v1/quota").await;
+    assert_eq!(quota["deferred_queue_depth"], 6, "{quota}");
+    assert_eq!(quota["windows"]["minute"]["used"], 4);
+    assert_eq!(quota["windows"]["minute"]["remaining"], 0);
+
+    // The background fill waits for the window, then takes four more, then the last two.
+    app.settle().await;
+    assert_eq!(
+        app.sim.ip_call_count(),
+        4,
+        "nothing may go before the minute passes"
+    );
+    app.clock.advance(Duration::from_secs(60));
+    app.wait_for_calls(8).await;
+    app.settle().await;
+    assert_eq!(app.sim.ip_call_count(), 8);
+    app.clock.advance(Duration::from_secs(60));
+    app.wait_for_calls(10).await;
+
+    let times: Vec<_> = app.sim.calls().iter().map(|c| c.at).collect();
+    assert!(busiest_minute(&times) <= 4, "{times:?}");
+    for ip in &ips {
+        assert_eq!(app.sim.calls_for(ip), 1, "{ip}");
+    }
+
+    // A later request gets every one from cache.
+    let again = app.enrich_ok(json!(ips), 0).await;
+    assert!(statuses(&again).iter().all(|s| s == "ok"), "{again}");
+    assert_eq!(again["summary"]["by_source"]["cache"], 10);
+    assert_eq!(app.sim.ip_call_count(), 10);
+}
+
+#[tokio::test]
+async fn a_request_that_may_wait_gets_its_slot_when_the_minute_frees_up() {
+    let app =
+        spawn_app_with(four_per_minute().configure(|s| s.max_wait = Duration::from_secs(120)))
+            .await;
+    let ips = known_addresses(5);
+    app.enrich_ok(json!(ips[..4]), 0).await;
+
+    let waiting = {
+        let http = app.http.clone();
+        let url = format!("{}/v1/ip/{}?max_wait_ms=120000", app.address, ips[4]);
+        tokio::spawn(async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        })
+    };
+    app.settle().await;
+    assert_eq!(app.sim.ip_call_count(), 4);
+    app.clock.advance(Duration::from_secs(60));
+    let answer = waiting.await.unwrap();
+
+    assert_eq!(answer["status"], "ok", "{answer}");
+    assert_eq!(answer["source"], "virustotal");
+}
+
+#[tokio::test]
+async fn after_a_quota_exceeded_answer_no_call_is_made_until_the_block_ends() {
+    // Arrange: 8.8.8.8 cached, then expired (but inside its stale window).
+    let app = spawn_app_with(Options::default().configure(|s| {
+        s.cache.ttl = Duration::from_secs(3600);
+    }))
+    .await;
+    app.enrich_ok(json!(["8.8.8.8"]), 1_000).await;
+    app.clock.advance(Duration::from_secs(3601));
+    app.sim.set_quota_exceeded(true);
+    let ips = known_addresses(3);
+
+    // Act: the first new address meets the 429, which blocks us.
+    let first = app.enrich_ok(json!([ips[0]]), 1_000).await;
+    let calls_at_block = app.sim.ip_call_count();
+    let second = app.enrich_ok(json!([ips[1], "8.8.8.8"]), 1_000).await;
+
+    // Assert
+    assert_eq!(statuses(&first), ["deferred"], "{first}");
+    assert_eq!(
+        app.sim.ip_call_count(),
+        calls_at_block,
+        "no call while blocked"
+    );
+    let r = results(&second);
+    assert_eq!(r[0]["status"], "deferred");
+    assert_eq!(r[1]["status"], "ok");
+    assert_eq!(r[1]["stale"], true, "expired entry served stale: {second}");
+    assert_eq!(r[1]["source"], "cache");
+    let (_, quota) = app.get_json("/v1/quota").await;
+    assert_eq!(quota["blocked"], true, "{quota}");
+    assert_eq!(quota["blocked_until"], "2026-11-11T00:00:00Z");
+
+    // When the block ends (midnight UTC), the deferred addresses are filled.
+    app.sim.set_quota_exceeded(false);
+    app.clock.advance(Duration::from_secs(12 * 3600));
+    app.wait_for_calls(calls_at_block + 2).await;
+    let later = app.enrich_ok(json!([ips[0], ips[1]]), 0).await;
+    assert_eq!(statuses(&later), ["ok", "ok"], "{later}");
+}
