@@ -27,6 +27,7 @@ pub struct Application {
     enricher: Enricher,
     ready: Readiness,
     metrics: Metrics,
+    drain_delay: std::time::Duration,
     quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
 }
 
@@ -66,6 +67,7 @@ impl Application {
             deferred_capacity: settings.deferred.capacity,
             max_retries: vt.max_retries,
             call_timeout: vt.request_timeout,
+            max_concurrent_upstream: settings.max_concurrent_upstream,
         });
         let ready = Readiness::default();
         let state = AppState {
@@ -84,6 +86,7 @@ impl Application {
             HttpOptions {
                 body_limit_bytes: settings.body_limit_bytes,
                 swagger_ui: settings.swagger_ui,
+                request_timeout: settings.request_timeout,
             },
         );
         let listener = TcpListener::bind(settings.listen)
@@ -99,6 +102,7 @@ impl Application {
             enricher,
             ready,
             metrics,
+            drain_delay: settings.drain_delay,
             quota_sync,
         })
     }
@@ -135,11 +139,15 @@ impl Application {
         let ready = self.ready.clone();
         ready.set(true);
         tracing::info!(%address, "vtenrich listening");
+        let drain_delay = self.drain_delay;
         let drained = async move {
             shutdown.await;
-            // Readiness turns first so load balancers stop routing before connections close.
+            // Readiness turns first and the listener stays open for the drain delay, so load
+            // balancers stop routing here before connections are refused.
             ready.set(false);
-            tracing::info!("shutting down: draining in-flight requests");
+            tracing::info!(?drain_delay, "shutting down: not ready, draining");
+            tokio::time::sleep(drain_delay).await;
+            tracing::info!("no longer accepting connections; finishing in-flight requests");
         };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(drained)

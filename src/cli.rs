@@ -36,6 +36,9 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Simulated VirusTotal answer latency.
+        #[arg(long, default_value = "120ms", value_parser = humantime::parse_duration)]
+        sim_latency: Duration,
     },
     /// Exit 0 when the service's /readyz answers 200 (for container health checks).
     Healthcheck {
@@ -69,10 +72,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve(&settings, key).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { listen } => {
+        Command::Demo {
+            listen,
+            sim_latency,
+        } => {
             let mut settings = Settings::load(cli.config.as_deref())?;
             crate::telemetry::init(&settings.log)?;
-            demo(&mut settings, listen).await?;
+            demo(&mut settings, listen, sim_latency).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -117,12 +123,16 @@ async fn serve(settings: &Settings, key: SecretString) -> anyhow::Result<()> {
 const DEMO_RATE_PER_MINUTE: u32 = 30;
 const DEMO_DAILY_QUOTA: u64 = 1_000;
 
-async fn demo(settings: &mut Settings, listen: SocketAddr) -> anyhow::Result<()> {
+async fn demo(
+    settings: &mut Settings,
+    listen: SocketAddr,
+    sim_latency: Duration,
+) -> anyhow::Result<()> {
     let clock: SharedClock = Arc::new(SystemClock);
     let simulator = Simulator::start(
         SimulatorConfig {
             api_key: "demo-key".to_owned(),
-            latency: Duration::from_millis(120),
+            latency: sim_latency,
             ..SimulatorConfig::default()
         },
         clock.clone(),
@@ -131,15 +141,28 @@ async fn demo(settings: &mut Settings, listen: SocketAddr) -> anyhow::Result<()>
     .context("cannot start the VirusTotal simulator")?;
     settings.listen = listen;
     settings.virustotal.base_url = simulator.base_url();
-    settings.virustotal.rate_per_minute = DEMO_RATE_PER_MINUTE;
-    settings.virustotal.daily_quota = DEMO_DAILY_QUOTA;
+    // The demo's limits apply unless the operator set their own (benchmarks raise them).
+    if std::env::var_os("VTENRICH_VT_RATE_PER_MINUTE").is_none() {
+        settings.virustotal.rate_per_minute = DEMO_RATE_PER_MINUTE;
+    }
+    if std::env::var_os("VTENRICH_VT_DAILY_QUOTA").is_none() {
+        settings.virustotal.daily_quota = DEMO_DAILY_QUOTA;
+    }
+    // Demo answers come from the simulator; they must not mix with a real store's.
+    if std::env::var_os("VTENRICH_DATA_DIR").is_none() {
+        settings.data_dir = crate::config::DataDir::None;
+    }
+    let (rate, daily) = (
+        settings.virustotal.rate_per_minute,
+        settings.virustotal.daily_quota,
+    );
     let app = Application::build(settings, SecretString::from("demo-key"), clock).await?;
     let base = format!("http://{}", app.local_addr());
     // Written once and errors ignored: a closed stdout (`vtenrich demo | head -1`) must not
     // stop the demo.
     let banner = format!(
         "vtenrich demo: serving on {base} against the built-in VirusTotal simulator \
-         ({DEMO_RATE_PER_MINUTE} calls/minute, {DEMO_DAILY_QUOTA}/day). Try:\n\n  \
+         ({rate} calls/minute, {daily}/day). Try:\n\n  \
          curl -s {base}/v1/ip/8.8.8.8\n  \
          curl -s {base}/v1/enrich -H 'content-type: application/json' \\\n    \
          -d '{{\"observables\": [\"8.8.8.8\", \"1.1.1.1\", \"10.0.0.1\", \"8.8.8.8\", \"2001:4860:4860::8888\"]}}'\n  \

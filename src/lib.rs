@@ -16,6 +16,7 @@
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
 //! - `report`: the normalised report and the verdict policy.
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
+//! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
 //! - `virustotal`: the API client and answer classification.
 
@@ -31,5 +32,6 @@ pub mod observable;
 pub mod quota;
 pub mod report;
 pub mod simulator;
+pub mod store;
 pub mod telemetry;
 pub mod virustotal;

@@ -102,6 +102,42 @@ const VARS: &[(&str, &str, Kind)] = &[
     ),
     ("VTENRICH_LOG_FORMAT", "log.format", Kind::Str),
     ("VTENRICH_LOG", "log.filter", Kind::Str),
+    ("VTENRICH_DRAIN_DELAY", "drain_delay", Kind::Duration),
+    (
+        "VTENRICH_REQUEST_TIMEOUT",
+        "request_timeout",
+        Kind::Duration,
+    ),
+    (
+        "VTENRICH_MAX_CONCURRENT_UPSTREAM",
+        "max_concurrent_upstream",
+        Kind::Int,
+    ),
+    ("VTENRICH_DATA_DIR", "data_dir", Kind::Str),
+    ("VTENRICH_STORE_MAX_ENTRIES", "store.max_entries", Kind::Int),
+    (
+        "VTENRICH_STORE_PURGE_INTERVAL",
+        "store.purge_interval",
+        Kind::Duration,
+    ),
+    ("VTENRICH_METRICS_OPEN", "metrics_open", Kind::Bool),
+    ("VTENRICH_REDIS_URL", "redis.url", Kind::Str),
+    (
+        "VTENRICH_REDIS_FAILURE_MODE",
+        "redis.failure_mode",
+        Kind::Str,
+    ),
+    (
+        "VTENRICH_EXPECTED_REPLICAS",
+        "redis.expected_replicas",
+        Kind::Int,
+    ),
+    ("VTENRICH_REDIS_NAMESPACE", "redis.namespace", Kind::Str),
+    (
+        "VTENRICH_REDIS_MEMORY_TTL",
+        "redis.memory_ttl",
+        Kind::Duration,
+    ),
 ];
 
 /// Names of all supported environment variables (for docs and tests).

@@ -45,6 +45,119 @@ pub struct Settings {
     pub verdict: VerdictPolicy,
     /// Logging.
     pub log: LogSettings,
+    /// After SIGTERM, how long `/readyz` reports 503 before the listener closes, so load
+    /// balancers stop routing first (`VTENRICH_DRAIN_DELAY`, default 5s).
+    #[serde(with = "humantime_serde")]
+    pub drain_delay: Duration,
+    /// Longest time one HTTP request may take, waits included (`VTENRICH_REQUEST_TIMEOUT`,
+    /// default 60s; must exceed `max_wait` plus one upstream call).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Most VirusTotal calls in flight at once (`VTENRICH_MAX_CONCURRENT_UPSTREAM`, default 8).
+    pub max_concurrent_upstream: usize,
+    /// Directory of the embedded durable store; `none` turns persistence off
+    /// (`VTENRICH_DATA_DIR`, default `data`).
+    pub data_dir: DataDir,
+    /// The embedded durable store.
+    pub store: StoreSettings,
+    /// Callers allowed to use the API; empty means no authentication.
+    pub callers: Vec<CallerSettings>,
+    /// Whether `/metrics` is reachable without a caller key (`VTENRICH_METRICS_OPEN`, default true).
+    pub metrics_open: bool,
+    /// Shared quota and cache through Redis (scale-out).
+    pub redis: RedisSettings,
+}
+
+/// Where the durable store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDir {
+    /// Persistence off.
+    None,
+    /// The directory holding the store file.
+    Path(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for DataDir {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(if text.trim().eq_ignore_ascii_case("none") {
+            DataDir::None
+        } else {
+            DataDir::Path(PathBuf::from(text))
+        })
+    }
+}
+
+/// Embedded store bounds.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Most entries kept on disk (`VTENRICH_STORE_MAX_ENTRIES`, default 1,000,000).
+    pub max_entries: u64,
+    /// How often expired entries are purged (`VTENRICH_STORE_PURGE_INTERVAL`, default 10m).
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            max_entries: 1_000_000,
+            purge_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One API caller: an id and the SHA-256 hashes (hex) of its keys, never the keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerSettings {
+    /// A name for logs (never the key).
+    pub id: String,
+    /// Lower-case hex SHA-256 of each accepted key (`vtenrich hash-key` prints it).
+    pub key_sha256: Vec<String>,
+}
+
+/// What to do when Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisFailureMode {
+    /// Each replica spends at most its share of the limits, and reports it back later.
+    LocalShare,
+    /// No upstream calls without Redis: cache and stale answers only.
+    Closed,
+}
+
+/// Redis scale-out settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://` URL; unset means single-node (`VTENRICH_REDIS_URL`). May hold a password.
+    pub url: Option<SecretString>,
+    /// `local_share` or `closed` (`VTENRICH_REDIS_FAILURE_MODE`, default `local_share`).
+    pub failure_mode: RedisFailureMode,
+    /// Replicas sharing the key; each gets 1/N of the limits while Redis is down
+    /// (`VTENRICH_EXPECTED_REPLICAS`, default 1).
+    pub expected_replicas: u32,
+    /// Key namespace of this VirusTotal account in Redis (`VTENRICH_REDIS_NAMESPACE`,
+    /// default `vtenrich`).
+    pub namespace: String,
+    /// How long the in-memory tier may serve an entry before asking Redis again
+    /// (`VTENRICH_REDIS_MEMORY_TTL`, default 60s), so replicas do not drift long.
+    #[serde(with = "humantime_serde")]
+    pub memory_ttl: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            failure_mode: RedisFailureMode::LocalShare,
+            expected_replicas: 1,
+            namespace: "vtenrich".to_owned(),
+            memory_ttl: Duration::from_secs(60),
+        }
+    }
 }
 
 /// VirusTotal access and the key's limits.
@@ -143,6 +256,14 @@ impl Default for Settings {
             deferred: DeferredSettings::default(),
             verdict: VerdictPolicy::default(),
             log: LogSettings::default(),
+            drain_delay: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
+            max_concurrent_upstream: 8,
+            data_dir: DataDir::Path(PathBuf::from("data")),
+            store: StoreSettings::default(),
+            callers: Vec::new(),
+            metrics_open: true,
+            redis: RedisSettings::default(),
         }
     }
 }
@@ -268,6 +389,34 @@ impl Settings {
         }
         if self.deferred.capacity == 0 {
             return fail("VTENRICH_DEFERRED_CAPACITY (deferred.capacity) must be at least 1");
+        }
+        if self.request_timeout <= self.max_wait + vt.request_timeout {
+            return fail(
+                "VTENRICH_REQUEST_TIMEOUT (request_timeout) must exceed VTENRICH_MAX_WAIT plus \
+                 VTENRICH_VT_TIMEOUT, or waiting requests would be cut off",
+            );
+        }
+        if self.max_concurrent_upstream == 0 {
+            return fail(
+                "VTENRICH_MAX_CONCURRENT_UPSTREAM (max_concurrent_upstream) must be at least 1",
+            );
+        }
+        if self.redis.expected_replicas == 0 {
+            return fail("VTENRICH_EXPECTED_REPLICAS (redis.expected_replicas) must be at least 1");
+        }
+        for caller in &self.callers {
+            if caller.key_sha256.is_empty()
+                || caller
+                    .key_sha256
+                    .iter()
+                    .any(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(ConfigError(format!(
+                    "callers.key_sha256 of caller {:?} must list 64-character hex SHA-256 \
+                     hashes (`vtenrich hash-key` prints one)",
+                    caller.id
+                )));
+            }
         }
         if vt.api_key.is_some() && vt.api_key_file.is_some() {
             return fail("set only one of VTENRICH_VT_API_KEY and VTENRICH_VT_API_KEY_FILE");

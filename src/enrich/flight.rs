@@ -59,6 +59,9 @@ pub struct Upstream {
     pub metrics: Metrics,
     pub deferred: DeferredQueue,
     pub max_retries: u32,
+    /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
+    /// connections (quota already bounds the rate; this bounds the parallelism).
+    calls_in_flight: tokio::sync::Semaphore,
     flights: Mutex<HashMap<IpAddr, FlightFuture>>,
 }
 
@@ -72,6 +75,7 @@ impl Upstream {
         metrics: Metrics,
         deferred: DeferredQueue,
         max_retries: u32,
+        max_concurrent_calls: usize,
     ) -> Self {
         Self {
             cache,
@@ -81,6 +85,7 @@ impl Upstream {
             metrics,
             deferred,
             max_retries,
+            calls_in_flight: tokio::sync::Semaphore::new(max_concurrent_calls),
             flights: Mutex::new(HashMap::new()),
         }
     }
@@ -145,8 +150,10 @@ impl Upstream {
                 return FlightResult { end, calls };
             }
             calls += 1;
+            let permit = self.calls_in_flight.acquire().await;
             let started = Instant::now();
             let result = self.client.ip_report(ip).await;
+            drop(permit);
             self.record_call(&result, started.elapsed());
             let err = match result {
                 Ok(Some(report)) => {

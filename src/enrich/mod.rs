@@ -4,6 +4,7 @@
 mod deferred;
 mod flight;
 mod outcome;
+mod tiers;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use deferred::{DeferredQueue, Pushed};
 pub use outcome::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
+pub use tiers::{FleetLock, LockOutcome, SecondTier};
 
 use crate::cache::{Cache, Entry, Lookup};
 use crate::clock::SharedClock;
@@ -45,6 +47,8 @@ pub struct EnricherParts {
     /// Longest a single upstream call can take (request timeout), so joiners of a flight wait
     /// for the call itself, not only for the quota slot.
     pub call_timeout: Duration,
+    /// Most VirusTotal calls in flight at once.
+    pub max_concurrent_upstream: usize,
 }
 
 /// Enriches batches; cheap to clone.
@@ -72,6 +76,7 @@ impl Enricher {
                 parts.metrics,
                 deferred,
                 parts.max_retries,
+                parts.max_concurrent_upstream,
             )),
             call_budget,
         }

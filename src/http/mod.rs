@@ -62,6 +62,8 @@ pub struct AppState {
 pub struct HttpOptions {
     pub body_limit_bytes: usize,
     pub swagger_ui: bool,
+    /// Deadline of one request, waits included.
+    pub request_timeout: Duration,
 }
 
 #[derive(OpenApi)]
@@ -125,7 +127,11 @@ pub fn router(state: AppState, options: HttpOptions) -> Router {
                 .config(utoipa_swagger_ui::Config::from("/openapi.json")),
         );
     }
+    let deadline = options.request_timeout;
     app.layer(DefaultBodyLimit::max(options.body_limit_bytes))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            within_deadline(deadline, request, next)
+        }))
         .layer(middleware::from_fn_with_state(state, track))
         .layer(CatchPanicLayer::custom(|_panic| {
             tracing::error!("a request handler panicked");
@@ -165,6 +171,20 @@ pub fn router(state: AppState, options: HttpOptions) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Answers 503 when a request outlives its deadline, so nothing can pin a connection forever.
+/// Upstream calls it started keep running in their own tasks and still fill the cache.
+async fn within_deadline(deadline: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "deadline_exceeded",
+            "the request took longer than the server's deadline (VTENRICH_REQUEST_TIMEOUT)",
+        )
+        .into_response(),
+    }
 }
 
 /// Counts and times every request by its route template (never the raw path).

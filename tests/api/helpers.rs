@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use vtenrich::app::Application;
 use vtenrich::clock::{ManualClock, SharedClock};
-use vtenrich::config::Settings;
+use vtenrich::config::{DataDir, Settings};
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
 /// The key the harness's simulator accepts.
@@ -103,6 +103,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .expect("simulator starts");
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("literal address"),
+        drain_delay: Duration::ZERO,
+        data_dir: DataDir::None,
         ..Settings::default()
     };
     settings.virustotal.base_url = options
