@@ -68,6 +68,8 @@ impl Application {
             max_retries: vt.max_retries,
             call_timeout: vt.request_timeout,
             max_concurrent_upstream: settings.max_concurrent_upstream,
+            tier: None,
+            lock: None,
         });
         let ready = Readiness::default();
         let state = AppState {

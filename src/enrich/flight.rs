@@ -7,17 +7,17 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
 use super::deferred::DeferredQueue;
-use crate::cache::{Answer, Cache, Entry, Lookup};
+use super::tiers::{FleetLock, SecondTier};
+use crate::cache::{Cache, Entry, Lookup};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::quota::{Denied, DenyReason, Priority, QuotaGate, UpstreamSignal};
+use crate::quota::{Denied, Priority, QuotaGate};
 use crate::virustotal::{VtClient, VtError};
 
 /// How a flight ended; shared by every waiter.
@@ -59,33 +59,48 @@ pub struct Upstream {
     pub metrics: Metrics,
     pub deferred: DeferredQueue,
     pub max_retries: u32,
+    /// The durable or shared tier behind the memory cache.
+    pub tier: Option<Arc<dyn SecondTier>>,
+    /// The fleet-wide fetch lock (Redis only).
+    pub lock: Option<Arc<dyn FleetLock>>,
+    /// Longest one upstream call (with its retries) can take; bounds lock lifetimes and waits.
+    pub call_budget: chrono::Duration,
     /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
     /// connections (quota already bounds the rate; this bounds the parallelism).
-    calls_in_flight: tokio::sync::Semaphore,
+    pub(super) calls_in_flight: tokio::sync::Semaphore,
     flights: Mutex<HashMap<IpAddr, FlightFuture>>,
+}
+
+/// The parts an [`Upstream`] is made of.
+pub struct UpstreamParts {
+    pub cache: Cache,
+    pub gate: Arc<dyn QuotaGate>,
+    pub client: VtClient,
+    pub clock: SharedClock,
+    pub metrics: Metrics,
+    pub deferred: DeferredQueue,
+    pub max_retries: u32,
+    pub tier: Option<Arc<dyn SecondTier>>,
+    pub lock: Option<Arc<dyn FleetLock>>,
+    pub call_budget: chrono::Duration,
+    pub max_concurrent_calls: usize,
 }
 
 impl Upstream {
     /// Wires the parts together.
-    pub fn new(
-        cache: Cache,
-        gate: Arc<dyn QuotaGate>,
-        client: VtClient,
-        clock: SharedClock,
-        metrics: Metrics,
-        deferred: DeferredQueue,
-        max_retries: u32,
-        max_concurrent_calls: usize,
-    ) -> Self {
+    pub fn new(p: UpstreamParts) -> Self {
         Self {
-            cache,
-            gate,
-            client,
-            clock,
-            metrics,
-            deferred,
-            max_retries,
-            calls_in_flight: tokio::sync::Semaphore::new(max_concurrent_calls),
+            cache: p.cache,
+            gate: p.gate,
+            client: p.client,
+            clock: p.clock,
+            metrics: p.metrics,
+            deferred: p.deferred,
+            max_retries: p.max_retries,
+            tier: p.tier,
+            lock: p.lock,
+            call_budget: p.call_budget,
+            calls_in_flight: tokio::sync::Semaphore::new(p.max_concurrent_calls.max(1)),
             flights: Mutex::new(HashMap::new()),
         }
     }
@@ -127,185 +142,5 @@ impl Upstream {
         .shared();
         flights.insert(ip, flight.clone());
         Join::Started(flight)
-    }
-
-    /// Spends quota and calls VirusTotal, retrying 5xx and transport failures within the wait.
-    async fn fetch(
-        &self,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<DateTime<Utc>>,
-    ) -> FlightResult {
-        let mut calls = 0;
-        let mut last_error: Option<VtError> = None;
-        loop {
-            if let Err(denied) = self.acquire(priority, deadline).await {
-                let end = match last_error {
-                    // A retry that cannot get a slot reports the failure it was retrying.
-                    Some(err) if !matches!(err, VtError::TooManyRequests { .. }) => {
-                        FlightEnd::Failed(err)
-                    }
-                    _ => self.defer(ip, denied),
-                };
-                return FlightResult { end, calls };
-            }
-            calls += 1;
-            let permit = self.calls_in_flight.acquire().await;
-            let started = Instant::now();
-            let result = self.client.ip_report(ip).await;
-            drop(permit);
-            self.record_call(&result, started.elapsed());
-            let err = match result {
-                Ok(Some(report)) => {
-                    let entry = self.cache.insert(ip, Answer::Found(report));
-                    return FlightResult {
-                        end: FlightEnd::Answered(entry),
-                        calls,
-                    };
-                }
-                Ok(None) => {
-                    let entry = self.cache.insert(ip, Answer::NotFound);
-                    return FlightResult {
-                        end: FlightEnd::Answered(entry),
-                        calls,
-                    };
-                }
-                Err(err) => err,
-            };
-            match &err {
-                VtError::QuotaExceeded => {
-                    self.gate.signal(UpstreamSignal::QuotaExceeded);
-                    let retry_at = self
-                        .gate
-                        .snapshot()
-                        .blocked_until
-                        .unwrap_or_else(|| self.clock.now());
-                    let denied = Denied {
-                        reason: DenyReason::Blocked,
-                        retry_at,
-                    };
-                    return FlightResult {
-                        end: self.defer(ip, denied),
-                        calls,
-                    };
-                }
-                // The gate now holds the back-off; the next acquire waits it out or defers.
-                VtError::TooManyRequests { .. } => {
-                    self.gate.signal(UpstreamSignal::TooManyRequests);
-                }
-                VtError::Auth { status, code } => {
-                    tracing::error!(
-                        status,
-                        code = code.as_str(),
-                        "VirusTotal rejected the API key; check VTENRICH_VT_API_KEY(_FILE)"
-                    );
-                }
-                _ => {}
-            }
-            let retryable = err.is_retryable() || matches!(err, VtError::TooManyRequests { .. });
-            if !retryable || calls > self.max_retries {
-                return FlightResult {
-                    end: FlightEnd::Failed(err),
-                    calls,
-                };
-            }
-            if !err.is_retryable() {
-                last_error = Some(err);
-                continue;
-            }
-            let pause = backoff(calls);
-            if deadline.is_some_and(|d| self.clock.now() + pause > d) {
-                return FlightResult {
-                    end: FlightEnd::Failed(err),
-                    calls,
-                };
-            }
-            tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
-            last_error = Some(err);
-        }
-    }
-
-    async fn acquire(
-        &self,
-        priority: Priority,
-        deadline: Option<DateTime<Utc>>,
-    ) -> Result<(), Denied> {
-        let asked = Instant::now();
-        let result = self.gate.acquire(priority, deadline).await;
-        let (decision, reason) = match &result {
-            Ok(()) => {
-                self.metrics
-                    .quota_wait
-                    .observe(asked.elapsed().as_secs_f64());
-                let reason = match priority {
-                    Priority::Interactive => "interactive",
-                    Priority::Background => "background",
-                };
-                ("granted", reason)
-            }
-            Err(denied) => ("denied", denied.reason.as_str()),
-        };
-        self.metrics
-            .quota_decisions
-            .with_label_values(&[decision, reason])
-            .inc();
-        self.metrics.observe_quota(&self.gate.snapshot());
-        result
-    }
-
-    fn defer(&self, ip: IpAddr, denied: Denied) -> FlightEnd {
-        if denied.reason != DenyReason::Closed {
-            self.deferred.push(ip);
-        }
-        FlightEnd::Deferred(denied)
-    }
-
-    fn record_call(
-        &self,
-        result: &Result<Option<crate::report::IpReport>, VtError>,
-        took: Duration,
-    ) {
-        let outcome = match result {
-            Ok(Some(_)) => "ok",
-            Ok(None) => "not_found",
-            Err(err) => err.outcome(),
-        };
-        self.metrics
-            .upstream_requests
-            .with_label_values(&[outcome])
-            .inc();
-        self.metrics
-            .upstream_duration
-            .with_label_values(&[outcome])
-            .observe(took.as_secs_f64());
-        tracing::debug!(
-            outcome,
-            latency_ms = took.as_millis() as u64,
-            "VirusTotal call"
-        );
-    }
-}
-
-/// Exponential back-off with jitter (250 ms, 500 ms, 1 s, ... times 0.5-1.0), so replicas and
-/// retries do not hit a struggling upstream in lockstep.
-fn backoff(attempt: u32) -> chrono::Duration {
-    let base_ms = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(6));
-    let jittered = base_ms / 2 + rand::random_range(0..=base_ms / 2);
-    chrono::Duration::milliseconds(jittered as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_jittered_within_bounds() {
-        for attempt in 1..5 {
-            let base = 250 * (1 << (attempt - 1));
-            for _ in 0..50 {
-                let ms = backoff(attempt).num_milliseconds();
-                assert!(ms >= base / 2 && ms <= base, "attempt {attempt}: {ms}");
-            }
-        }
     }
 }

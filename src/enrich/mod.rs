@@ -2,6 +2,7 @@
 //! cache or from one VirusTotal call per distinct new observable, under the quota gate.
 
 mod deferred;
+mod fetch;
 mod flight;
 mod outcome;
 mod tiers;
@@ -24,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::observable::{InvalidObservable, Observable, special_purpose};
 use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
 use crate::virustotal::{VtClient, VtError};
-use flight::{FlightEnd, FlightResult, Join, Upstream};
+use flight::{FlightEnd, FlightResult, Join, Upstream, UpstreamParts};
 
 /// One input entry as parsed at the edge.
 #[derive(Debug, Clone)]
@@ -49,6 +50,10 @@ pub struct EnricherParts {
     pub call_timeout: Duration,
     /// Most VirusTotal calls in flight at once.
     pub max_concurrent_upstream: usize,
+    /// The durable (embedded) or shared (Redis) tier behind the memory cache.
+    pub tier: Option<Arc<dyn SecondTier>>,
+    /// The fleet-wide fetch lock (Redis only).
+    pub lock: Option<Arc<dyn FleetLock>>,
 }
 
 /// Enriches batches; cheap to clone.
@@ -68,16 +73,19 @@ impl Enricher {
             * attempts
             + chrono::Duration::seconds(2);
         Self {
-            upstream: Arc::new(Upstream::new(
-                parts.cache,
-                parts.gate,
-                parts.client,
-                parts.clock,
-                parts.metrics,
+            upstream: Arc::new(Upstream::new(UpstreamParts {
+                cache: parts.cache,
+                gate: parts.gate,
+                client: parts.client,
+                clock: parts.clock,
+                metrics: parts.metrics,
                 deferred,
-                parts.max_retries,
-                parts.max_concurrent_upstream,
-            )),
+                max_retries: parts.max_retries,
+                tier: parts.tier,
+                lock: parts.lock,
+                call_budget,
+                max_concurrent_calls: parts.max_concurrent_upstream,
+            })),
             call_budget,
         }
     }
@@ -127,6 +135,7 @@ impl Enricher {
             decided.insert(ip, outcome);
         }
 
+        let pending = self.consult_tier(pending, &mut decided).await;
         let lookups = pending
             .into_iter()
             .map(|(ip, stale)| async move { (ip, self.resolve(ip, stale, deadline).await) });
@@ -161,6 +170,44 @@ impl Enricher {
             items,
             upstream_calls,
         }
+    }
+
+    /// Looks the memory misses up in the second tier with one read; fresh entries are copied
+    /// into memory and answered, the rest stay pending (with a stale fallback if one exists).
+    async fn consult_tier(
+        &self,
+        pending: Vec<(IpAddr, Option<Arc<Entry>>)>,
+        decided: &mut HashMap<IpAddr, Outcome>,
+    ) -> Vec<(IpAddr, Option<Arc<Entry>>)> {
+        let up = &self.upstream;
+        let Some(tier) = &up.tier else {
+            return pending;
+        };
+        if pending.is_empty() {
+            return pending;
+        }
+        let ips: Vec<IpAddr> = pending.iter().map(|(ip, _)| *ip).collect();
+        let found = tier.get_many(&ips).await;
+        let now = up.clock.now();
+        let mut still = Vec::with_capacity(pending.len());
+        for ((ip, memory_stale), stored) in pending.into_iter().zip(found) {
+            match stored {
+                Some(entry) if now < entry.fresh_until => {
+                    let entry = Arc::new(entry);
+                    up.cache.restore(ip, entry.clone());
+                    decided.insert(ip, answered(entry, Source::Cache));
+                }
+                Some(entry) if now < entry.stale_until => {
+                    let newer = match memory_stale {
+                        Some(m) if m.fetched_at >= entry.fetched_at => m,
+                        _ => Arc::new(entry),
+                    };
+                    still.push((ip, Some(newer)));
+                }
+                _ => still.push((ip, memory_stale)),
+            }
+        }
+        still
     }
 
     /// Gets the answer for one address that missed the fresh cache.

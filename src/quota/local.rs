@@ -28,7 +28,13 @@ pub struct LocalGate {
     // Woken on every change that can move a waiter's earliest slot, so waiters re-decide instead
     // of sleeping past a slot that freed early or a deadline that became unreachable.
     changed: Notify,
+    /// Told the day/month counts after every change, before the granted call is made, so a
+    /// durable store can keep them across restarts.
+    observer: Option<CountsObserver>,
 }
+
+/// Receives the day and month counts after each change.
+pub type CountsObserver = Box<dyn Fn(&UsedCounts) + Send + Sync>;
 
 struct State {
     /// Times of the last `per_minute` grants, oldest first.
@@ -55,6 +61,32 @@ enum Decision {
 }
 
 impl LocalGate {
+    /// Continues from counts saved before a restart; counts of a day or month that has
+    /// ended are ignored.
+    pub fn restore(&self, saved: &UsedCounts) {
+        let mut state = self.state();
+        state.roll(self.clock.now());
+        if saved.day == state.day {
+            state.day_used = state.day_used.max(saved.day_used);
+        }
+        if saved.month == state.month {
+            state.month_used = state.month_used.max(saved.month_used);
+        }
+    }
+
+    /// Registers the observer told the counts after every grant and adoption.
+    pub fn on_change(mut self, observer: CountsObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn notify_counts(&self) {
+        if let Some(observer) = &self.observer {
+            let counts = self.state().counts();
+            observer(&counts);
+        }
+    }
+
     /// A gate with these limits, with nothing used yet.
     pub fn new(limits: Limits, clock: SharedClock) -> Self {
         let now = clock.now();
@@ -71,6 +103,7 @@ impl LocalGate {
         Self {
             limits,
             clock,
+            observer: None,
             state: Mutex::new(state),
             changed: Notify::new(),
         }
@@ -105,6 +138,15 @@ impl LocalGate {
 
 impl State {
     /// Starts a fresh day or month once `now` has entered one.
+    fn counts(&self) -> UsedCounts {
+        UsedCounts {
+            day: self.day,
+            day_used: self.day_used,
+            month: self.month,
+            month_used: self.month_used,
+        }
+    }
+
     fn roll(&mut self, now: DateTime<Utc>) {
         // Only forward: a clock stepping back must not hand out a second budget for the same day.
         if day_key(now) > self.day {
@@ -216,6 +258,7 @@ impl QuotaGate for LocalGate {
                 let now = self.clock.now();
                 match self.try_grant(priority, now) {
                     Decision::Grant => {
+                        self.notify_counts();
                         self.changed.notify_waiters();
                         return Ok(());
                     }
@@ -267,6 +310,7 @@ impl QuotaGate for LocalGate {
         state.month_used = state.month_used.max(usage.month_used);
         state.source = CountSource::Synced { at: now };
         drop(state);
+        self.notify_counts();
         self.changed.notify_waiters();
     }
 
@@ -782,5 +826,40 @@ mod tests {
         let gate = LocalGate::new(given, Arc::new(clock));
 
         assert_eq!(gate.limits(), given);
+    }
+
+    #[tokio::test]
+    async fn restored_counts_of_the_same_day_continue_and_old_ones_are_ignored() {
+        let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let gate = LocalGate::new(limits(4, 3, 15_500), Arc::new(clock.clone())).on_change(
+            Box::new(move |counts: &UsedCounts| sink.lock().unwrap().push(*counts)),
+        );
+        gate.restore(&UsedCounts {
+            day: day_key(at("2026-03-10T01:00:00Z")),
+            day_used: 2,
+            month: month_key(at("2026-03-01T00:00:00Z")),
+            month_used: 40,
+        });
+        gate.restore(&UsedCounts {
+            day: day_key(at("2026-03-09T01:00:00Z")),
+            day_used: 400,
+            month: month_key(at("2026-02-01T00:00:00Z")),
+            month_used: 9_000,
+        });
+
+        try_now(&gate, Priority::Interactive).unwrap();
+
+        assert_eq!(
+            try_now(&gate, Priority::Interactive).unwrap_err().reason,
+            DenyReason::Day,
+            "2 restored + 1 granted = the day budget of 3"
+        );
+        let snapshot = gate.snapshot();
+        assert_eq!((snapshot.day.used, snapshot.month.used), (3, 41));
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "the observer hears of the grant");
+        assert_eq!((seen[0].day_used, seen[0].month_used), (3, 41));
     }
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
-pub use local::LocalGate;
-pub use windows::{next_day_reset, next_month_reset};
+pub use local::{CountsObserver, LocalGate};
+pub use windows::{DayKey, MonthKey, next_day_reset, next_month_reset};
 
 /// Who is asking for a slot. A waiting request always gets a slot before a background fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,15 @@ pub struct QuotaSnapshot {
     pub source: CountSource,
     /// Requests currently waiting for a slot.
     pub interactive_waiters: usize,
+}
+
+/// The day and month used counts, with the windows they belong to (what survives a restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsedCounts {
+    pub day: DayKey,
+    pub day_used: u64,
+    pub month: MonthKey,
+    pub month_used: u64,
 }
 
 /// Used counts reported by VirusTotal for the key's user (`/users/{id}/overall_quotas`).

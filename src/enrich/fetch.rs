@@ -1,0 +1,278 @@
+//! One paid answer: the fleet lock, a last look at the second tier, the quota slot, the call
+//! with its retries, and the write-through of what VirusTotal said.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::flight::{FlightEnd, FlightResult, Upstream};
+use super::tiers::LockOutcome;
+use crate::cache::{Answer, Entry};
+use crate::quota::{Denied, DenyReason, Priority, UpstreamSignal};
+use crate::report::IpReport;
+use crate::virustotal::VtError;
+
+/// How often a replica waiting for a peer's fetch looks at the shared tier.
+const PEER_POLL: Duration = Duration::from_millis(100);
+
+impl Upstream {
+    /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
+    pub(super) async fn fetch(
+        &self,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> FlightResult {
+        // A background fill may run long after its deferral: another replica, or a restart's
+        // store, may have the answer by now.
+        if priority == Priority::Background {
+            if let Some(entry) = self.fresh_in_tier(ip).await {
+                return answered(entry, 0);
+            }
+        }
+        let Some(lock) = self.lock.clone() else {
+            return self.spend_and_call(ip, priority, deadline).await;
+        };
+        // The lock must outlive the quota wait plus the call; a background fill has no
+        // deadline, so it waits for its slot first and locks only then.
+        let wait = deadline.map_or(chrono::Duration::zero(), |d| {
+            (d - self.clock.now()).max(chrono::Duration::zero())
+        });
+        let ttl = (wait + self.call_budget)
+            .to_std()
+            .unwrap_or(Duration::from_secs(60));
+        match lock.try_acquire(ip, ttl).await {
+            LockOutcome::Acquired(token) => {
+                // Double-checked: a peer may have finished just before we took the lock.
+                let result = match self.fresh_in_tier(ip).await {
+                    Some(entry) => answered(entry, 0),
+                    None => self.spend_and_call(ip, priority, deadline).await,
+                };
+                lock.release(ip, &token).await;
+                result
+            }
+            LockOutcome::Busy => self.wait_for_peer(ip, deadline).await,
+            LockOutcome::Unavailable => self.spend_and_call(ip, priority, deadline).await,
+        }
+    }
+
+    /// A fresh entry for `ip` from the second tier, copied into memory.
+    async fn fresh_in_tier(&self, ip: IpAddr) -> Option<Arc<Entry>> {
+        let tier = self.tier.as_ref()?;
+        let entry = tier.get_many(&[ip]).await.into_iter().next().flatten()?;
+        (self.clock.now() < entry.fresh_until).then(|| {
+            let entry = Arc::new(entry);
+            self.cache.restore(ip, entry.clone());
+            entry
+        })
+    }
+
+    /// Another replica holds the lock: wait for its answer to appear, up to our deadline.
+    async fn wait_for_peer(&self, ip: IpAddr, deadline: Option<DateTime<Utc>>) -> FlightResult {
+        self.metrics.singleflight_waits.inc();
+        let give_up = Instant::now()
+            + deadline
+                .map_or(chrono::Duration::zero(), |d| d - self.clock.now())
+                .max(chrono::Duration::zero())
+                .to_std()
+                .unwrap_or_default()
+            + self.call_budget.to_std().unwrap_or_default();
+        loop {
+            if let Some(entry) = self.fresh_in_tier(ip).await {
+                return answered(entry, 0);
+            }
+            if Instant::now() + PEER_POLL > give_up {
+                let denied = Denied {
+                    reason: DenyReason::Minute,
+                    retry_at: self.clock.now() + chrono::Duration::seconds(5),
+                };
+                return FlightResult {
+                    end: self.defer(ip, denied),
+                    calls: 0,
+                };
+            }
+            tokio::time::sleep(PEER_POLL).await;
+        }
+    }
+
+    /// Spends quota and calls VirusTotal, retrying 5xx and transport failures within the wait.
+    async fn spend_and_call(
+        &self,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> FlightResult {
+        let mut calls = 0;
+        let mut last_error: Option<VtError> = None;
+        loop {
+            if let Err(denied) = self.acquire(priority, deadline).await {
+                let end = match last_error {
+                    // A retry that cannot get a slot reports the failure it was retrying.
+                    Some(err) if !matches!(err, VtError::TooManyRequests { .. }) => {
+                        FlightEnd::Failed(err)
+                    }
+                    _ => self.defer(ip, denied),
+                };
+                return FlightResult { end, calls };
+            }
+            calls += 1;
+            let permit = self.calls_in_flight.acquire().await;
+            let started = Instant::now();
+            let result = self.client.ip_report(ip).await;
+            drop(permit);
+            self.record_call(&result, started.elapsed());
+            let err = match result {
+                Ok(Some(report)) => return self.keep(ip, Answer::Found(report), calls).await,
+                Ok(None) => return self.keep(ip, Answer::NotFound, calls).await,
+                Err(err) => err,
+            };
+            match &err {
+                VtError::QuotaExceeded => {
+                    self.gate.signal(UpstreamSignal::QuotaExceeded);
+                    let retry_at = self
+                        .gate
+                        .snapshot()
+                        .blocked_until
+                        .unwrap_or_else(|| self.clock.now());
+                    let denied = Denied {
+                        reason: DenyReason::Blocked,
+                        retry_at,
+                    };
+                    return FlightResult {
+                        end: self.defer(ip, denied),
+                        calls,
+                    };
+                }
+                // The gate now holds the back-off; the next acquire waits it out or defers.
+                VtError::TooManyRequests { .. } => {
+                    self.gate.signal(UpstreamSignal::TooManyRequests);
+                }
+                VtError::Auth { status, code } => {
+                    tracing::error!(
+                        status,
+                        code = code.as_str(),
+                        "VirusTotal rejected the API key; check VTENRICH_VT_API_KEY(_FILE)"
+                    );
+                }
+                _ => {}
+            }
+            let rate_limited = matches!(err, VtError::TooManyRequests { .. });
+            if !(err.is_retryable() || rate_limited) || calls > self.max_retries {
+                return FlightResult {
+                    end: FlightEnd::Failed(err),
+                    calls,
+                };
+            }
+            if err.is_retryable() {
+                let pause = backoff(calls);
+                if deadline.is_some_and(|d| self.clock.now() + pause > d) {
+                    return FlightResult {
+                        end: FlightEnd::Failed(err),
+                        calls,
+                    };
+                }
+                tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
+            }
+            last_error = Some(err);
+        }
+    }
+
+    /// Caches a paid answer in memory and writes it through to the second tier before the
+    /// caller hears of it, so a crash right after the response loses nothing.
+    async fn keep(&self, ip: IpAddr, answer: Answer, calls: u32) -> FlightResult {
+        let entry = self.cache.insert(ip, answer);
+        if let Some(tier) = &self.tier {
+            tier.put(ip, &entry).await;
+        }
+        answered(entry, calls)
+    }
+
+    async fn acquire(
+        &self,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<(), Denied> {
+        let asked = Instant::now();
+        let result = self.gate.acquire(priority, deadline).await;
+        let (decision, reason) = match &result {
+            Ok(()) => {
+                self.metrics
+                    .quota_wait
+                    .observe(asked.elapsed().as_secs_f64());
+                let reason = match priority {
+                    Priority::Interactive => "interactive",
+                    Priority::Background => "background",
+                };
+                ("granted", reason)
+            }
+            Err(denied) => ("denied", denied.reason.as_str()),
+        };
+        self.metrics
+            .quota_decisions
+            .with_label_values(&[decision, reason])
+            .inc();
+        self.metrics.observe_quota(&self.gate.snapshot());
+        result
+    }
+
+    fn defer(&self, ip: IpAddr, denied: Denied) -> FlightEnd {
+        if denied.reason != DenyReason::Closed {
+            self.deferred.push(ip);
+        }
+        FlightEnd::Deferred(denied)
+    }
+
+    fn record_call(&self, result: &Result<Option<IpReport>, VtError>, took: Duration) {
+        let outcome = match result {
+            Ok(Some(_)) => "ok",
+            Ok(None) => "not_found",
+            Err(err) => err.outcome(),
+        };
+        self.metrics
+            .upstream_requests
+            .with_label_values(&[outcome])
+            .inc();
+        self.metrics
+            .upstream_duration
+            .with_label_values(&[outcome])
+            .observe(took.as_secs_f64());
+        tracing::debug!(
+            outcome,
+            latency_ms = took.as_millis() as u64,
+            "VirusTotal call"
+        );
+    }
+}
+
+fn answered(entry: Arc<Entry>, calls: u32) -> FlightResult {
+    FlightResult {
+        end: FlightEnd::Answered(entry),
+        calls,
+    }
+}
+
+/// Exponential back-off with jitter (250 ms, 500 ms, 1 s, ... times 0.5-1.0), so replicas and
+/// retries do not hit a struggling upstream in lockstep.
+fn backoff(attempt: u32) -> chrono::Duration {
+    let base_ms = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(6));
+    let jittered = base_ms / 2 + rand::random_range(0..=base_ms / 2);
+    chrono::Duration::milliseconds(jittered as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_jittered_within_bounds() {
+        for attempt in 1..5 {
+            let base = 250 * (1 << (attempt - 1));
+            for _ in 0..50 {
+                let ms = backoff(attempt).num_milliseconds();
+                assert!(ms >= base / 2 && ms <= base, "attempt {attempt}: {ms}");
+            }
+        }
+    }
+}
