@@ -5,6 +5,7 @@ mod demo;
 mod enrich_batch;
 mod faults;
 mod helpers;
+mod observability;
 mod quota;
 mod singleflight;
 mod virustotal_client;

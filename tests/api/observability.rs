@@ -1,0 +1,194 @@
+//! Metrics move as documented, request ids travel, and the OpenAPI file matches the code.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{Options, known_addresses, spawn_app, spawn_app_with};
+
+/// The value of one sample line (`name{labels} value`) in a Prometheus exposition.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .map_or(0.0, |v| v.trim().parse().expect("numeric sample"))
+}
+
+#[tokio::test]
+async fn counters_move_as_expected_after_a_miss_a_hit_a_deferral_and_a_429() {
+    // Arrange
+    let app = spawn_app_with(Options::default().configure(|s| {
+        s.virustotal.rate_per_minute = 2;
+    }))
+    .await;
+
+    // Act 1: a miss, then a hit.
+    app.enrich_ok(json!(["8.8.8.8"]), 1_000).await;
+    app.enrich_ok(json!(["8.8.8.8"]), 1_000).await;
+    let m = app.get("/metrics").await.1;
+
+    // Assert 1
+    assert_eq!(
+        sample(&m, r#"vtenrich_upstream_requests_total{outcome="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(&m, r#"vtenrich_cache_hits_total{kind="fresh"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"vtenrich_observables_total{source="virustotal",status="ok"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"vtenrich_observables_total{source="cache",status="ok"}"#
+        ),
+        1.0
+    );
+    assert_eq!(sample(&m, r#"vtenrich_quota_used{window="minute"}"#), 1.0);
+    assert_eq!(sample(&m, r#"vtenrich_quota_limit{window="minute"}"#), 2.0);
+    assert_eq!(
+        sample(
+            &m,
+            r#"vtenrich_http_requests_total{method="POST",route="/v1/enrich",status_class="2xx"}"#
+        ),
+        2.0
+    );
+    assert_eq!(sample(&m, "vtenrich_batch_size_count"), 2.0);
+
+    // Act 2: three new addresses with one slot left and no wait: one call, two deferrals.
+    let ips = known_addresses(3);
+    app.enrich_ok(json!(ips), 0).await;
+    let m = app.get("/metrics").await.1;
+
+    // Assert 2
+    assert_eq!(
+        sample(
+            &m,
+            r#"vtenrich_quota_decisions_total{decision="denied",reason="minute"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"vtenrich_observables_total{source="none",status="deferred"}"#
+        ),
+        2.0
+    );
+    assert_eq!(sample(&m, "vtenrich_deferred_queue_depth"), 2.0);
+    assert_eq!(
+        sample(
+            &m,
+            r#"vtenrich_quota_decisions_total{decision="granted",reason="interactive"}"#
+        ),
+        2.0
+    );
+
+    // Act 3: VirusTotal says the quota is spent.
+    app.clock.advance(Duration::from_secs(61));
+    app.sim.set_quota_exceeded(true);
+    app.enrich_ok(json!(["9.9.9.9"]), 1_000).await;
+    let m = app.get("/metrics").await.1;
+
+    // Assert 3 (the background fill of the two deferrals may meet the 429 too)
+    let refused = sample(
+        &m,
+        r#"vtenrich_upstream_requests_total{outcome="quota_exceeded"}"#,
+    );
+    assert!((1.0..=3.0).contains(&refused), "{refused}");
+    let midnight = chrono::DateTime::parse_from_rfc3339("2026-11-11T00:00:00Z")
+        .unwrap()
+        .timestamp();
+    assert_eq!(
+        sample(&m, "vtenrich_quota_blocked_until_timestamp_seconds"),
+        midnight as f64
+    );
+    assert!(m.contains("vtenrich_build_info{version=\""), "build info");
+    assert!(
+        m.contains("process_resident_memory_bytes"),
+        "process collector"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_labelled_unmatched_never_by_their_raw_path() {
+    let app = spawn_app().await;
+    app.get("/secret-looking/10.0.0.1").await;
+    app.get("/v1/ip/8.8.4.4").await;
+
+    let m = app.get("/metrics").await.1;
+
+    assert!(m.contains(r#"route="unmatched""#), "{m}");
+    assert!(m.contains(r#"route="/v1/ip/{ip}""#), "{m}");
+    assert!(
+        !m.contains("10.0.0.1") && !m.contains("8.8.4.4"),
+        "no raw path or IP in labels"
+    );
+}
+
+#[tokio::test]
+async fn a_request_id_is_echoed_or_generated() {
+    let app = spawn_app().await;
+
+    let given = app
+        .http
+        .get(format!("{}/livez", app.address))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    let generated = app
+        .http
+        .get(format!("{}/livez", app.address))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(given.headers()["x-request-id"], "abc-123");
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+}
+
+#[test]
+fn the_checked_in_openapi_document_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    let checked_in = std::fs::read_to_string(path).expect("openapi/openapi.json exists");
+    let generated = serde_json::to_string_pretty(&vtenrich::http::openapi()).unwrap();
+    assert!(
+        checked_in.trim_end() == generated.trim_end(),
+        "openapi/openapi.json is out of date: run `cargo run -q -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_and_swagger_ui_are_available() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get_json("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/v1/enrich",
+        "/v1/ip/{ip}",
+        "/v1/quota",
+        "/livez",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    let (status, page) = app.get("/docs/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("swagger"), "Swagger UI page");
+}
