@@ -27,10 +27,10 @@ impl Upstream {
     ) -> FlightResult {
         // A background fill may run long after its deferral: another replica, or a restart's
         // store, may have the answer by now.
-        if priority == Priority::Background {
-            if let Some(entry) = self.fresh_in_tier(ip).await {
-                return answered(entry, 0);
-            }
+        if priority == Priority::Background
+            && let Some(entry) = self.fresh_in_tier(ip).await
+        {
+            return answered(entry, 0);
         }
         let Some(lock) = self.lock.clone() else {
             return self.spend_and_call(ip, priority, deadline).await;
