@@ -90,7 +90,15 @@ impl Application {
                 swagger_ui: settings.swagger_ui,
                 request_timeout: settings.request_timeout,
             },
+            http::Callers::new(&settings.callers, settings.metrics_open),
         );
+        if settings.callers.is_empty() && !settings.listen.ip().is_loopback() {
+            tracing::warn!(
+                listen = %settings.listen,
+                "listening on a non-loopback address without [[callers]]: anyone who can reach \
+                 this port can spend the VirusTotal quota"
+            );
+        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {} (VTENRICH_LISTEN)", settings.listen))?;

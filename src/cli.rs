@@ -50,6 +50,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the SHA-256 of an API key read from stdin, for `[[callers]] key_sha256`.
+    HashKey,
 }
 
 /// Runs the command line.
@@ -58,6 +60,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Openapi => {
             let doc = crate::http::openapi();
             println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::HashKey => {
+            let mut key = String::new();
+            std::io::stdin()
+                .read_line(&mut key)
+                .context("cannot read the key from stdin")?;
+            let key = key.trim_end_matches(['\r', '\n']);
+            if key.is_empty() {
+                anyhow::bail!("no key on stdin: `printf %s \"$KEY\" | vtenrich hash-key`");
+            }
+            println!("{}", crate::http::hash_key(key));
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { url, timeout } => {

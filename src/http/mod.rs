@@ -1,6 +1,7 @@
 //! The HTTP edge: routes (each documented in the OpenAPI document by registering it),
 //! request ids, the per-request log line, metrics, and the one error shape.
 
+mod auth;
 mod enrich;
 mod error;
 mod ops;
@@ -23,6 +24,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use auth::{Callers, hash_key};
 pub use enrich::RequestLimits;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
@@ -100,7 +102,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole application router.
-pub fn router(state: AppState, options: HttpOptions) -> Router {
+pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router {
     let (api, _) = api_routes().split_for_parts();
     let doc = openapi();
     let mut app = api
@@ -132,6 +134,10 @@ pub fn router(state: AppState, options: HttpOptions) -> Router {
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             within_deadline(deadline, request, next)
         }))
+        .layer(middleware::from_fn_with_state(
+            callers,
+            auth::require_caller,
+        ))
         .layer(middleware::from_fn_with_state(state, track))
         .layer(CatchPanicLayer::custom(|_panic| {
             tracing::error!("a request handler panicked");
@@ -157,6 +163,7 @@ pub fn router(state: AppState, options: HttpOptions) -> Router {
                         observables = tracing::field::Empty,
                         cache_hits = tracing::field::Empty,
                         upstream_calls = tracing::field::Empty,
+                        caller = tracing::field::Empty,
                     )
                 })
                 .on_request(())

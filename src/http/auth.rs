@@ -1,0 +1,174 @@
+//! Caller authentication: API keys checked against configured SHA-256 hashes in constant time.
+//!
+//! SIEM webhooks can send a key in only a few ways, so three are accepted:
+//! `Authorization: Bearer <key>`, `X-API-Key: <key>`, and Basic auth's password.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::config::CallerSettings;
+
+/// The configured callers; empty means authentication is off.
+#[derive(Debug, Clone, Default)]
+pub struct Callers {
+    /// (caller id, SHA-256 of one of its keys)
+    keys: Arc<Vec<(String, [u8; 32])>>,
+    metrics_open: bool,
+}
+
+/// The SHA-256 of a key, as configured in `callers.key_sha256` (lower-case hex).
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl Callers {
+    /// Builds the table from settings (hashes were validated at start-up).
+    pub fn new(callers: &[CallerSettings], metrics_open: bool) -> Self {
+        let keys = callers
+            .iter()
+            .flat_map(|c| {
+                c.key_sha256.iter().filter_map(|h| {
+                    let mut digest = [0u8; 32];
+                    hex::decode_to_slice(h, &mut digest).ok()?;
+                    Some((c.id.clone(), digest))
+                })
+            })
+            .collect();
+        Self {
+            keys: Arc::new(keys),
+            metrics_open,
+        }
+    }
+
+    /// True when at least one caller is configured.
+    pub fn enabled(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// The caller owning `key`. Every configured hash is compared, in constant time, so the
+    /// time taken does not tell which caller or how much of a hash matched.
+    fn identify(&self, key: &str) -> Option<&str> {
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut found = None;
+        for (id, expected) in self.keys.iter() {
+            if bool::from(digest.ct_eq(expected)) {
+                found = Some(id.as_str());
+            }
+        }
+        found
+    }
+
+    fn is_open(&self, path: &str) -> bool {
+        matches!(path, "/livez" | "/readyz" | "/openapi.json")
+            || path == "/docs"
+            || path.starts_with("/docs/")
+            || (self.metrics_open && path == "/metrics")
+    }
+}
+
+/// The key a request presents, from any of the accepted places.
+fn presented_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim().to_owned());
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = auth.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (_user, password) = text.split_once(':')?;
+        return Some(password.to_owned());
+    }
+    None
+}
+
+/// Rejects requests without a valid caller key (when callers are configured).
+pub async fn require_caller(
+    State(callers): State<Callers>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !callers.enabled() || callers.is_open(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let caller = presented_key(request.headers())
+        .filter(|k| !k.is_empty())
+        .and_then(|key| callers.identify(&key).map(str::to_owned));
+    match caller {
+        Some(id) => {
+            tracing::Span::current().record("caller", id.as_str());
+            next.run(request).await
+        }
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API key is required: send `Authorization: Bearer <key>`, `X-API-Key: <key>` \
+             or Basic auth with the key as password",
+        )
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn callers() -> Callers {
+        Callers::new(
+            &[CallerSettings {
+                id: "siem".into(),
+                key_sha256: vec![hash_key("s3cret")],
+            }],
+            true,
+        )
+    }
+
+    #[test]
+    fn a_known_key_identifies_its_caller_and_others_do_not() {
+        let c = callers();
+        assert_eq!(c.identify("s3cret"), Some("siem"));
+        assert_eq!(c.identify("s3cre"), None);
+        assert_eq!(c.identify(""), None);
+    }
+
+    #[test]
+    fn the_key_is_read_from_each_accepted_header_form() {
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", "k1".parse().unwrap());
+        assert_eq!(presented_key(&h).as_deref(), Some("k1"));
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer k2".parse().unwrap());
+        assert_eq!(presented_key(&h).as_deref(), Some("k2"));
+        let mut h = HeaderMap::new();
+        let basic = base64::engine::general_purpose::STANDARD.encode("any:k3");
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Basic {basic}").parse().unwrap(),
+        );
+        assert_eq!(presented_key(&h).as_deref(), Some("k3"));
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Digest x".parse().unwrap());
+        assert_eq!(presented_key(&h), None);
+    }
+
+    #[test]
+    fn the_hash_is_lower_case_hex_sha256() {
+        assert_eq!(
+            hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
