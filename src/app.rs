@@ -18,6 +18,7 @@ use crate::enrich::{Enricher, EnricherParts};
 use crate::http::{self, AppState, HttpOptions, Readiness, RequestLimits};
 use crate::metrics::Metrics;
 use crate::quota::{Limits, LocalGate, QuotaGate};
+use crate::server::ServerLimits;
 use crate::virustotal::{ClientSettings, VtClient};
 
 /// A built, bound, not yet running service.
@@ -28,6 +29,7 @@ pub struct Application {
     ready: Readiness,
     metrics: Metrics,
     drain_delay: std::time::Duration,
+    limits: ServerLimits,
     quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
 }
 
@@ -113,6 +115,11 @@ impl Application {
             ready,
             metrics,
             drain_delay: settings.drain_delay,
+            limits: ServerLimits {
+                header_read_timeout: settings.header_read_timeout,
+                max_header_bytes: settings.max_header_bytes,
+                idle_timeout: settings.idle_timeout,
+            },
             quota_sync,
         })
     }
@@ -159,10 +166,7 @@ impl Application {
             tokio::time::sleep(drain_delay).await;
             tracing::info!("no longer accepting connections; finishing in-flight requests");
         };
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(drained)
-            .await
-            .context("server failed")?;
+        crate::server::serve(self.listener, self.router, self.limits, drained).await;
         cancel.cancel();
         let _ = filler.await;
         tracing::info!("stopped");

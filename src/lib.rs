@@ -15,6 +15,7 @@
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
 //! - `report`: the normalised report and the verdict policy.
+//! - `server`: the connection loop with header, idle and shutdown limits.
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
 //! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod observable;
 pub mod quota;
 pub mod report;
+pub mod server;
 pub mod simulator;
 pub mod store;
 pub mod telemetry;

@@ -53,6 +53,16 @@ pub struct Settings {
     /// default 60s; must exceed `max_wait` plus one upstream call).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// A client must send its request headers within this time (`VTENRICH_HEADER_READ_TIMEOUT`,
+    /// default 10s), so slow clients cannot pin connections.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection on which the client sends nothing for this long is closed
+    /// (`VTENRICH_IDLE_TIMEOUT`, default 75s; must exceed `request_timeout`).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Largest request head, request line plus headers (`VTENRICH_MAX_HEADER_BYTES`, default 64 KiB).
+    pub max_header_bytes: usize,
     /// Most VirusTotal calls in flight at once (`VTENRICH_MAX_CONCURRENT_UPSTREAM`, default 8).
     pub max_concurrent_upstream: usize,
     /// Directory of the embedded durable store; `none` turns persistence off
@@ -259,6 +269,9 @@ impl Default for Settings {
             drain_delay: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
             max_concurrent_upstream: 8,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_header_bytes: 64 * 1024,
             data_dir: DataDir::Path(PathBuf::from("data")),
             store: StoreSettings::default(),
             callers: Vec::new(),
@@ -394,6 +407,18 @@ impl Settings {
             return fail(
                 "VTENRICH_REQUEST_TIMEOUT (request_timeout) must exceed VTENRICH_MAX_WAIT plus \
                  VTENRICH_VT_TIMEOUT, or waiting requests would be cut off",
+            );
+        }
+        if self.idle_timeout <= self.request_timeout {
+            return fail(
+                "VTENRICH_IDLE_TIMEOUT (idle_timeout) must exceed VTENRICH_REQUEST_TIMEOUT, or \
+                 clients waiting for an answer would be cut off",
+            );
+        }
+        if self.header_read_timeout.is_zero() || self.max_header_bytes < 1024 {
+            return fail(
+                "VTENRICH_HEADER_READ_TIMEOUT must be above zero and VTENRICH_MAX_HEADER_BYTES at \
+                 least 1024",
             );
         }
         if self.max_concurrent_upstream == 0 {

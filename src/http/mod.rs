@@ -139,10 +139,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
             auth::require_caller,
         ))
         .layer(middleware::from_fn_with_state(state, track))
-        .layer(CatchPanicLayer::custom(|_panic| {
-            tracing::error!("a request handler panicked");
-            ApiError::internal().into_response()
-        }))
+        .layer(catch_panics())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
@@ -178,6 +175,19 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Turns a panic in a handler into the JSON 500 (logged once); the service keeps serving.
+fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
+    CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %what, "a request handler panicked");
+        ApiError::internal().into_response()
+    })
 }
 
 /// Answers 503 when a request outlives its deadline, so nothing can pin a connection forever.
@@ -233,5 +243,49 @@ fn known_method(method: &str) -> &'static str {
         "PATCH" => "PATCH",
         "OPTIONS" => "OPTIONS",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("kaboom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_json_500_and_the_router_keeps_serving() {
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }))
+            .layer(catch_panics());
+
+        let boom = app
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let ok = app
+            .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(boom.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "internal_error");
+        assert!(
+            !body.windows(6).any(|w| w == b"kaboom"),
+            "panic text is not sent"
+        );
+        assert_eq!(ok.status(), StatusCode::OK);
     }
 }

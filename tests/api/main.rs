@@ -6,6 +6,7 @@ mod demo;
 mod enrich_batch;
 mod faults;
 mod helpers;
+mod limits;
 mod observability;
 mod quota;
 mod singleflight;
