@@ -120,3 +120,13 @@ fn without_a_key_the_error_says_how_to_provide_one() {
     let err = s.api_key().unwrap_err().to_string();
     assert!(err.contains("VTENRICH_VT_API_KEY_FILE") && err.contains("VTENRICH_VT_API_KEY"));
 }
+
+#[test]
+fn the_example_configuration_file_loads() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vtenrich.example.toml");
+    let s = Settings::load_from(Some(&path), env(&[])).unwrap();
+    assert_eq!(s.callers.len(), 1, "authentication is on in the example");
+    assert_eq!(s.data_dir, DataDir::Path("data".into()));
+    assert_eq!(s.virustotal.rate_per_minute, 4);
+}
