@@ -54,6 +54,45 @@ pub struct TypedObservable {
     value: String,
 }
 
+impl EnrichRequest {
+    /// Checks the batch against the limits and parses every entry into a domain item.
+    pub fn into_items(
+        self,
+        limits: &RequestLimits,
+    ) -> Result<(Vec<ParsedItem>, Duration), ApiError> {
+        if self.observables.is_empty() {
+            return Err(ApiError::unprocessable(
+                "empty_batch",
+                "`observables` must hold at least one entry",
+            ));
+        }
+        if self.observables.len() > limits.max_batch {
+            return Err(ApiError::unprocessable(
+                "batch_too_large",
+                format!(
+                    "`observables` holds {} entries; the limit is {} (VTENRICH_MAX_BATCH)",
+                    self.observables.len(),
+                    limits.max_batch
+                ),
+            ));
+        }
+        let wait = limits.wait(self.max_wait_ms);
+        Ok((
+            self.observables.into_iter().map(parse_entry).collect(),
+            wait,
+        ))
+    }
+}
+
+/// Parses a `POST /v1/enrich` body exactly as the endpoint does (for tests and fuzzing).
+pub fn parse_enrich_body(
+    body: &[u8],
+    limits: &RequestLimits,
+) -> Result<(Vec<ParsedItem>, Duration), ApiError> {
+    let request: EnrichRequest = serde_json::from_slice(body).map_err(json_error)?;
+    request.into_items(limits)
+}
+
 /// Query of `GET /v1/ip/{ip}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -164,24 +203,7 @@ pub async fn enrich_batch(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EnrichRequest>,
 ) -> Result<Json<EnrichResponse>, ApiError> {
-    if request.observables.is_empty() {
-        return Err(ApiError::unprocessable(
-            "empty_batch",
-            "`observables` must hold at least one entry",
-        ));
-    }
-    if request.observables.len() > state.limits.max_batch {
-        return Err(ApiError::unprocessable(
-            "batch_too_large",
-            format!(
-                "`observables` holds {} entries; the limit is {} (VTENRICH_MAX_BATCH)",
-                request.observables.len(),
-                state.limits.max_batch
-            ),
-        ));
-    }
-    let items = request.observables.into_iter().map(parse_entry).collect();
-    let wait = state.limits.wait(request.max_wait_ms);
+    let (items, wait) = request.into_items(&state.limits)?;
     let batch = state.enricher.enrich(items, wait).await;
     record_on_span(&batch);
     Ok(Json(EnrichResponse::render(batch, &state.verdict)))

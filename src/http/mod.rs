@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{Callers, hash_key};
-pub use enrich::RequestLimits;
+pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
 
