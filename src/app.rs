@@ -17,8 +17,9 @@ use crate::config::Settings;
 use crate::enrich::{Enricher, EnricherParts};
 use crate::http::{self, AppState, HttpOptions, Readiness, RequestLimits};
 use crate::metrics::Metrics;
-use crate::quota::{Limits, LocalGate, QuotaGate};
+use crate::quota::QuotaGate;
 use crate::server::ServerLimits;
+use crate::store::durable::{DurableStore, spawn_purger};
 use crate::virustotal::{ClientSettings, VtClient};
 
 /// A built, bound, not yet running service.
@@ -31,6 +32,7 @@ pub struct Application {
     drain_delay: std::time::Duration,
     limits: ServerLimits,
     quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
+    store: Option<DurableStore>,
 }
 
 impl Application {
@@ -49,15 +51,8 @@ impl Application {
             request_timeout: vt.request_timeout,
             max_body_bytes: vt.max_body_bytes,
         })?;
-        let gate: Arc<dyn QuotaGate> = Arc::new(LocalGate::new(
-            Limits {
-                per_minute: vt.rate_per_minute,
-                per_day: vt.daily_quota,
-                per_month: vt.monthly_quota,
-                too_many_requests_backoff: vt.too_many_requests_backoff,
-            },
-            clock.clone(),
-        ));
+        let backends = crate::backends::open(settings, clock.clone(), &metrics).await;
+        let gate = backends.gate.clone();
         metrics.observe_quota(&gate.snapshot());
         let cache = Cache::new(settings.cache, clock.clone(), metrics.clone());
         let enricher = Enricher::new(EnricherParts {
@@ -70,8 +65,8 @@ impl Application {
             max_retries: vt.max_retries,
             call_timeout: vt.request_timeout,
             max_concurrent_upstream: settings.max_concurrent_upstream,
-            tier: None,
-            lock: None,
+            tier: backends.tier.clone(),
+            lock: backends.lock.clone(),
         });
         let ready = Readiness::default();
         let state = AppState {
@@ -121,6 +116,7 @@ impl Application {
                 idle_timeout: settings.idle_timeout,
             },
             quota_sync,
+            store: backends.store,
         })
     }
 
@@ -150,6 +146,10 @@ impl Application {
         let address = self.local_addr();
         let cancel = CancellationToken::new();
         let filler = self.enricher.spawn_filler(cancel.clone());
+        let purger = self
+            .store
+            .clone()
+            .map(|store| spawn_purger(store, self.enricher.clock().clone(), cancel.clone()));
         if let Some((client, user, every, gate)) = self.quota_sync {
             tokio::spawn(sync_quota(client, user, every, gate, cancel.clone()));
         }
@@ -169,6 +169,9 @@ impl Application {
         crate::server::serve(self.listener, self.router, self.limits, drained).await;
         cancel.cancel();
         let _ = filler.await;
+        if let Some(purger) = purger {
+            let _ = purger.await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

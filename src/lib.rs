@@ -5,6 +5,7 @@
 //! renders the normalised `report`.
 //!
 //! - `app`: builds the service from settings and runs it until shutdown.
+//! - `backends`: chooses the quota gate, second tier and lock for the configuration.
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
 //! - `clock`: injected wall-clock time.
@@ -22,6 +23,7 @@
 //! - `virustotal`: the API client and answer classification.
 
 pub mod app;
+pub mod backends;
 pub mod cache;
 pub mod cli;
 pub mod clock;

@@ -32,6 +32,9 @@ pub struct Metrics {
     pub quota_blocked_until: IntGauge,
     pub deferred_depth: IntGauge,
     pub deferred_dropped: IntCounter,
+    pub store_errors: IntCounterVec,
+    pub store_degraded: IntGauge,
+    pub store_entries: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -240,6 +243,28 @@ impl Metrics {
                 IntCounter::new(
                     "vtenrich_deferred_dropped_total",
                     "Observables not queued for a background fill because the queue was full.",
+                )
+                .expect("ok"),
+            ),
+            store_errors: counter_vec(
+                &r,
+                "store_errors_total",
+                "Failed operations on the embedded durable store, by operation (read, write, purge or open).",
+                &["op"],
+            ),
+            store_degraded: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_store_degraded",
+                    "1 while the embedded durable store fails writes and answers are kept in memory only.",
+                )
+                .expect("ok"),
+            ),
+            store_entries: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_store_entries",
+                    "Entries in the embedded durable store.",
                 )
                 .expect("ok"),
             ),

@@ -82,8 +82,10 @@ impl LocalGate {
 
     fn notify_counts(&self) {
         if let Some(observer) = &self.observer {
-            let counts = self.state().counts();
-            observer(&counts);
+            // Told under the lock, so concurrent grants reach the observer in order and a
+            // later, lower count can never overwrite a higher one.
+            let state = self.state();
+            observer(&state.counts());
         }
     }
 

@@ -5,6 +5,7 @@ mod bad_requests;
 mod corpus;
 mod demo;
 mod enrich_batch;
+mod fault_matrix;
 mod faults;
 mod helpers;
 mod limits;

@@ -1,0 +1,93 @@
+//! Chooses and opens what sits behind the enricher: the quota gate, the second cache tier and
+//! the fleet lock. Single node: a local gate and the embedded durable store (unless
+//! `VTENRICH_DATA_DIR=none`). With `VTENRICH_REDIS_URL`: the shared Redis gate, tier and lock.
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::{DataDir, Settings};
+use crate::enrich::{FleetLock, SecondTier};
+use crate::metrics::Metrics;
+use crate::quota::{Limits, LocalGate, QuotaGate, UsedCounts};
+use crate::store::durable::{DurableStore, QuotaCounts};
+
+/// The parts chosen for this configuration.
+pub struct Backends {
+    pub gate: Arc<dyn QuotaGate>,
+    pub tier: Option<Arc<dyn SecondTier>>,
+    pub lock: Option<Arc<dyn FleetLock>>,
+    /// The embedded store, when open (its purger is started with the app).
+    pub store: Option<DurableStore>,
+}
+
+/// The key's limits from the settings.
+pub fn limits(settings: &Settings) -> Limits {
+    let vt = &settings.virustotal;
+    Limits {
+        per_minute: vt.rate_per_minute,
+        per_day: vt.daily_quota,
+        per_month: vt.monthly_quota,
+        too_many_requests_backoff: vt.too_many_requests_backoff,
+    }
+}
+
+/// Opens the backends for a single node.
+pub async fn open(settings: &Settings, clock: SharedClock, metrics: &Metrics) -> Backends {
+    let store = open_store(settings, metrics).await;
+    let mut gate = LocalGate::new(limits(settings), clock);
+    if let Some(store) = &store {
+        if let Some(saved) = store.load_quota() {
+            gate.restore(&UsedCounts {
+                day: saved.day,
+                day_used: saved.day_used,
+                month: saved.month,
+                month_used: saved.month_used,
+            });
+        }
+        let store = store.clone();
+        // Saved synchronously, before the call the grant allows: a crash right after a call
+        // must not forget it was spent (a restart would overrun the day otherwise).
+        gate = gate.on_change(Box::new(move |counts: &UsedCounts| {
+            let _ = store.save_quota(&QuotaCounts {
+                day: counts.day,
+                day_used: counts.day_used,
+                month: counts.month,
+                month_used: counts.month_used,
+            });
+        }));
+    }
+    Backends {
+        gate: Arc::new(gate),
+        tier: store.clone().map(|s| Arc::new(s) as Arc<dyn SecondTier>),
+        lock: None,
+        store,
+    }
+}
+
+/// Opens the embedded store; on failure the service runs memory-only, with a warning and
+/// `vtenrich_store_degraded` set, rather than not at all.
+async fn open_store(settings: &Settings, metrics: &Metrics) -> Option<DurableStore> {
+    let DataDir::Path(dir) = &settings.data_dir else {
+        tracing::info!("persistence off (VTENRICH_DATA_DIR=none): answers are kept in memory only");
+        return None;
+    };
+    let (dir, store_settings, m) = (dir.clone(), settings.store, metrics.clone());
+    let opened = tokio::task::spawn_blocking(move || DurableStore::open(&dir, store_settings, m))
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r);
+    match opened {
+        Ok(store) => {
+            tracing::info!(entries = store.len(), "durable store open");
+            Some(store)
+        }
+        Err(err) => {
+            metrics.store_degraded.set(1);
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "cannot open the durable store in VTENRICH_DATA_DIR; serving from memory only"
+            );
+            None
+        }
+    }
+}

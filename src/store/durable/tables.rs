@@ -1,0 +1,107 @@
+//! The on-disk layout of the durable store: table definitions, the key form and the stored
+//! quota counts.
+//!
+//! Table names carry a version so an incompatible layout change gets fresh tables instead of
+//! misreading old ones.
+
+use std::net::IpAddr;
+
+use chrono::NaiveDate;
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+use super::QuotaCounts;
+
+/// IP key → (stale deadline in Unix ms, `codec` bytes). The deadline is kept outside the codec
+/// bytes so the purge can match an index row to its entry without decoding JSON.
+pub(super) const ENTRIES: TableDefinition<'static, [u8; 16], (i64, &[u8])> =
+    TableDefinition::new("entries_v1");
+
+/// (stale deadline in Unix ms, IP key) → nothing: the expiry index, in purge order.
+pub(super) const EXPIRY: TableDefinition<'static, (i64, [u8; 16]), ()> =
+    TableDefinition::new("expiry_v1");
+
+/// Small named records (the quota counts).
+pub(super) const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta_v1");
+
+/// The `META` key of the quota counts.
+pub(super) const QUOTA_KEY: &str = "quota";
+
+/// The key of `ip`: 16 bytes, IPv4 as IPv4-mapped IPv6.
+///
+/// Fixed-width binary keys are compact, compare as plain bytes and never need parsing. The
+/// mapping cannot collide: observables are canonicalised before they get here, so an
+/// IPv4-mapped IPv6 address always arrives as its IPv4 address.
+pub(super) fn key(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// Bumped when the stored quota shape changes incompatibly.
+const QUOTA_VERSION: u8 = 1;
+
+/// The stored form of [`QuotaCounts`] (versioned JSON, like the entries).
+#[derive(Serialize, Deserialize)]
+struct StoredQuota {
+    v: u8,
+    day: NaiveDate,
+    day_used: u64,
+    year: i32,
+    month: u32,
+    month_used: u64,
+}
+
+/// Encodes quota counts.
+pub(super) fn encode_quota(counts: &QuotaCounts) -> Vec<u8> {
+    let stored = StoredQuota {
+        v: QUOTA_VERSION,
+        day: counts.day,
+        day_used: counts.day_used,
+        year: counts.month.0,
+        month: counts.month.1,
+        month_used: counts.month_used,
+    };
+    serde_json::to_vec(&stored).expect("a plain struct always serialises")
+}
+
+/// Decodes quota counts; `None` for anything unreadable or of another version.
+pub(super) fn decode_quota(bytes: &[u8]) -> Option<QuotaCounts> {
+    let stored: StoredQuota = serde_json::from_slice(bytes).ok()?;
+    (stored.v == QUOTA_VERSION).then_some(QuotaCounts {
+        day: stored.day,
+        day_used: stored.day_used,
+        month: (stored.year, stored.month),
+        month_used: stored.month_used,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv4_key_is_its_ipv4_mapped_ipv6_form() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+
+        assert_eq!(key(v4), key(mapped));
+        assert_ne!(key(v4), key(v6));
+        assert_eq!(key(v6)[..4], [0x20, 0x01, 0x0d, 0xb8]);
+    }
+
+    #[test]
+    fn quota_counts_survive_a_round_trip_and_garbage_is_none() {
+        let counts = QuotaCounts {
+            day: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            day_used: 17,
+            month: (2026, 11),
+            month_used: 412,
+        };
+
+        assert_eq!(decode_quota(&encode_quota(&counts)), Some(counts));
+        assert_eq!(decode_quota(b"{}"), None);
+    }
+}

@@ -1,0 +1,341 @@
+//! The operator material in `deploy/monitoring/` names only metrics the service exports: every
+//! PromQL expression of the alerting rules and of the Grafana dashboard is read, its `vtenrich_*`
+//! names are extracted, and each must appear in `/metrics` of a running service after traffic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::DateTime;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use vtenrich::app::Application;
+use vtenrich::clock::{ManualClock, SharedClock};
+use vtenrich::config::{DataDir, Settings};
+use vtenrich::simulator::{Simulator, SimulatorConfig};
+
+const SIM_KEY: &str = "monitoring-test-sim-key";
+const PREFIX: &str = "vtenrich_";
+
+fn monitoring_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/monitoring")
+        .join(name)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The `expr:` values of a Prometheus rules file: plain, quoted, or block scalars (`|`, `>`).
+/// Text parsing is enough for the rule files' shape and needs no YAML dependency.
+fn rule_expressions(yaml: &str) -> Vec<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut exprs = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let key_at = line.len() - line.trim_start().len();
+        let Some(rest) = line
+            .trim_start()
+            .trim_start_matches("- ")
+            .strip_prefix("expr:")
+        else {
+            i += 1;
+            continue;
+        };
+        let rest = rest.trim();
+        i += 1;
+        if rest.starts_with('|') || rest.starts_with('>') {
+            let mut block = Vec::new();
+            while i < lines.len() {
+                let next = lines[i];
+                let indent = next.len() - next.trim_start().len();
+                if !next.trim().is_empty() && indent <= key_at {
+                    break;
+                }
+                block.push(next.trim());
+                i += 1;
+            }
+            exprs.push(block.join("\n").trim().to_owned());
+        } else {
+            let unquoted = rest
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .map(|r| r.replace("\\\"", "\"").replace("\\\\", "\\"))
+                .or_else(|| {
+                    rest.strip_prefix('\'')
+                        .and_then(|r| r.strip_suffix('\''))
+                        .map(|r| r.replace("''", "'"))
+                })
+                .unwrap_or_else(|| rest.to_owned());
+            exprs.push(unquoted);
+        }
+    }
+    exprs
+}
+
+/// Every `expr` string anywhere in a Grafana dashboard (panel targets, nested rows).
+fn dashboard_expressions(dashboard: &Value) -> Vec<String> {
+    let mut exprs = Vec::new();
+    let mut stack = vec![dashboard];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(expr)) = map.get("expr") {
+                    exprs.push(expr.clone());
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    exprs
+}
+
+/// The `vtenrich_[a-z0-9_]+` identifiers of an expression, as written (suffixes kept).
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut names = BTreeSet::new();
+    for (at, _) in expr.match_indices(PREFIX) {
+        if expr[..at].chars().next_back().is_some_and(is_ident) {
+            continue;
+        }
+        let name: String = expr[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        names.insert(name);
+    }
+    names
+}
+
+/// Metric family name -> type, from the `# TYPE` lines of an exposition.
+fn families(exposition: &str) -> BTreeMap<String, String> {
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| {
+            let (name, kind) = rest.split_once(' ')?;
+            Some((name.to_owned(), kind.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Whether a series name is exported: a family itself, or a histogram's `_bucket`/`_sum`/`_count`.
+fn is_exported(name: &str, families: &BTreeMap<String, String>) -> bool {
+    if families.contains_key(name) {
+        return true;
+    }
+    ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+        name.strip_suffix(suffix)
+            .and_then(|family| families.get(family))
+            .is_some_and(|kind| kind == "histogram")
+    })
+}
+
+/// Starts the service in front of the simulator, drives traffic that creates every labelled
+/// family the material uses (a miss, a hit, a size eviction, a batch with every kind of
+/// entry), and returns the exposition.
+async fn exposition_after_traffic() -> String {
+    let epoch = DateTime::parse_from_rfc3339("2026-11-10T12:00:00Z")
+        .expect("literal time")
+        .to_utc();
+    let clock: SharedClock = Arc::new(ManualClock::new(epoch));
+    let sim = Simulator::start(
+        SimulatorConfig {
+            api_key: SIM_KEY.to_owned(),
+            ..SimulatorConfig::default()
+        },
+        clock.clone(),
+    )
+    .await
+    .expect("simulator starts");
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        drain_delay: Duration::ZERO,
+        data_dir: DataDir::None,
+        ..Settings::default()
+    };
+    settings.virustotal.base_url = sim.base_url();
+    settings.virustotal.rate_per_minute = 4;
+    settings.virustotal.request_timeout = Duration::from_secs(5);
+    // One entry: the second address evicts for size, so the evictions family exists.
+    settings.cache.max_entries = 1;
+    let app = Application::build(&settings, SecretString::from(SIM_KEY), clock)
+        .await
+        .expect("application builds");
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+
+    for _ in 0..2 {
+        let response = http
+            .get(format!("{base}/v1/ip/8.8.8.8"))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200);
+    }
+    let batch = json!({
+        "observables": ["1.1.1.1", "9.9.9.9", "8.8.4.4", "208.67.222.222", "10.0.0.1", "nope"],
+        "max_wait_ms": 0,
+    });
+    let response = http
+        .post(format!("{base}/v1/enrich"))
+        .json(&batch)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status(), 200);
+    let response = http
+        .get(format!("{base}/no/such/route"))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(response.status(), 404);
+    let exposition = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("request sent")
+        .text()
+        .await
+        .expect("metrics body");
+
+    let _ = stop.send(());
+    server
+        .await
+        .expect("server task")
+        .expect("server exits cleanly");
+    sim.shutdown().await;
+    exposition
+}
+
+/// Asserts every expression names at least one vtenrich metric and every name is exported.
+async fn assert_all_exported(source: &str, exprs: &[String]) {
+    assert!(!exprs.is_empty(), "no expressions found in {source}");
+    let exported = families(&exposition_after_traffic().await);
+    let mut missing = BTreeSet::new();
+    for expr in exprs {
+        let names = metric_names(expr);
+        assert!(
+            !names.is_empty(),
+            "{source}: no vtenrich metric in `{expr}`"
+        );
+        missing.extend(names.into_iter().filter(|n| !is_exported(n, &exported)));
+    }
+    assert!(
+        missing.is_empty(),
+        "{source} names metrics the service does not export: {missing:?}"
+    );
+}
+
+fn alert_expressions() -> Vec<String> {
+    rule_expressions(&read(&monitoring_file("alerts.yaml")))
+}
+
+fn panel_expressions() -> Vec<String> {
+    let text = read(&monitoring_file("grafana-dashboard.json"));
+    let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    dashboard_expressions(&dashboard)
+}
+
+fn names_in(exprs: &[String]) -> BTreeSet<String> {
+    exprs.iter().flat_map(|e| metric_names(e)).collect()
+}
+
+#[tokio::test]
+async fn every_metric_named_by_an_alert_rule_is_exported() {
+    let exprs = alert_expressions();
+
+    assert_all_exported("alerts.yaml", &exprs).await;
+}
+
+#[tokio::test]
+async fn every_metric_named_by_a_dashboard_panel_is_exported() {
+    let exprs = panel_expressions();
+
+    assert_all_exported("grafana-dashboard.json", &exprs).await;
+}
+
+#[test]
+fn the_alert_rules_watch_quota_blocking_upstream_errors_staleness_and_drops() {
+    let names = names_in(&alert_expressions());
+
+    for needed in [
+        "vtenrich_quota_used",
+        "vtenrich_quota_limit",
+        "vtenrich_quota_blocked_until_timestamp_seconds",
+        "vtenrich_upstream_requests_total",
+        "vtenrich_cache_hits_total",
+        "vtenrich_deferred_dropped_total",
+    ] {
+        assert!(names.contains(needed), "no alert uses {needed}");
+    }
+}
+
+#[test]
+fn the_dashboard_shows_quota_cache_upstream_deferred_queue_and_http() {
+    let names = names_in(&panel_expressions());
+
+    for needed in [
+        "vtenrich_quota_used",
+        "vtenrich_quota_limit",
+        "vtenrich_cache_hits_total",
+        "vtenrich_cache_requests_total",
+        "vtenrich_upstream_requests_total",
+        "vtenrich_upstream_request_duration_seconds_bucket",
+        "vtenrich_deferred_queue_depth",
+        "vtenrich_deferred_dropped_total",
+        "vtenrich_http_requests_total",
+        "vtenrich_http_request_duration_seconds_bucket",
+    ] {
+        assert!(names.contains(needed), "no panel uses {needed}");
+    }
+}
+
+#[test]
+fn a_block_scalar_expression_is_read_to_its_end() {
+    let yaml = "rules:\n  - alert: A\n    expr: |\n      sum(vtenrich_a_total)\n        / sum(vtenrich_b_total)\n    for: 1m\n  - alert: B\n    expr: \"vtenrich_c > 0\"\n";
+
+    let exprs = rule_expressions(yaml);
+
+    assert_eq!(
+        exprs,
+        vec![
+            "sum(vtenrich_a_total)\n/ sum(vtenrich_b_total)".to_owned(),
+            "vtenrich_c > 0".to_owned()
+        ]
+    );
+}
+
+#[test]
+fn a_histogram_series_resolves_to_its_family_and_a_counter_suffix_does_not() {
+    let exported = families(
+        "# TYPE vtenrich_wait_seconds histogram\n# TYPE vtenrich_calls counter\nvtenrich_calls 1\n",
+    );
+
+    assert!(is_exported("vtenrich_wait_seconds_bucket", &exported));
+    assert!(is_exported("vtenrich_wait_seconds_count", &exported));
+    assert!(!is_exported("vtenrich_calls_count", &exported));
+    assert!(!is_exported("vtenrich_missing", &exported));
+}
+
+#[test]
+fn metric_names_are_whole_identifiers() {
+    let names = metric_names(
+        r#"rate(vtenrich_x_total{kind="stale"}[5m]) / my_vtenrich_y + vtenrich_z_bucket"#,
+    );
+
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        vec!["vtenrich_x_total", "vtenrich_z_bucket"]
+    );
+}

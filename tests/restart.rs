@@ -1,0 +1,190 @@
+//! Nothing paid for is lost: after `kill -9` and a restart, answers already fetched are not
+//! fetched again and the day/month counts continue; a corrupted store starts cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use vtenrich::clock::SystemClock;
+use vtenrich::simulator::{Simulator, SimulatorConfig};
+
+const KEY: &str = "restart-test-key";
+
+/// A running `vtenrich serve`; killed (SIGKILL) on drop.
+struct Service {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start(sim: &Simulator, data_dir: &Path) -> Service {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vtenrich"))
+        .arg("serve")
+        .env("VTENRICH_LISTEN", "127.0.0.1:0")
+        .env("VTENRICH_VT_API_KEY", KEY)
+        .env("VTENRICH_VT_BASE_URL", sim.base_url().as_str())
+        .env("VTENRICH_DATA_DIR", data_dir)
+        .env("VTENRICH_VT_RATE_PER_MINUTE", "1000")
+        .env("VTENRICH_LOG", "info")
+        .env("VTENRICH_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vtenrich serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["fields"]["message"] == "vtenrich listening"
+                && let (Some(tx), Some(a)) = (tx.take(), v["fields"]["address"].as_str())
+            {
+                let _ = tx.send(a.to_owned());
+            }
+        }
+    });
+    let address = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the service starts in time")
+        .expect("the service logs its address");
+    Service {
+        child,
+        base: format!("http://{address}"),
+    }
+}
+
+async fn enrich(service: &Service, ips: &[String]) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{}/v1/enrich", service.base))
+        .json(&json!({"observables": ips, "max_wait_ms": 5000}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn quota(service: &Service) -> serde_json::Value {
+    reqwest::get(format!("{}/v1/quota", service.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn addresses(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("81.3.{i}.17")).collect()
+}
+
+async fn simulator() -> Simulator {
+    Simulator::start(
+        SimulatorConfig {
+            api_key: KEY.into(),
+            ..SimulatorConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn after_kill_9_and_a_restart_nothing_answered_is_fetched_again_and_counts_continue() {
+    // Arrange: 12 answers paid for, then a hard kill.
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ips = addresses(12);
+    let first = start(&sim, dir.path()).await;
+    let before = enrich(&first, &ips).await;
+    assert_eq!(before["summary"]["upstream_calls"], 12, "{before}");
+    let counts_before = quota(&first).await;
+    let mut first = first;
+    first.child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    first.child.wait().unwrap();
+    let calls_before_restart = sim.ip_call_count();
+
+    // Act
+    let second = start(&sim, dir.path()).await;
+    let after = enrich(&second, &ips).await;
+    let counts_after = quota(&second).await;
+
+    // Assert
+    assert_eq!(
+        sim.ip_call_count(),
+        calls_before_restart,
+        "no answer fetched twice"
+    );
+    assert_eq!(after["summary"]["upstream_calls"], 0);
+    assert_eq!(after["summary"]["by_source"]["cache"], 12, "{after}");
+    for window in ["day", "month"] {
+        assert_eq!(
+            counts_after["windows"][window]["used"], counts_before["windows"][window]["used"],
+            "{window} count continues"
+        );
+        assert_eq!(counts_after["windows"][window]["used"], 12);
+    }
+}
+
+#[tokio::test]
+async fn a_corrupted_store_is_moved_aside_and_the_service_starts_empty() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("vtenrich.redb"), vec![0xA5u8; 64 * 1024]).unwrap();
+
+    let service = start(&sim, dir.path()).await;
+    let answer = enrich(&service, &addresses(2)).await;
+
+    assert_eq!(
+        answer["summary"]["by_status"]["ok"].as_u64().unwrap()
+            + answer["summary"]["by_status"]["not_found"]
+                .as_u64()
+                .unwrap(),
+        2,
+        "{answer}"
+    );
+    let moved = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains(".corrupt-"));
+    assert!(moved, "the bad file is kept aside for inspection");
+    let ready = reqwest::get(format!("{}/readyz", service.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn an_unusable_data_directory_degrades_to_memory_only_and_keeps_serving() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, b"a file where the data directory should be").unwrap();
+
+    let service = start(&sim, &blocker.join("data")).await;
+    let answer = enrich(&service, &addresses(1)).await;
+    let metrics = reqwest::get(format!("{}/metrics", service.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert_eq!(answer["summary"]["total"], 1, "{answer}");
+    assert_ne!(answer["results"][0]["status"], "error", "{answer}");
+    assert!(
+        metrics.lines().any(|l| l == "vtenrich_store_degraded 1"),
+        "degradation is visible"
+    );
+}
