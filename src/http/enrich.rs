@@ -21,37 +21,16 @@ use crate::observable::{InvalidObservable, Observable, ObservableType};
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"observables": ["8.8.8.8", {"type": "ip", "value": "2001:4860:4860::8888"}, "10.0.0.1"], "max_wait_ms": 8000}))]
 pub struct EnrichRequest {
-    /// Observables: a string (type inferred) or `{"type": "ip", "value": "..."}`. An entry of
-    /// another shape gets a per-item `invalid` result rather than failing the batch.
-    #[schema(value_type = Vec<ObservableInput>, min_items = 1)]
+    /// Observables, each either a string whose type is inferred (`"8.8.8.8"`) or an object
+    /// `{"type": "ip", "value": "8.8.8.8"}`. Any other JSON value is accepted too and gets a
+    /// per-item `invalid` result, so one bad entry never fails a whole batch; hence the item
+    /// schema is open.
+    #[schema(value_type = Vec<serde_json::Value>, min_items = 1)]
     pub observables: Vec<serde_json::Value>,
     /// Longest wait for a VirusTotal quota slot, in milliseconds (default 8,000; capped by the
     /// server's `VTENRICH_MAX_WAIT`). Items without a slot in time are `deferred`.
-    #[schema(minimum = 0, example = 8000)]
-    pub max_wait_ms: Option<u64>,
-}
-
-/// One observable as sent by the caller (documentation only).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(example = "8.8.8.8")]
-pub enum ObservableInput {
-    /// Text whose type is inferred.
-    Text(String),
-    /// An explicitly typed observable.
-    Typed(TypedObservable),
-}
-
-/// `{"type": "ip", "value": "8.8.8.8"}` (documentation only).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TypedObservable {
-    /// Observable type; only `ip` is supported today.
-    #[schema(rename = "type", example = "ip")]
-    kind: String,
-    /// The observable's text.
-    #[schema(example = "8.8.8.8")]
-    value: String,
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64, example = 8000)]
+    pub max_wait_ms: Option<WaitMs>,
 }
 
 impl EnrichRequest {
@@ -99,7 +78,8 @@ pub fn parse_enrich_body(
 #[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
-    pub max_wait_ms: Option<u64>,
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
+    pub max_wait_ms: Option<WaitMs>,
 }
 
 /// A JSON body: requires a JSON content type and maps every failure to the error shape.
@@ -218,7 +198,7 @@ pub async fn enrich_batch(
     path = "/v1/ip/{ip}",
     tag = "enrichment",
     params(
-        ("ip" = String, Path, description = "IPv4 or IPv6 address (IPv6 may be percent-encoded).", example = "8.8.8.8"),
+        ("ip" = inline(IpText), Path, description = "IPv4 or IPv6 address (IPv6 may be percent-encoded).", example = "8.8.8.8"),
         WaitQuery,
     ),
     responses(
@@ -324,9 +304,82 @@ pub struct RequestLimits {
 
 impl RequestLimits {
     /// The wait for this request: what it asked for (or the default), capped by the server.
-    pub fn wait(&self, asked_ms: Option<u64>) -> Duration {
+    pub fn wait(&self, asked_ms: Option<WaitMs>) -> Duration {
         asked_ms
-            .map_or(self.default_wait, Duration::from_millis)
+            .map_or(self.default_wait, |w| Duration::from_millis(w.0))
             .min(self.max_wait)
     }
 }
+
+/// A wait in milliseconds: any JSON integer (also written `8000.0`) from 0 to 2^53 - 1.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitMs(pub u64);
+
+const MAX_WAIT_MS: u64 = (1 << 53) - 1;
+
+impl<'de> Deserialize<'de> for WaitMs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = WaitMs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "an integer from 0 to {MAX_WAIT_MS}")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<WaitMs, E> {
+                if v <= MAX_WAIT_MS {
+                    Ok(WaitMs(v))
+                } else {
+                    Err(E::custom(format!("max_wait_ms above {MAX_WAIT_MS}")))
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<WaitMs, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("max_wait_ms below 0"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<WaitMs, E> {
+                if v.fract() == 0.0 && (0.0..=MAX_WAIT_MS as f64).contains(&v) {
+                    Ok(WaitMs(v as u64))
+                } else {
+                    Err(E::custom("max_wait_ms is not an integer in range"))
+                }
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WaitMs, E> {
+                if let Ok(n) = v.parse::<u64>() {
+                    return self.visit_u64(n);
+                }
+                if let Ok(n) = v.parse::<i64>() {
+                    return self.visit_i64(n);
+                }
+                match v.parse::<f64>() {
+                    Ok(f) if f.is_finite() => self.visit_f64(f),
+                    _ => Err(E::custom("max_wait_ms is not a number")),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An IPv4 or IPv6 address (documentation only): `oneOf` string formats `ipv4` and `ipv6`.
+pub struct IpText;
+
+impl utoipa::PartialSchema for IpText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        let text = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        OneOfBuilder::new()
+            .item(text(KnownFormat::Ipv4))
+            .item(text(KnownFormat::Ipv6))
+            .description(Some("An IPv4 or IPv6 address."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IpText {}

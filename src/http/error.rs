@@ -72,9 +72,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(code = self.code, message = %self.message, "request failed");
+        } else if self.code == "deadline_exceeded" {
+            tracing::warn!(code = self.code, "request outlived its deadline");
         } else {
+            // Bad input and expected states (not ready while draining) are not errors.
             tracing::debug!(code = self.code, message = %self.message, "request rejected");
         }
         let body = ErrorBody {

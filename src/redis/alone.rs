@@ -1,0 +1,106 @@
+//! Deciding without Redis: the switch to the fallback and back, and acquiring on it.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::watch;
+
+use super::backend::BackendError;
+use super::fallback::{self, ms};
+use super::gate::Inner;
+use crate::config::RedisFailureMode;
+use crate::quota::{Denied, DenyReason, Priority, QuotaGate, SyncedUsage};
+
+impl Inner {
+    /// Decides while Redis is unreachable; `None` when Redis came back first.
+    pub(super) async fn acquire_alone(
+        &self,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+        shared: &mut watch::Receiver<bool>,
+    ) -> Option<Result<(), Denied>> {
+        match self.failure_mode {
+            RedisFailureMode::Closed => {
+                if deadline.is_some() {
+                    let retry =
+                        TimeDelta::from_std(self.options.probe_every).unwrap_or(TimeDelta::MAX);
+                    return Some(Err(Denied {
+                        reason: DenyReason::Closed,
+                        retry_at: self
+                            .clock
+                            .now()
+                            .checked_add_signed(retry)
+                            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                    }));
+                }
+                // A background fill waits as long as it takes: for Redis.
+                let _ = shared.wait_for(|up| *up).await;
+                None
+            }
+            RedisFailureMode::LocalShare => {
+                tokio::select! {
+                    result = self.fallback.acquire(priority, deadline) => {
+                        if result.is_ok() {
+                            self.record_alone_spend();
+                        }
+                        Some(result)
+                    }
+                    // Back to the shared gate as soon as it answers again (a dropped local
+                    // acquire has spent nothing).
+                    _ = shared.wait_for(|up| *up) => None,
+                }
+            }
+        }
+    }
+
+    pub(super) fn record_alone_spend(&self) {
+        let mut state = self.state();
+        let now = self.redis_now(&state);
+        state.pending.record_spend(ms(now), now.date_naive());
+        drop(state);
+        self.wake_sync.notify_one();
+    }
+
+    /// Stops asking Redis until the sync task has flushed what is owed to it.
+    pub(super) fn enter_fallback(&self, err: &BackendError) {
+        if !self
+            .shared
+            .send_if_modified(|up| std::mem::replace(up, false))
+        {
+            return;
+        }
+        let state = self.state();
+        if let Some(known) = state.known
+            && known.date == self.redis_now(&state).date_naive()
+        {
+            let shared = SyncedUsage {
+                day_used: known.day_used,
+                month_used: known.month_used,
+            };
+            self.fallback
+                .adopt(fallback::seed(self.limits, self.replicas, shared));
+        }
+        drop(state);
+        self.metrics.quota_fallback_active.set(1);
+        let alone = match self.failure_mode {
+            RedisFailureMode::LocalShare => "this replica's share of the limits",
+            RedisFailureMode::Closed => "no upstream calls (closed mode)",
+        };
+        tracing::warn!(error = %err, "Redis unreachable; the quota falls back to {alone}");
+        self.wake_sync.notify_one();
+        self.changed.notify_waiters();
+    }
+
+    /// Goes back to Redis once nothing spent alone is still owed to it.
+    pub(super) fn restore(&self) {
+        if self.state().pending.owes_spends() {
+            return;
+        }
+        if self
+            .shared
+            .send_if_modified(|up| !std::mem::replace(up, true))
+        {
+            self.metrics.quota_fallback_active.set(0);
+            tracing::info!("Redis answers again; the quota is shared again");
+            self.changed.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The shared quota gate: one VirusTotal account's windows, decided in Redis for all replicas.
+//!
+//! Why a sliding log for the minute instead of GCRA: VirusTotal allows "at most 4 requests of
+//! any nature in any given 1 minute time frame". GCRA with a burst above 1 refills
+//! continuously and lets a fifth call into some 60 s window; GCRA with burst 1 is safe but
+//! spaces calls 15 s apart, so a 4-address investigation waits 45 s for its last answer. The
+//! script instead keeps the grant times of the last minute in a sorted set (at most `rate`
+//! members, so it stays tiny) and grants only when fewer than `rate` lie in (now-60s, now]:
+//! exact, the first `rate` calls go at once, and it is the local gate's rule, so a replica
+//! behaves the same alone and in a fleet. It is just as atomic (one script) and keyed by
+//! Redis `TIME`, so replica clocks never matter.
+//!
+//! Waiting never hammers Redis: a denial carries the earliest moment a slot may free, which
+//! only other replicas' spends can push later, so every waiter of this replica sleeps until
+//! then without asking, and waiters ask one at a time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use tokio::sync::{Notify, watch};
+
+use super::backend::Backend;
+use super::fallback::{self, Pending};
+use super::known::State;
+use super::script::{Op, QuotaScript, Status};
+use crate::clock::SharedClock;
+use crate::config::RedisFailureMode;
+use crate::metrics::Metrics;
+use crate::quota::{
+    CountSource, Denied, DenyReason, Limits, LocalGate, Priority, QuotaGate, QuotaSnapshot,
+    SyncedUsage, UpstreamSignal,
+};
+
+/// Where the quota script takes "now" from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptTime {
+    /// Redis `TIME`: one clock for the whole fleet. Always in production.
+    Redis,
+    /// The injected clock, passed to the script as an override. For tests that move a
+    /// `ManualClock` across minutes, days and months; never with several real replicas,
+    /// whose clocks differ.
+    Clock,
+}
+
+/// Tuning of the shared gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateOptions {
+    /// Where the script's "now" comes from.
+    pub time: ScriptTime,
+    /// How often the cached counts behind `snapshot()` are re-read while Redis answers.
+    pub refresh_every: Duration,
+    /// How often an unreachable Redis is probed.
+    pub probe_every: Duration,
+}
+
+impl Default for GateOptions {
+    fn default() -> Self {
+        Self {
+            time: ScriptTime::Redis,
+            refresh_every: Duration::from_secs(5),
+            probe_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The quota gate shared by every replica using one Redis namespace.
+pub struct RedisGate {
+    inner: Arc<Inner>,
+    _sync: AbortOnDrop,
+}
+
+/// Aborts the sync task with the gate, so a dropped gate leaves nothing running.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub(super) struct Inner {
+    pub(super) script: QuotaScript,
+    pub(super) backend: Backend,
+    pub(super) limits: Limits,
+    pub(super) clock: SharedClock,
+    pub(super) options: GateOptions,
+    pub(super) failure_mode: RedisFailureMode,
+    pub(super) replicas: u32,
+    /// The share gate deciding while Redis is unreachable (`local_share` mode).
+    pub(super) fallback: LocalGate,
+    /// Names this replica's grants and flush batches; random, so restarts never collide.
+    pub(super) replica: String,
+    seq: AtomicU64,
+    pub(super) state: Mutex<State>,
+    /// Woken on every change that can move a waiter's earliest slot.
+    pub(super) changed: Notify,
+    /// Woken when the sync task has work (a signal, an adoption, a fallback spend).
+    pub(super) wake_sync: Notify,
+    /// `true` while decisions go through Redis.
+    pub(super) shared: watch::Sender<bool>,
+    /// One acquire script in flight per replica: waiters woken together ask in turn, and
+    /// the later ones usually learn the next slot from the first one's answer.
+    turn: tokio::sync::Mutex<()>,
+    pub(super) metrics: Metrics,
+}
+
+enum Step {
+    /// Ask Redis for a slot.
+    Ask,
+    /// No slot before `until`.
+    Wait {
+        until: DateTime<Utc>,
+        reason: DenyReason,
+    },
+    /// A slot may be free but an interactive caller of this replica goes first.
+    Yield,
+    /// Redis is unreachable: decide without it.
+    Alone,
+}
+
+impl RedisGate {
+    /// Starts the gate and its sync task (refresh, probe, flush); needs a tokio runtime.
+    /// `up` says whether Redis answered at start; if not, the gate starts without it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        script: QuotaScript,
+        backend: Backend,
+        clock: SharedClock,
+        failure_mode: RedisFailureMode,
+        replicas: u32,
+        options: GateOptions,
+        metrics: Metrics,
+        up: bool,
+    ) -> Self {
+        let limits = script.limits();
+        let (shared, _) = watch::channel(up);
+        let inner = Arc::new(Inner {
+            fallback: LocalGate::new(fallback::share(limits, replicas), clock.clone()),
+            script,
+            backend,
+            limits,
+            clock,
+            options,
+            failure_mode,
+            replicas,
+            replica: format!("{:016x}", rand::random::<u64>()),
+            seq: AtomicU64::new(0),
+            state: Mutex::new(State {
+                skew_ms: 0,
+                known: None,
+                not_before: None,
+                blocked_until: None,
+                pending: Pending::default(),
+                source: CountSource::Local,
+                interactive_waiters: 0,
+            }),
+            changed: Notify::new(),
+            wake_sync: Notify::new(),
+            shared,
+            turn: tokio::sync::Mutex::new(()),
+            metrics,
+        });
+        inner.metrics.quota_fallback_active.set(i64::from(!up));
+        let sync = tokio::spawn(super::sync::run(inner.clone()));
+        Self {
+            inner,
+            _sync: AbortOnDrop(sync),
+        }
+    }
+
+    /// Whether decisions currently go through Redis (false while the fallback decides).
+    pub fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+}
+
+impl Inner {
+    fn step(&self, priority: Priority, now: DateTime<Utc>) -> Step {
+        let state = self.state();
+        let mut wait: Option<(DateTime<Utc>, DenyReason)> = None;
+        let mut consider = |at: DateTime<Utc>, reason: DenyReason| {
+            if at > now && wait.is_none_or(|(known, _)| at >= known) {
+                wait = Some((at, reason));
+            }
+        };
+        // Honoured while alone too: what Redis last said is the fleet's truth, and a share
+        // must not spend a day the fleet has already spent.
+        if let Some((at, reason)) = state.not_before {
+            consider(at, reason);
+        }
+        if let Some(until) = state.blocked_until {
+            consider(until, DenyReason::Blocked);
+        }
+        if let Some((until, reason)) = wait {
+            return Step::Wait { until, reason };
+        }
+        if !self.is_shared() {
+            return Step::Alone;
+        }
+        if priority == Priority::Background && state.interactive_waiters > 0 {
+            return Step::Yield;
+        }
+        Step::Ask
+    }
+
+    async fn acquire(
+        &self,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<(), Denied> {
+        let _waiter =
+            (priority == Priority::Interactive).then(|| InteractiveWaiter::register(self));
+        let mut shared = self.shared.subscribe();
+        loop {
+            // Listen before deciding, so a change between the decision and the wait wakes us.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+
+            match self.step(priority, self.clock.now()) {
+                Step::Wait { until, reason } => {
+                    if deadline.is_some_and(|d| until > d) {
+                        return Err(Denied {
+                            reason,
+                            retry_at: until,
+                        });
+                    }
+                    tokio::select! {
+                        () = self.clock.sleep_until(until) => {}
+                        () = &mut changed => {}
+                    }
+                }
+                Step::Yield => changed.await,
+                Step::Alone => {
+                    if let Some(result) = self.acquire_alone(priority, deadline, &mut shared).await
+                    {
+                        return result;
+                    }
+                }
+                Step::Ask => {
+                    let _turn = self.turn.lock().await;
+                    // Another waiter may have learned a later slot while this one queued.
+                    if !matches!(self.step(priority, self.clock.now()), Step::Ask) {
+                        continue;
+                    }
+                    let member = format!(
+                        "{}:{}",
+                        self.replica,
+                        self.seq.fetch_add(1, Ordering::Relaxed)
+                    );
+                    let result = self.ask(Op::Acquire { member }, None).await;
+                    self.changed.notify_waiters();
+                    match result {
+                        Ok(reply) if reply.status == Status::Granted => return Ok(()),
+                        // A denial was learned as `not_before`; the next step waits or denies.
+                        Ok(_) => {}
+                        Err(err) => self.enter_fallback(&err),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Counts an interactive caller as waiting for as long as it lives (see the local gate).
+struct InteractiveWaiter<'a> {
+    gate: &'a Inner,
+}
+
+impl<'a> InteractiveWaiter<'a> {
+    fn register(gate: &'a Inner) -> Self {
+        gate.state().interactive_waiters += 1;
+        Self { gate }
+    }
+}
+
+impl Drop for InteractiveWaiter<'_> {
+    fn drop(&mut self) {
+        let mut state = self.gate.state();
+        state.interactive_waiters = state.interactive_waiters.saturating_sub(1);
+        drop(state);
+        self.gate.changed.notify_waiters();
+    }
+}
+
+impl QuotaGate for RedisGate {
+    fn acquire(
+        &self,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> BoxFuture<'_, Result<(), Denied>> {
+        Box::pin(self.inner.acquire(priority, deadline))
+    }
+
+    fn signal(&self, signal: UpstreamSignal) {
+        self.inner.signal(signal);
+    }
+
+    fn adopt(&self, usage: SyncedUsage) {
+        self.inner.adopt(usage);
+    }
+
+    fn snapshot(&self) -> QuotaSnapshot {
+        self.inner.snapshot()
+    }
+}

@@ -1,0 +1,117 @@
+//! Redis key names of one VirusTotal account, all under one Redis Cluster hash tag.
+//!
+//! Why one tag for everything, cache entries included: the quota script touches several keys
+//! atomically and a batch's misses are read with one `MGET`, and both need their keys in one
+//! slot. One account's cache is small (a few hundred bytes per address), so one slot holds it.
+
+use std::net::IpAddr;
+
+use chrono::{Datelike, NaiveDate};
+
+/// Names the keys of one account (`{<namespace>}:...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    tag: String,
+}
+
+/// The namespace cannot form a hash tag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("VTENRICH_REDIS_NAMESPACE must be non-empty and contain no '{{' or '}}'")]
+pub struct BadNamespace;
+
+impl Keys {
+    /// Keys under `{namespace}`.
+    pub fn new(namespace: &str) -> Result<Self, BadNamespace> {
+        if namespace.is_empty() || namespace.contains(['{', '}']) {
+            return Err(BadNamespace);
+        }
+        Ok(Self {
+            tag: format!("{{{namespace}}}"),
+        })
+    }
+
+    /// The hash tag itself, `{namespace}`.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Sorted set of the grant times of the last minute.
+    pub fn minute(&self) -> String {
+        format!("{}:minute", self.tag)
+    }
+
+    /// Calls counted on the UTC day `date`.
+    pub fn day(&self, date: NaiveDate) -> String {
+        format!("{}:day:{}", self.tag, day_text(date))
+    }
+
+    /// Calls counted in the UTC month of `date`.
+    pub fn month(&self, date: NaiveDate) -> String {
+        format!("{}:month:{}", self.tag, month_text(date))
+    }
+
+    /// The shared "blocked by VirusTotal" flag.
+    pub fn blocked(&self) -> String {
+        format!("{}:blocked", self.tag)
+    }
+
+    /// Marks one batch of fallback spends as added, so a retried flush adds nothing.
+    pub fn flush(&self, batch: &str) -> String {
+        format!("{}:flush:{batch}", self.tag)
+    }
+
+    /// The fleet-wide fetch lock of `ip`.
+    pub fn lock(&self, ip: IpAddr) -> String {
+        format!("{}:lock:{ip}", self.tag)
+    }
+
+    /// The cached answer for `ip`.
+    pub fn entry(&self, ip: IpAddr) -> String {
+        format!("{}:ip:{ip}", self.tag)
+    }
+}
+
+/// `YYYY-MM-DD`, as the quota script names days.
+pub fn day_text(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+/// `YYYY-MM`, as the quota script names months.
+pub fn month_text(date: NaiveDate) -> String {
+    format!("{:04}-{:02}", date.year(), date.month())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_carries_the_namespace_hash_tag() {
+        let keys = Keys::new("acct").unwrap();
+        let date = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        let ip: IpAddr = "2001:db8::1".parse().unwrap();
+
+        let all = [
+            keys.minute(),
+            keys.day(date),
+            keys.month(date),
+            keys.blocked(),
+            keys.flush("x"),
+            keys.lock(ip),
+            keys.entry(ip),
+        ];
+
+        for key in &all {
+            assert!(key.starts_with("{acct}:"), "{key}");
+        }
+        assert_eq!(keys.day(date), "{acct}:day:2026-01-05");
+        assert_eq!(keys.month(date), "{acct}:month:2026-01");
+    }
+
+    #[test]
+    fn a_namespace_that_breaks_the_hash_tag_is_refused() {
+        for bad in ["", "a{b", "a}b"] {
+            assert_eq!(Keys::new(bad), Err(BadNamespace));
+        }
+    }
+}

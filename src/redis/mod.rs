@@ -1,0 +1,141 @@
+//! Scale-out on Redis: one VirusTotal quota, one cache and one fetch per new observable
+//! across every replica sharing a Redis namespace.
+//!
+//! - `gate` (+ `gate.lua`, `script`, `known`, `alone`, `sync`): the shared quota gate.
+//! - `fallback`: the share each replica spends while Redis is unreachable, and what it owes.
+//! - `tier`: Redis as the second cache tier.
+//! - `lock`: the fleet-wide fetch lock.
+//! - `keys`: key names under the account's hash tag.
+//! - `backend`: the connection, with every call bounded in time.
+//!
+//! Redis down never fails open: the gate decides alone on a share of the limits
+//! (`local_share`) or allows no calls (`closed`), the tier answers misses and the lock
+//! reports itself unavailable.
+
+mod alone;
+mod backend;
+mod fallback;
+mod gate;
+mod keys;
+mod known;
+mod lock;
+mod script;
+mod sync;
+mod tier;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use secrecy::ExposeSecret;
+
+pub use backend::{Backend, BackendError};
+pub use gate::{GateOptions, RedisGate, ScriptTime};
+pub use keys::{BadNamespace, Keys};
+pub use lock::RedisLock;
+pub use script::{BlockFor, Call, Op, QuotaScript, Reply, Status};
+pub use tier::RedisTier;
+
+use crate::clock::SharedClock;
+use crate::config::RedisSettings;
+use crate::enrich::{FleetLock, SecondTier};
+use crate::metrics::Metrics;
+use crate::quota::{Limits, QuotaGate};
+
+/// The three Redis-backed parts the application wires in.
+pub struct RedisParts {
+    /// The shared quota gate.
+    pub gate: Arc<dyn QuotaGate>,
+    /// The shared second cache tier.
+    pub tier: Arc<dyn SecondTier>,
+    /// The fleet-wide fetch lock.
+    pub lock: Arc<dyn FleetLock>,
+}
+
+/// Connection tuning; the defaults suit production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// Longest any one Redis call may take, reconnecting included; past it the call fails
+    /// and the gate falls back. Short, because a paused Redis would otherwise hold every
+    /// request for the length of a TCP timeout.
+    pub call_timeout: Duration,
+    /// The gate's tuning.
+    pub gate: GateOptions,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_millis(250),
+            gate: GateOptions::default(),
+        }
+    }
+}
+
+/// Connects to `settings.url` and builds the parts with the default options.
+///
+/// An unreachable Redis is not an error: the replica starts on its fallback and joins the
+/// fleet when Redis answers. A missing or malformed URL or a bad namespace is.
+pub async fn connect(
+    settings: &RedisSettings,
+    limits: Limits,
+    clock: SharedClock,
+    metrics: Metrics,
+) -> anyhow::Result<RedisParts> {
+    connect_with(settings, limits, clock, metrics, RedisOptions::default()).await
+}
+
+/// [`connect`] with explicit options (tests shorten timeouts and use the injected clock).
+pub async fn connect_with(
+    settings: &RedisSettings,
+    limits: Limits,
+    clock: SharedClock,
+    metrics: Metrics,
+    options: RedisOptions,
+) -> anyhow::Result<RedisParts> {
+    let url = settings
+        .url
+        .as_ref()
+        .context("VTENRICH_REDIS_URL is not set")?;
+    let keys = Keys::new(&settings.namespace)?;
+    // The URL may hold a password: the error names the setting, never the value.
+    let client = redis::Client::open(url.expose_secret()).map_err(|err| {
+        anyhow::anyhow!(
+            "VTENRICH_REDIS_URL is not a valid Redis URL ({:?})",
+            err.kind()
+        )
+    })?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(options.call_timeout))
+        .set_response_timeout(Some(options.call_timeout))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(options.call_timeout);
+    let conn = ConnectionManager::new_lazy_with_config(client, config)
+        .map_err(|err| anyhow::anyhow!("cannot set up the Redis connection ({:?})", err.kind()))?;
+    let backend = Backend::new(conn, options.call_timeout, metrics.clone());
+
+    let up = backend
+        .run(|mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await })
+        .await;
+    if let Err(err) = &up {
+        tracing::warn!(error = %err, "Redis unreachable at start; starting on the quota fallback");
+    }
+
+    let gate = RedisGate::start(
+        QuotaScript::new(keys.clone(), limits),
+        backend.clone(),
+        clock.clone(),
+        settings.failure_mode,
+        settings.expected_replicas,
+        options.gate,
+        metrics,
+        up.is_ok(),
+    );
+    Ok(RedisParts {
+        gate: Arc::new(gate),
+        tier: Arc::new(RedisTier::new(backend.clone(), keys.clone(), clock)),
+        lock: Arc::new(RedisLock::new(backend, keys)),
+    })
+}

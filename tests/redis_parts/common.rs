@@ -1,0 +1,139 @@
+//! What the Redis tests share: limits, times, replicas built on one server, bounded polling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use vtenrich::clock::ManualClock;
+use vtenrich::config::{RedisFailureMode, RedisSettings};
+use vtenrich::enrich::{FleetLock, SecondTier};
+use vtenrich::metrics::Metrics;
+use vtenrich::quota::{Limits, QuotaGate};
+use vtenrich::redis::{GateOptions, RedisOptions, ScriptTime, connect_with};
+
+/// The namespace every test uses (each test has its own server).
+pub const NS: &str = "acct";
+
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("literal time")
+        .to_utc()
+}
+
+pub fn limits(per_minute: u32, per_day: u64, per_month: u64) -> Limits {
+    Limits {
+        per_minute,
+        per_day,
+        per_month,
+        too_many_requests_backoff: Duration::from_secs(30),
+    }
+}
+
+/// Settings for a replica of the account `NS` on `url`.
+pub fn settings(url: &str, mode: RedisFailureMode, replicas: u32) -> RedisSettings {
+    RedisSettings {
+        url: Some(SecretString::from(url.to_owned())),
+        failure_mode: mode,
+        expected_replicas: replicas,
+        namespace: NS.to_owned(),
+        ..RedisSettings::default()
+    }
+}
+
+/// Short timeouts and the injected clock as the script's time, so tests move a
+/// `ManualClock` across windows instead of waiting.
+pub fn options() -> RedisOptions {
+    RedisOptions {
+        call_timeout: Duration::from_millis(200),
+        gate: GateOptions {
+            time: ScriptTime::Clock,
+            refresh_every: Duration::from_millis(200),
+            probe_every: Duration::from_millis(100),
+        },
+    }
+}
+
+/// One replica's parts and its own metrics.
+pub struct Replica {
+    pub gate: Arc<dyn QuotaGate>,
+    pub tier: Arc<dyn SecondTier>,
+    pub lock: Arc<dyn FleetLock>,
+    pub metrics: Metrics,
+}
+
+impl Replica {
+    /// Whether this replica decides alone (Redis unreachable), from its metrics.
+    pub fn alone(&self) -> bool {
+        self.metrics.quota_fallback_active.get() == 1
+    }
+}
+
+pub async fn replica(
+    url: &str,
+    mode: RedisFailureMode,
+    replicas: u32,
+    limits: Limits,
+    clock: &ManualClock,
+) -> Replica {
+    let metrics = Metrics::new();
+    let parts = connect_with(
+        &settings(url, mode, replicas),
+        limits,
+        Arc::new(clock.clone()),
+        metrics.clone(),
+        options(),
+    )
+    .await
+    .expect("connect builds the parts");
+    Replica {
+        gate: parts.gate,
+        tier: parts.tier,
+        lock: parts.lock,
+        metrics,
+    }
+}
+
+/// Polls `check` every 20 ms for at most 5 s; panics naming `what` if it never holds.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// Lets spawned tasks and Redis round trips finish while the manual clock stands still.
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
+/// A counter key's value (0 when missing).
+pub async fn counter(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> u64 {
+    redis::cmd("GET")
+        .arg(key)
+        .query_async::<Option<u64>>(conn)
+        .await
+        .expect("GET answers")
+        .unwrap_or(0)
+}
+
+/// Milliseconds to live of a key (-2 missing, -1 no expiry).
+pub async fn pttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async::<i64>(conn)
+        .await
+        .expect("PTTL answers")
+}
+
+/// Every key in the server.
+pub async fn all_keys(conn: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
+    redis::cmd("KEYS")
+        .arg("*")
+        .query_async::<Vec<String>>(conn)
+        .await
+        .expect("KEYS answers")
+}

@@ -1,0 +1,272 @@
+//! Two replicas (two gates in one process) sharing one account in one Redis.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use vtenrich::clock::{Clock, ManualClock};
+use vtenrich::config::RedisFailureMode;
+use vtenrich::quota::{DenyReason, Priority, SyncedUsage, UpstreamSignal};
+use vtenrich::redis::Keys;
+
+use crate::common::{NS, at, counter, eventually, limits, replica, settle};
+use crate::support::redis_server::RedisServer;
+
+#[tokio::test]
+async fn two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let rate = limits(4, 500, 15_500);
+    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let grants: Arc<Mutex<Vec<DateTime<Utc>>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for i in 0..14 {
+        let gate = if i % 2 == 0 {
+            a.gate.clone()
+        } else {
+            b.gate.clone()
+        };
+        let priority = if i % 3 == 0 {
+            Priority::Background
+        } else {
+            Priority::Interactive
+        };
+        let (grants, clock) = (grants.clone(), clock.clone());
+        tasks.push(tokio::spawn(async move {
+            gate.acquire(priority, None)
+                .await
+                .expect("no deadline, no denial");
+            grants.lock().unwrap().push(clock.now());
+        }));
+    }
+
+    // 4 slots a minute for 14 waiters: 4 at 0 s, 60 s and 120 s, the last 2 at 180 s. The
+    // clock moves only once the grants due by now have happened (and no more), so each is
+    // recorded at the time the script granted it.
+    for step in 0..=40 {
+        let due = (4 * (step / 12 + 1)).min(14);
+        let count = || grants.lock().unwrap().len();
+        eventually(&format!("{due} grants by {} s", step * 5), || {
+            count() >= due
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(count(), due, "no grant beyond the rate at {} s", step * 5);
+        if due == 14 {
+            break;
+        }
+        clock.advance(Duration::from_secs(5));
+    }
+
+    let mut grants = grants.lock().unwrap().clone();
+    grants.sort();
+    assert_eq!(grants.len(), 14, "every waiter was served");
+    for (i, start) in grants.iter().enumerate() {
+        let in_window = grants[i..]
+            .iter()
+            .take_while(|t| **t < *start + TimeDelta::seconds(60))
+            .count();
+        assert!(
+            in_window <= 4,
+            "{in_window} grants in the minute from {start}"
+        );
+    }
+    let mut conn = server.connection().await;
+    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
+    assert_eq!(counter(&mut conn, &day).await, 14);
+    assert!(!a.alone() && !b.alone());
+}
+
+#[tokio::test]
+async fn a_slot_taken_by_one_replica_is_denied_to_the_other_with_the_fleets_retry() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let t0 = clock.now();
+    let rate = limits(2, 500, 15_500);
+    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    a.gate
+        .acquire(Priority::Interactive, Some(t0))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(10));
+    a.gate
+        .acquire(Priority::Interactive, Some(t0))
+        .await
+        .unwrap();
+
+    let denied = b
+        .gate
+        .acquire(Priority::Interactive, Some(clock.now()))
+        .await
+        .unwrap_err();
+
+    assert_eq!(denied.reason, DenyReason::Minute);
+    assert_eq!(denied.retry_at, t0 + TimeDelta::seconds(60));
+    assert_eq!(
+        b.gate.snapshot().minute.used,
+        2,
+        "b's snapshot shows the fleet"
+    );
+    assert_eq!(b.gate.snapshot().day.used, 2);
+}
+
+#[tokio::test]
+async fn a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhile() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let t0 = clock.now();
+    let a = replica(
+        &server.url(),
+        RedisFailureMode::LocalShare,
+        1,
+        limits(1, 500, 15_500),
+        &clock,
+    )
+    .await;
+    a.gate.acquire(Priority::Interactive, None).await.unwrap();
+    let mut conn = server.connection().await;
+    let calls_before = script_calls(&mut conn).await;
+
+    let gate = a.gate.clone();
+    let waiter = tokio::spawn(async move { gate.acquire(Priority::Interactive, None).await });
+    settle().await;
+    let calls_while_waiting = script_calls(&mut conn).await - calls_before;
+    clock.set(t0 + TimeDelta::seconds(60));
+    eventually("the waiter is granted once the slot frees", || {
+        waiter.is_finished()
+    })
+    .await;
+
+    assert_eq!(waiter.await.unwrap(), Ok(()));
+    // One denial taught it the slot; the rest of the calls are the periodic refreshes
+    // (every 200 ms here), far fewer than a polling waiter would make.
+    assert!(
+        calls_while_waiting <= 3,
+        "{calls_while_waiting} script calls while waiting"
+    );
+}
+
+async fn script_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T15:30:00Z"));
+    let rate = limits(4, 500, 15_500);
+    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let mut conn = server.connection().await;
+    let flag = Keys::new(NS).unwrap().blocked();
+
+    a.gate.signal(UpstreamSignal::QuotaExceeded);
+    for _ in 0..100 {
+        if counter(&mut conn, &flag).await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let denied = b
+        .gate
+        .acquire(
+            Priority::Interactive,
+            Some(clock.now() + TimeDelta::seconds(30)),
+        )
+        .await
+        .unwrap_err();
+
+    let midnight = at("2026-03-11T00:00:00Z");
+    assert_eq!(denied.reason, DenyReason::Blocked);
+    assert_eq!(denied.retry_at, midnight);
+    assert_eq!(
+        a.gate.snapshot().blocked_until,
+        Some(midnight),
+        "set at once locally"
+    );
+    assert_eq!(b.gate.snapshot().blocked_until, Some(midnight));
+    clock.set(midnight);
+    b.gate
+        .acquire(Priority::Interactive, Some(midnight))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn too_many_requests_on_one_replica_pauses_the_other_for_the_backoff() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T15:30:00Z"));
+    let t0 = clock.now();
+    let rate = limits(4, 500, 15_500);
+    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+
+    a.gate.signal(UpstreamSignal::TooManyRequests);
+    let mut denied = None;
+    for _ in 0..100 {
+        match b
+            .gate
+            .acquire(Priority::Interactive, Some(clock.now()))
+            .await
+        {
+            Err(d) => {
+                denied = Some(d);
+                break;
+            }
+            // Granted before the block reached Redis: spend and look again.
+            Ok(()) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+
+    let denied = denied.expect("the other replica is blocked");
+    assert_eq!(denied.reason, DenyReason::Blocked);
+    assert_eq!(denied.retry_at, t0 + TimeDelta::seconds(30));
+}
+
+#[tokio::test]
+async fn adopted_counts_reach_the_other_replica() {
+    let server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let rate = limits(4, 500, 15_500);
+    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+
+    a.gate.adopt(SyncedUsage {
+        day_used: 500,
+        month_used: 900,
+    });
+    let mut conn = server.connection().await;
+    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
+    for _ in 0..100 {
+        if counter(&mut conn, &day).await == 500 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let denied = b
+        .gate
+        .acquire(Priority::Background, Some(clock.now()))
+        .await
+        .unwrap_err();
+
+    assert_eq!(denied.reason, DenyReason::Day);
+    assert_eq!(denied.retry_at, at("2026-03-11T00:00:00Z"));
+    assert_eq!(b.gate.snapshot().month.used, 900);
+}

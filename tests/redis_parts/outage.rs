@@ -1,0 +1,285 @@
+//! Redis paused, killed or absent: the gate never fails open, falls back to its share (or
+//! allows nothing in closed mode), and pays back what it spent when Redis answers again.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use secrecy::SecretString;
+use vtenrich::clock::{Clock, ManualClock};
+use vtenrich::config::RedisFailureMode;
+use vtenrich::metrics::Metrics;
+use vtenrich::quota::{DenyReason, Priority};
+use vtenrich::redis::{Keys, connect_with};
+
+use crate::common::{NS, at, counter, eventually, limits, options, replica, settings};
+use crate::support::redis_server::RedisServer;
+
+#[tokio::test]
+async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume() {
+    let mut server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    // Two replicas: while alone each may spend 2 a minute and 50 a day.
+    let a = replica(
+        &server.url(),
+        RedisFailureMode::LocalShare,
+        2,
+        limits(4, 100, 15_500),
+        &clock,
+    )
+    .await;
+    a.gate
+        .acquire(Priority::Interactive, Some(clock.now()))
+        .await
+        .unwrap();
+
+    server.pause();
+    let deadline = Some(clock.now());
+    let first = a.gate.acquire(Priority::Interactive, deadline).await;
+    let second = a.gate.acquire(Priority::Interactive, deadline).await;
+    let third = a.gate.acquire(Priority::Interactive, deadline).await;
+    let alone = a.alone();
+    let backend_up = a.metrics.quota_backend_up.get();
+    server.resume();
+    eventually("the gate goes back to Redis", || !a.alone()).await;
+
+    assert_eq!((first, second), (Ok(()), Ok(())));
+    assert_eq!(
+        third.unwrap_err().reason,
+        DenyReason::Minute,
+        "the share is 2 a minute"
+    );
+    assert!(alone);
+    assert_eq!(backend_up, 0);
+    assert_eq!(a.metrics.quota_backend_up.get(), 1);
+    let mut conn = server.connection().await;
+    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
+    let shared = counter(&mut conn, &day).await;
+    // 1 before the pause + 2 alone; the acquire that timed out was queued in the paused
+    // server and may have been spent when it resumed (over-counting is the safe side).
+    assert!((3..=4).contains(&shared), "shared day counter {shared}");
+    // The minute window holds the spends made alone too: 4 are in it now.
+    let denied = a
+        .gate
+        .acquire(Priority::Interactive, Some(clock.now()))
+        .await;
+    if shared == 3 {
+        assert_eq!(denied, Ok(()));
+        let full = a
+            .gate
+            .acquire(Priority::Interactive, Some(clock.now()))
+            .await;
+        assert_eq!(full.unwrap_err().reason, DenyReason::Minute);
+    } else {
+        assert_eq!(denied.unwrap_err().reason, DenyReason::Minute);
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
+    let mut server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let a = replica(
+        &server.url(),
+        RedisFailureMode::LocalShare,
+        2,
+        limits(4, 100, 15_500),
+        &clock,
+    )
+    .await;
+    a.gate
+        .acquire(Priority::Interactive, Some(clock.now()))
+        .await
+        .unwrap();
+
+    server.stop();
+    for _ in 0..2 {
+        a.gate
+            .acquire(Priority::Interactive, Some(clock.now()))
+            .await
+            .unwrap();
+    }
+    clock.advance(Duration::from_secs(60));
+    a.gate.acquire(Priority::Background, None).await.unwrap();
+    server.restart();
+    eventually("the gate goes back to Redis", || !a.alone()).await;
+
+    let mut conn = server.connection().await;
+    let keys = Keys::new(NS).unwrap();
+    let date = clock.now().date_naive();
+    assert_eq!(counter(&mut conn, &keys.day(date)).await, 3);
+    assert_eq!(counter(&mut conn, &keys.month(date)).await, 3);
+}
+
+#[tokio::test]
+async fn the_share_counts_what_the_fleet_had_already_spent_today() {
+    let mut server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    // 10 a day for 2 replicas; 6 are spent through Redis, so 4 were left: 2 for this one.
+    let a = replica(
+        &server.url(),
+        RedisFailureMode::LocalShare,
+        2,
+        limits(100, 10, 15_500),
+        &clock,
+    )
+    .await;
+    for _ in 0..6 {
+        a.gate
+            .acquire(Priority::Interactive, Some(clock.now()))
+            .await
+            .unwrap();
+    }
+
+    server.stop();
+    let deadline = Some(clock.now());
+    let spent = [
+        a.gate.acquire(Priority::Interactive, deadline).await,
+        a.gate.acquire(Priority::Interactive, deadline).await,
+    ];
+    let third = a.gate.acquire(Priority::Interactive, deadline).await;
+
+    assert_eq!(spent, [Ok(()), Ok(())]);
+    let third = third.unwrap_err();
+    assert_eq!(third.reason, DenyReason::Day);
+    assert_eq!(third.retry_at, at("2026-03-11T00:00:00Z"));
+}
+
+#[tokio::test]
+async fn closed_mode_allows_no_call_while_redis_is_down() {
+    let mut server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let a = replica(
+        &server.url(),
+        RedisFailureMode::Closed,
+        2,
+        limits(4, 100, 15_500),
+        &clock,
+    )
+    .await;
+
+    server.stop();
+    let interactive = a
+        .gate
+        .acquire(
+            Priority::Interactive,
+            Some(clock.now() + TimeDelta::seconds(5)),
+        )
+        .await;
+    let gate = a.gate.clone();
+    let background = tokio::spawn(async move { gate.acquire(Priority::Background, None).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let background_waited = !background.is_finished();
+    server.restart();
+    eventually("the background fill is granted once Redis is back", || {
+        background.is_finished()
+    })
+    .await;
+
+    assert_eq!(interactive.unwrap_err().reason, DenyReason::Closed);
+    assert!(background_waited, "a background fill waits for Redis");
+    assert_eq!(background.await.unwrap(), Ok(()));
+    let mut conn = server.connection().await;
+    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
+    assert_eq!(counter(&mut conn, &day).await, 1, "nothing was spent alone");
+}
+
+#[tokio::test]
+async fn a_replica_starting_without_redis_runs_on_its_share_and_joins_later() {
+    let mut server = RedisServer::unstarted();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let a = replica(
+        &server.url(),
+        RedisFailureMode::LocalShare,
+        4,
+        limits(4, 100, 15_500),
+        &clock,
+    )
+    .await;
+
+    let alone_at_start = a.alone();
+    let first = a
+        .gate
+        .acquire(Priority::Interactive, Some(clock.now()))
+        .await;
+    let second = a
+        .gate
+        .acquire(Priority::Interactive, Some(clock.now()))
+        .await;
+    server.restart();
+    eventually("the gate joins the fleet", || !a.alone()).await;
+
+    assert!(alone_at_start);
+    assert_eq!(first, Ok(()));
+    assert_eq!(
+        second.unwrap_err().reason,
+        DenyReason::Minute,
+        "1 a minute alone"
+    );
+    let mut conn = server.connection().await;
+    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
+    assert_eq!(counter(&mut conn, &day).await, 1);
+}
+
+/// Collects log output for the password test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_redis_password_never_reaches_logs_or_errors() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = RedisServer::unstarted();
+    let with_password = server.url().replace("redis://", "redis://:hunter2-secret@");
+    let clock = Arc::new(ManualClock::new(at("2026-03-10T08:00:00Z")));
+    let limits = limits(4, 100, 15_500);
+
+    let parts = connect_with(
+        &settings(&with_password, RedisFailureMode::LocalShare, 1),
+        limits,
+        clock.clone(),
+        Metrics::new(),
+        options(),
+    )
+    .await
+    .expect("an unreachable Redis is not a start-up error");
+    parts
+        .gate
+        .acquire(Priority::Interactive, Some(clock.now()))
+        .await
+        .unwrap();
+    let mut bad = settings(
+        "redis://:hunter2-secret@127.0.0.1:notaport/",
+        RedisFailureMode::LocalShare,
+        1,
+    );
+    let refused = connect_with(&bad, limits, clock.clone(), Metrics::new(), options()).await;
+    bad.url = Some(SecretString::from("not a url hunter2-secret".to_owned()));
+    let refused_too = connect_with(&bad, limits, clock, Metrics::new(), options()).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("Redis unreachable"), "{logs}");
+    assert!(!logs.contains("hunter2"), "{logs}");
+    for result in [refused, refused_too] {
+        let text = format!("{:#}", result.err().expect("a bad URL is refused"));
+        assert!(text.contains("VTENRICH_REDIS_URL"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
