@@ -51,10 +51,15 @@ impl Application {
             request_timeout: vt.request_timeout,
             max_body_bytes: vt.max_body_bytes,
         })?;
-        let backends = crate::backends::open(settings, clock.clone(), &metrics).await;
+        let backends = crate::backends::open(settings, clock.clone(), &metrics).await?;
         let gate = backends.gate.clone();
         metrics.observe_quota(&gate.snapshot());
-        let cache = Cache::new(settings.cache, clock.clone(), metrics.clone());
+        let mut cache = Cache::new(settings.cache, clock.clone(), metrics.clone());
+        if settings.redis.url.is_some() {
+            // Replicas share Redis; the memory tier only keeps entries briefly so they do not
+            // drift apart for long.
+            cache = cache.with_memory_ttl(settings.redis.memory_ttl);
+        }
         let enricher = Enricher::new(EnricherParts {
             cache,
             gate: gate.clone(),

@@ -31,8 +31,34 @@ pub fn limits(settings: &Settings) -> Limits {
     }
 }
 
-/// Opens the backends for a single node.
-pub async fn open(settings: &Settings, clock: SharedClock, metrics: &Metrics) -> Backends {
+/// Opens the backends for this configuration: Redis when `redis.url` is set, else a single
+/// node's local gate and embedded store.
+pub async fn open(
+    settings: &Settings,
+    clock: SharedClock,
+    metrics: &Metrics,
+) -> anyhow::Result<Backends> {
+    if settings.redis.url.is_some() {
+        let parts =
+            crate::redis::connect(&settings.redis, limits(settings), clock, metrics.clone())
+                .await?;
+        tracing::info!(
+            failure_mode = ?settings.redis.failure_mode,
+            expected_replicas = settings.redis.expected_replicas,
+            "sharing quota and cache through Redis"
+        );
+        // Redis is the shared tier; the embedded store would only duplicate it per replica.
+        return Ok(Backends {
+            gate: parts.gate,
+            tier: Some(parts.tier),
+            lock: Some(parts.lock),
+            store: None,
+        });
+    }
+    Ok(single_node(settings, clock, metrics).await)
+}
+
+async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics) -> Backends {
     let store = open_store(settings, metrics).await;
     let mut gate = LocalGate::new(limits(settings), clock);
     if let Some(store) = &store {

@@ -47,6 +47,8 @@ pub enum Lookup {
 /// moka's per-entry expiry: an entry lives until its stale window ends.
 struct UntilStale {
     clock: SharedClock,
+    /// With a shared tier behind: keep entries in memory at most this long.
+    memory_ttl: Option<Duration>,
 }
 
 impl moka::Expiry<IpAddr, Arc<Entry>> for UntilStale {
@@ -56,10 +58,12 @@ impl moka::Expiry<IpAddr, Arc<Entry>> for UntilStale {
         value: &Arc<Entry>,
         _created_at: Instant,
     ) -> Option<Duration> {
+        let until_stale = (value.stale_until - self.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         Some(
-            (value.stale_until - self.clock.now())
-                .to_std()
-                .unwrap_or(Duration::ZERO),
+            self.memory_ttl
+                .map_or(until_stale, |ttl| ttl.min(until_stale)),
         )
     }
 
@@ -86,11 +90,21 @@ pub struct Cache {
 impl Cache {
     /// An empty cache bounded by `settings.max_entries`.
     pub fn new(settings: CacheSettings, clock: SharedClock, metrics: Metrics) -> Self {
+        Self::build(settings, clock, metrics, None)
+    }
+
+    fn build(
+        settings: CacheSettings,
+        clock: SharedClock,
+        metrics: Metrics,
+        memory_ttl: Option<Duration>,
+    ) -> Self {
         let evictions = metrics.cache_evictions.clone();
         let inner = moka::sync::Cache::builder()
             .max_capacity(settings.max_entries)
             .expire_after(UntilStale {
                 clock: clock.clone(),
+                memory_ttl,
             })
             .eviction_listener(move |_key, _value, cause| {
                 let cause = match cause {
@@ -108,6 +122,12 @@ impl Cache {
             settings,
             metrics,
         }
+    }
+
+    /// The same cache, but entries leave memory after `ttl` at the latest (real time), so a
+    /// shared tier behind it is consulted again. Call before any insert.
+    pub fn with_memory_ttl(self, ttl: Duration) -> Self {
+        Self::build(self.settings, self.clock, self.metrics, Some(ttl))
     }
 
     /// Looks `ip` up, classifying the entry against the clock.
@@ -219,5 +239,19 @@ mod tests {
             cache.insert(IpAddr::from([1, 1, 1, i]), Answer::NotFound);
         }
         assert!(cache.entry_count() <= 10, "{}", cache.entry_count());
+    }
+
+    #[test]
+    fn with_a_memory_ttl_an_entry_leaves_memory_while_still_fresh() {
+        let clock = ManualClock::new(Utc::now());
+        let cache = cache(&clock).with_memory_ttl(Duration::from_millis(30));
+        let ip: IpAddr = "8.8.8.8".parse().unwrap();
+        cache.insert(ip, Answer::NotFound);
+        assert!(matches!(cache.lookup(&ip), Lookup::Fresh(_)));
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(
+            matches!(cache.lookup(&ip), Lookup::Miss),
+            "the shared tier must be asked again"
+        );
     }
 }

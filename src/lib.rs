@@ -15,6 +15,7 @@
 //! - `metrics`: the Prometheus registry.
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
+//! - `redis`: scale-out on Redis (shared quota, second cache tier, fetch lock).
 //! - `report`: the normalised report and the verdict policy.
 //! - `server`: the connection loop with header, idle and shutdown limits.
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
@@ -33,6 +34,7 @@ pub mod http;
 pub mod metrics;
 pub mod observable;
 pub mod quota;
+pub mod redis;
 pub mod report;
 pub mod server;
 pub mod simulator;

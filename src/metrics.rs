@@ -30,6 +30,8 @@ pub struct Metrics {
     pub quota_decisions: IntCounterVec,
     pub quota_wait: Histogram,
     pub quota_blocked_until: IntGauge,
+    pub quota_backend_up: IntGauge,
+    pub quota_fallback_active: IntGauge,
     pub deferred_depth: IntGauge,
     pub deferred_dropped: IntCounter,
     pub store_errors: IntCounterVec,
@@ -114,7 +116,7 @@ impl Metrics {
         );
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
 
-        Self {
+        let metrics = Self {
             http_requests: counter_vec(
                 &r,
                 "http_requests_total",
@@ -230,6 +232,24 @@ impl Metrics {
                 )
                 .expect("ok"),
             ),
+            quota_backend_up: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_quota_backend_up",
+                    "1 while the quota backend answers (Redis when configured; the in-process \
+                     gate always does), else 0.",
+                )
+                .expect("ok"),
+            ),
+            quota_fallback_active: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_quota_fallback_active",
+                    "1 while Redis is unreachable and this replica decides alone (its local \
+                     share, or no calls in closed mode), else 0.",
+                )
+                .expect("ok"),
+            ),
             deferred_depth: register(
                 &r,
                 IntGauge::new(
@@ -269,7 +289,10 @@ impl Metrics {
                 .expect("ok"),
             ),
             registry: r,
-        }
+        };
+        // Without Redis the in-process gate is the backend, and it always answers.
+        metrics.quota_backend_up.set(1);
+        metrics
     }
 
     /// Copies the gate's state into the quota gauges.
