@@ -68,43 +68,11 @@ pub struct Upstream {
     /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
     /// connections (quota already bounds the rate; this bounds the parallelism).
     pub(super) calls_in_flight: tokio::sync::Semaphore,
-    flights: Mutex<HashMap<IpAddr, FlightFuture>>,
-}
-
-/// The parts an [`Upstream`] is made of.
-pub struct UpstreamParts {
-    pub cache: Cache,
-    pub gate: Arc<dyn QuotaGate>,
-    pub client: VtClient,
-    pub clock: SharedClock,
-    pub metrics: Metrics,
-    pub deferred: DeferredQueue,
-    pub max_retries: u32,
-    pub tier: Option<Arc<dyn SecondTier>>,
-    pub lock: Option<Arc<dyn FleetLock>>,
-    pub call_budget: chrono::Duration,
-    pub max_concurrent_calls: usize,
+    /// Fetches in progress, by address (see [`Upstream::join_or_start`]).
+    pub(super) flights: Mutex<HashMap<IpAddr, FlightFuture>>,
 }
 
 impl Upstream {
-    /// Wires the parts together.
-    pub fn new(p: UpstreamParts) -> Self {
-        Self {
-            cache: p.cache,
-            gate: p.gate,
-            client: p.client,
-            clock: p.clock,
-            metrics: p.metrics,
-            deferred: p.deferred,
-            max_retries: p.max_retries,
-            tier: p.tier,
-            lock: p.lock,
-            call_budget: p.call_budget,
-            calls_in_flight: tokio::sync::Semaphore::new(p.max_concurrent_calls.max(1)),
-            flights: Mutex::new(HashMap::new()),
-        }
-    }
-
     /// Joins the running flight for `ip`, or starts one.
     pub fn join_or_start(
         self: &Arc<Self>,

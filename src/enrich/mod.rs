@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::observable::{InvalidObservable, Observable, special_purpose};
 use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
 use crate::virustotal::{VtClient, VtError};
-use flight::{FlightEnd, FlightResult, Join, Upstream, UpstreamParts};
+use flight::{FlightEnd, FlightResult, Join, Upstream};
 
 /// One input entry as parsed at the edge.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ impl Enricher {
             * attempts
             + chrono::Duration::seconds(2);
         Self {
-            upstream: Arc::new(Upstream::new(UpstreamParts {
+            upstream: Arc::new(Upstream {
                 cache: parts.cache,
                 gate: parts.gate,
                 client: parts.client,
@@ -84,8 +84,9 @@ impl Enricher {
                 tier: parts.tier,
                 lock: parts.lock,
                 call_budget,
-                max_concurrent_calls: parts.max_concurrent_upstream,
-            })),
+                calls_in_flight: tokio::sync::Semaphore::new(parts.max_concurrent_upstream.max(1)),
+                flights: Default::default(),
+            }),
             call_budget,
         }
     }

@@ -241,25 +241,15 @@ impl State {
     }
 }
 
-/// Counts an interactive caller as waiting for as long as it lives, so a cancelled request stops
-/// holding back background fills the moment its future is dropped.
-struct InteractiveWaiter<'a> {
-    gate: &'a LocalGate,
-}
-
-impl<'a> InteractiveWaiter<'a> {
-    fn register(gate: &'a LocalGate) -> Self {
-        gate.state().interactive_waiters += 1;
-        Self { gate }
-    }
-}
-
-impl Drop for InteractiveWaiter<'_> {
-    fn drop(&mut self) {
-        let mut state = self.gate.state();
-        state.interactive_waiters = state.interactive_waiters.saturating_sub(1);
+impl LocalGate {
+    /// Adds `delta` to the interactive waiter count; a leaving waiter wakes the others.
+    fn adjust_waiters(&self, delta: isize) {
+        let mut state = self.state();
+        state.interactive_waiters = state.interactive_waiters.saturating_add_signed(delta);
         drop(state);
-        self.gate.changed.notify_waiters();
+        if delta < 0 {
+            self.changed.notify_waiters();
+        }
     }
 }
 
@@ -270,8 +260,8 @@ impl QuotaGate for LocalGate {
         deadline: Option<DateTime<Utc>>,
     ) -> BoxFuture<'_, Result<(), Denied>> {
         Box::pin(async move {
-            let _waiter =
-                (priority == Priority::Interactive).then(|| InteractiveWaiter::register(self));
+            let _waiter = (priority == Priority::Interactive)
+                .then(|| WaiterGuard::new(|delta| self.adjust_waiters(delta)));
             loop {
                 // Listen before deciding, so a change made between the decision and the wait
                 // still wakes us.
@@ -743,7 +733,7 @@ mod tests {
         let (gate, _clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
         // Holding the registration without polling stands for an interactive caller that has
         // not yet been scheduled.
-        let waiter = InteractiveWaiter::register(&gate);
+        let waiter = WaiterGuard::new(|delta| gate.adjust_waiters(delta));
 
         let background = gate.acquire(Priority::Background, None).now_or_never();
         assert!(background.is_none());

@@ -154,6 +154,25 @@ pub trait QuotaGate: Send + Sync + 'static {
     fn snapshot(&self) -> QuotaSnapshot;
 }
 
+/// Counts an interactive caller as waiting for as long as it lives: `adjust(1)` at creation,
+/// `adjust(-1)` on drop, so a cancelled request stops holding back background fills the moment
+/// its future is dropped. Shared by the gates, which keep the count in their own state.
+pub(crate) struct WaiterGuard<F: Fn(isize)>(F);
+
+impl<F: Fn(isize)> WaiterGuard<F> {
+    /// Registers the waiter.
+    pub(crate) fn new(adjust: F) -> Self {
+        adjust(1);
+        Self(adjust)
+    }
+}
+
+impl<F: Fn(isize)> Drop for WaiterGuard<F> {
+    fn drop(&mut self) {
+        (self.0)(-1);
+    }
+}
+
 /// Limits of the VirusTotal key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

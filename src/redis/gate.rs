@@ -31,7 +31,7 @@ use crate::config::RedisFailureMode;
 use crate::metrics::Metrics;
 use crate::quota::{
     CountSource, Denied, DenyReason, Limits, LocalGate, Priority, QuotaGate, QuotaSnapshot,
-    SyncedUsage, UpstreamSignal,
+    SyncedUsage, UpstreamSignal, WaiterGuard,
 };
 
 /// Where the quota script takes "now" from.
@@ -211,8 +211,8 @@ impl Inner {
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
     ) -> Result<(), Denied> {
-        let _waiter =
-            (priority == Priority::Interactive).then(|| InteractiveWaiter::register(self));
+        let _waiter = (priority == Priority::Interactive)
+            .then(|| WaiterGuard::new(|delta| self.adjust_waiters(delta)));
         let mut shared = self.shared.subscribe();
         loop {
             // Listen before deciding, so a change between the decision and the wait wakes us.
@@ -265,24 +265,15 @@ impl Inner {
     }
 }
 
-/// Counts an interactive caller as waiting for as long as it lives (see the local gate).
-struct InteractiveWaiter<'a> {
-    gate: &'a Inner,
-}
-
-impl<'a> InteractiveWaiter<'a> {
-    fn register(gate: &'a Inner) -> Self {
-        gate.state().interactive_waiters += 1;
-        Self { gate }
-    }
-}
-
-impl Drop for InteractiveWaiter<'_> {
-    fn drop(&mut self) {
-        let mut state = self.gate.state();
-        state.interactive_waiters = state.interactive_waiters.saturating_sub(1);
+impl Inner {
+    /// Adds `delta` to the interactive waiter count; a leaving waiter wakes the others.
+    fn adjust_waiters(&self, delta: isize) {
+        let mut state = self.state();
+        state.interactive_waiters = state.interactive_waiters.saturating_add_signed(delta);
         drop(state);
-        self.gate.changed.notify_waiters();
+        if delta < 0 {
+            self.changed.notify_waiters();
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod fault_matrix;
 mod faults;
 mod helpers;
 mod limits;
+mod monitoring;
 mod observability;
 mod quota;
 mod singleflight;

@@ -4,19 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::DateTime;
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use vtenrich::app::Application;
-use vtenrich::clock::{ManualClock, SharedClock};
-use vtenrich::config::{DataDir, Settings};
-use vtenrich::simulator::{Simulator, SimulatorConfig};
 
-const SIM_KEY: &str = "monitoring-test-sim-key";
+use crate::helpers::{Options, spawn_app_with};
+
 const PREFIX: &str = "vtenrich_";
 
 fn monitoring_file(name: &str) -> PathBuf {
@@ -141,80 +133,30 @@ fn is_exported(name: &str, families: &BTreeMap<String, String>) -> bool {
 /// family the material uses (a miss, a hit, a size eviction, a batch with every kind of
 /// entry), and returns the exposition.
 async fn exposition_after_traffic() -> String {
-    let epoch = DateTime::parse_from_rfc3339("2026-11-10T12:00:00Z")
-        .expect("literal time")
-        .to_utc();
-    let clock: SharedClock = Arc::new(ManualClock::new(epoch));
-    let sim = Simulator::start(
-        SimulatorConfig {
-            api_key: SIM_KEY.to_owned(),
-            ..SimulatorConfig::default()
-        },
-        clock.clone(),
-    )
-    .await
-    .expect("simulator starts");
-    let mut settings = Settings {
-        listen: "127.0.0.1:0".parse().expect("literal address"),
-        drain_delay: Duration::ZERO,
-        data_dir: DataDir::None,
-        ..Settings::default()
-    };
-    settings.virustotal.base_url = sim.base_url();
-    settings.virustotal.rate_per_minute = 4;
-    settings.virustotal.request_timeout = Duration::from_secs(5);
-    // One entry: the second address evicts for size, so the evictions family exists.
-    settings.cache.max_entries = 1;
-    let app = Application::build(&settings, SecretString::from(SIM_KEY), clock)
-        .await
-        .expect("application builds");
-    let base = format!("http://{}", app.local_addr());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::new();
-
+    let app = spawn_app_with(Options::default().configure(|s| {
+        s.virustotal.rate_per_minute = 4;
+        // One entry: the second address evicts for size, so the evictions family exists.
+        s.cache.max_entries = 1;
+    }))
+    .await;
     for _ in 0..2 {
-        let response = http
-            .get(format!("{base}/v1/ip/8.8.8.8"))
-            .send()
-            .await
-            .expect("request sent");
-        assert_eq!(response.status(), 200);
+        assert_eq!(app.get("/v1/ip/8.8.8.8").await.0, 200);
     }
-    let batch = json!({
-        "observables": ["1.1.1.1", "9.9.9.9", "8.8.4.4", "208.67.222.222", "10.0.0.1", "nope"],
-        "max_wait_ms": 0,
-    });
-    let response = http
-        .post(format!("{base}/v1/enrich"))
-        .json(&batch)
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(response.status(), 200);
-    let response = http
-        .get(format!("{base}/no/such/route"))
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(response.status(), 404);
-    let exposition = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("request sent")
-        .text()
-        .await
-        .expect("metrics body");
-
-    let _ = stop.send(());
-    server
-        .await
-        .expect("server task")
-        .expect("server exits cleanly");
-    sim.shutdown().await;
+    app.enrich_ok(
+        json!([
+            "1.1.1.1",
+            "9.9.9.9",
+            "8.8.4.4",
+            "208.67.222.222",
+            "10.0.0.1",
+            "nope"
+        ]),
+        0,
+    )
+    .await;
+    assert_eq!(app.get("/no/such/route").await.0, 404);
+    let exposition = app.get("/metrics").await.1;
+    app.stop().await;
     exposition
 }
 
