@@ -152,3 +152,39 @@ async fn after_a_quota_exceeded_answer_no_call_is_made_until_the_block_ends() {
     let later = app.enrich_ok(json!([ips[0], ips[1]]), 0).await;
     assert_eq!(statuses(&later), ["ok", "ok"], "{later}");
 }
+
+#[tokio::test]
+async fn with_a_user_id_the_used_counts_are_adopted_from_virustotal() {
+    // Arrange: another tool spends three calls on the same key, straight at "VirusTotal".
+    let app = spawn_app_with(Options::default().configure(|s| {
+        s.virustotal.user_id = Some("analyst".into());
+        s.virustotal.quota_sync_interval = Duration::from_millis(100);
+    }))
+    .await;
+    for ip in known_addresses(3) {
+        let response = app
+            .http
+            .get(format!("{}/ip_addresses/{ip}", app.sim.base_url()))
+            .header("x-apikey", crate::helpers::SIM_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    // Act: wait (bounded) for a sync.
+    let mut quota = serde_json::Value::Null;
+    for _ in 0..100 {
+        quota = app.get_json("/v1/quota").await.1;
+        if quota["windows"]["day"]["used"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Assert
+    assert_eq!(quota["windows"]["day"]["used"], 3, "{quota}");
+    assert_eq!(quota["windows"]["month"]["used"], 3);
+    assert_eq!(quota["counts_source"], "virustotal");
+    assert!(quota["synced_at"].is_string());
+}
