@@ -96,6 +96,15 @@ impl DeferredQueue {
         self.metrics.deferred_depth.set(state.members.len() as i64);
     }
 
+    /// Whether `ip` is waiting for or in a background fill.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.state
+            .lock()
+            .expect("deferred lock")
+            .members
+            .contains(ip)
+    }
+
     /// Addresses waiting for or in a background fill.
     pub fn depth(&self) -> usize {
         self.state.lock().expect("deferred lock").members.len()

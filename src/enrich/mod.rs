@@ -7,7 +7,7 @@ mod flight;
 mod outcome;
 mod tiers;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,12 +101,13 @@ impl Enricher {
 
         // Decide what we can without the network; collect distinct addresses that need it.
         let mut decided: HashMap<IpAddr, Outcome> = HashMap::new();
+        let mut seen: HashSet<IpAddr> = HashSet::new();
         let mut pending: Vec<(IpAddr, Option<Arc<Entry>>)> = Vec::new();
         for item in &items {
             let Ok(Observable::Ip(ip)) = item.parsed else {
                 continue;
             };
-            if decided.contains_key(&ip) {
+            if !seen.insert(ip) {
                 continue;
             }
             let outcome = if let Some(range) = special_purpose(ip) {
@@ -121,15 +122,11 @@ impl Enricher {
                     },
                     Lookup::Stale(entry) => {
                         pending.push((ip, Some(entry)));
-                        Outcome::Deferred {
-                            retry_after_secs: 0,
-                        }
+                        continue;
                     }
                     Lookup::Miss => {
                         pending.push((ip, None));
-                        Outcome::Deferred {
-                            retry_after_secs: 0,
-                        }
+                        continue;
                     }
                 }
             };
@@ -236,32 +233,42 @@ impl Enricher {
                 reason: crate::quota::DenyReason::Minute,
                 retry_at: earliest_slot(&up.gate.snapshot(), up.clock.now()),
             };
-            return (self.fallback(stale, Fallback::Deferred(denied)), 0);
+            return (self.fallback(ip, stale, Fallback::Deferred(denied)), 0);
         };
         let calls = if leader { calls } else { 0 };
         let outcome = match end {
             FlightEnd::Answered(entry) => answered(entry, Source::VirusTotal),
-            FlightEnd::Deferred(denied) => self.fallback(stale, Fallback::Deferred(denied)),
-            FlightEnd::Failed(err) => self.fallback(stale, Fallback::Failed(err)),
+            FlightEnd::Deferred(denied) => self.fallback(ip, stale, Fallback::Deferred(denied)),
+            FlightEnd::Failed(err) => self.fallback(ip, stale, Fallback::Failed(err)),
         };
         (outcome, calls)
     }
 
     /// Serves a stale entry when there is one, else reports the deferral or failure.
-    fn fallback(&self, stale: Option<Arc<Entry>>, why: Fallback) -> Outcome {
+    fn fallback(&self, ip: IpAddr, stale: Option<Arc<Entry>>, why: Fallback) -> Outcome {
         let now = self.upstream.clock.now();
         let (error, retry_after_secs) = match &why {
-            Fallback::Deferred(denied) => (
-                ItemError {
-                    code: "quota_wait_exceeded",
-                    message: format!(
-                        "no VirusTotal quota slot within the wait ({} limit); queued for a \
-                         background fill, ask again after retry_after_secs",
-                        denied.reason.as_str()
-                    ),
-                },
-                Some(denied.retry_after_secs(now)),
-            ),
+            Fallback::Deferred(denied) => {
+                // A full queue drops the fill (counted and logged); the caller must know that
+                // asking again later is then the only way to get the answer.
+                let fill = if self.upstream.deferred.contains(&ip) {
+                    "queued for a background fill; ask again after retry_after_secs"
+                } else {
+                    "the background queue is full, so it will not be filled on its own; ask \
+                     again after retry_after_secs"
+                };
+                let message = format!(
+                    "no VirusTotal quota slot within the wait ({} limit); {fill}",
+                    denied.reason.as_str()
+                );
+                (
+                    ItemError {
+                        code: "quota_wait_exceeded",
+                        message,
+                    },
+                    Some(denied.retry_after_secs(now)),
+                )
+            }
             Fallback::Failed(err) => (
                 ItemError {
                     code: err.api_code(),
@@ -286,6 +293,7 @@ impl Enricher {
         }
         match why {
             Fallback::Deferred(_) => Outcome::Deferred {
+                error,
                 retry_after_secs: retry_after_secs.unwrap_or(1),
             },
             Fallback::Failed(_) => Outcome::Error {

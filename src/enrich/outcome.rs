@@ -50,7 +50,11 @@ pub enum Outcome {
     /// Not a valid observable.
     Invalid(InvalidObservable),
     /// No quota slot within the wait; queued for a background fill.
-    Deferred { retry_after_secs: u64 },
+    Deferred {
+        /// Why, and whether a background fill is queued.
+        error: ItemError,
+        retry_after_secs: u64,
+    },
     /// The upstream failed and no stale entry exists.
     Error {
         error: ItemError,

@@ -281,14 +281,12 @@ impl ResultBody {
                     message: invalid.reason().to_owned(),
                 });
             }
-            Outcome::Deferred { retry_after_secs } => {
+            Outcome::Deferred {
+                error,
+                retry_after_secs,
+            } => {
                 body.retry_after_secs = Some(retry_after_secs);
-                body.error = Some(ItemErrorBody {
-                    code: "quota_wait_exceeded",
-                    message: "no VirusTotal quota slot within the wait; queued for a background \
-                              fill, ask again after retry_after_secs"
-                        .to_owned(),
-                });
+                body.error = Some(error_body(&error));
             }
             Outcome::Error {
                 error,

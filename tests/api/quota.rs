@@ -188,3 +188,47 @@ async fn with_a_user_id_the_used_counts_are_adopted_from_virustotal() {
     assert_eq!(quota["counts_source"], "virustotal");
     assert!(quota["synced_at"].is_string());
 }
+
+#[tokio::test]
+async fn a_full_deferred_queue_says_so_and_counts_the_drop() {
+    let app = spawn_app_with(Options::default().configure(|s| {
+        s.virustotal.rate_per_minute = 1;
+        s.deferred.capacity = 1;
+    }))
+    .await;
+
+    let body = app.enrich_ok(json!(known_addresses(3)), 0).await;
+
+    let deferred: Vec<&serde_json::Value> = results(&body)
+        .iter()
+        .filter(|r| r["status"] == "deferred")
+        .collect();
+    assert_eq!(deferred.len(), 2, "{body}");
+    let messages: Vec<&str> = deferred
+        .iter()
+        .map(|r| r["error"]["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.contains("queued for a background fill"))
+            .count(),
+        1,
+        "{messages:?}"
+    );
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.contains("queue is full"))
+            .count(),
+        1,
+        "{messages:?}"
+    );
+    let metrics = app.get("/metrics").await.1;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "vtenrich_deferred_dropped_total 1"),
+        "{metrics}"
+    );
+}
