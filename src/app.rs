@@ -31,6 +31,8 @@ pub struct Application {
     metrics: Metrics,
     drain_delay: std::time::Duration,
     limits: ServerLimits,
+    /// Longest shutdown waits for calls in flight to be written through.
+    settle_limit: std::time::Duration,
     quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
     store: Option<DurableStore>,
 }
@@ -120,6 +122,7 @@ impl Application {
                 max_header_bytes: settings.max_header_bytes,
                 idle_timeout: settings.idle_timeout,
             },
+            settle_limit: vt.request_timeout + std::time::Duration::from_secs(2),
             quota_sync,
             store: backends.store,
         })
@@ -172,6 +175,8 @@ impl Application {
             tracing::info!("no longer accepting connections; finishing in-flight requests");
         };
         crate::server::serve(self.listener, self.router, self.limits, drained).await;
+        // Answers already paid for are written before the process goes.
+        self.enricher.settle(self.settle_limit).await;
         cancel.cancel();
         let _ = filler.await;
         if let Some(purger) = purger {

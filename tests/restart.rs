@@ -27,6 +27,10 @@ impl Drop for Service {
 }
 
 async fn start(sim: &Simulator, data_dir: &Path) -> Service {
+    start_with(sim, data_dir, &[]).await
+}
+
+async fn start_with(sim: &Simulator, data_dir: &Path, extra_env: &[(&str, &str)]) -> Service {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vtenrich"))
         .arg("serve")
         .env("VTENRICH_LISTEN", "127.0.0.1:0")
@@ -36,10 +40,12 @@ async fn start(sim: &Simulator, data_dir: &Path) -> Service {
         .env("VTENRICH_VT_RATE_PER_MINUTE", "1000")
         .env("VTENRICH_LOG", "info")
         .env("VTENRICH_LOG_FORMAT", "json")
+        .envs(extra_env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("vtenrich serve starts");
+
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<String>();
     std::thread::spawn(move || {
@@ -187,4 +193,45 @@ async fn an_unusable_data_directory_degrades_to_memory_only_and_keeps_serving() 
         metrics.lines().any(|l| l == "vtenrich_store_degraded 1"),
         "degradation is visible"
     );
+}
+
+// Multi-threaded: the simulator must keep answering while this thread waits for the child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_in_flight_at_sigterm_is_written_before_the_process_exits() {
+    // Arrange: a slow upstream, and a caller that gives up before the answer comes.
+    let sim = Simulator::start(
+        SimulatorConfig {
+            api_key: KEY.into(),
+            latency: Duration::from_millis(1_500),
+            ..SimulatorConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ip = "81.4.5.6".to_owned();
+    let mut service = start_with(&sim, dir.path(), &[("VTENRICH_DRAIN_DELAY", "0s")]).await;
+    let impatient = reqwest::Client::new()
+        .get(format!("{}/v1/ip/{ip}", service.base))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(
+        impatient.is_err(),
+        "the caller gave up while the call was in flight"
+    );
+
+    // Act: stop gracefully while the answer is still on its way.
+    let _ = Command::new("kill")
+        .args(["-TERM", &service.child.id().to_string()])
+        .status();
+    let exit = service.child.wait().unwrap();
+    let restarted = start(&sim, dir.path()).await;
+    let answer = enrich(&restarted, std::slice::from_ref(&ip)).await;
+
+    // Assert
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(sim.calls_for(&ip), 1, "paid once, kept: {answer}");
+    assert_eq!(answer["results"][0]["source"], "cache", "{answer}");
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -118,6 +119,7 @@ impl Upstream {
                 return FlightResult { end, calls };
             }
             calls += 1;
+            let _unsettled = Unsettled::new(&self.unsettled);
             let permit = self.calls_in_flight.acquire().await;
             let started = Instant::now();
             let result = self.client.ip_report(ip).await;
@@ -243,6 +245,22 @@ impl Upstream {
             latency_ms = took.as_millis() as u64,
             "VirusTotal call"
         );
+    }
+}
+
+/// Counts a spent call until its answer is kept (or it failed), so shutdown can wait for it.
+struct Unsettled<'a>(&'a AtomicUsize);
+
+impl<'a> Unsettled<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -68,6 +68,9 @@ pub struct Upstream {
     /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
     /// connections (quota already bounds the rate; this bounds the parallelism).
     pub(super) calls_in_flight: tokio::sync::Semaphore,
+    /// Calls spent and not yet written through: shutdown waits for these, so an answer
+    /// already paid for is never lost to a stopping process.
+    pub(super) unsettled: std::sync::atomic::AtomicUsize,
     /// Fetches in progress, by address (see [`Upstream::join_or_start`]).
     pub(super) flights: Mutex<HashMap<IpAddr, FlightFuture>>,
 }

@@ -85,6 +85,7 @@ impl Enricher {
                 lock: parts.lock,
                 call_budget,
                 calls_in_flight: tokio::sync::Semaphore::new(parts.max_concurrent_upstream.max(1)),
+                unsettled: Default::default(),
                 flights: Default::default(),
             }),
             call_budget,
@@ -326,6 +327,24 @@ impl Enricher {
                 up.deferred.finish(ip);
             }
         })
+    }
+
+    /// Waits (at most `limit`) until every VirusTotal call already made has been written to
+    /// the cache and second tier. Called on shutdown after the listener closed.
+    pub async fn settle(&self, limit: Duration) {
+        let until = tokio::time::Instant::now() + limit;
+        while self
+            .upstream
+            .unsettled
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+        {
+            if tokio::time::Instant::now() >= until {
+                tracing::warn!("shutting down with VirusTotal calls still in flight");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The quota gate's current state.
