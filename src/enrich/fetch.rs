@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::flight::{FlightEnd, FlightResult, Upstream};
-use super::tiers::LockOutcome;
+use super::tiers::{FleetLock, LockOutcome};
 use crate::cache::{Answer, Entry};
 use crate::quota::{Denied, DenyReason, Priority, UpstreamSignal};
 use crate::report::IpReport;
@@ -17,6 +17,19 @@ use crate::virustotal::VtError;
 
 /// How often a replica waiting for a peer's fetch looks at the shared tier.
 const PEER_POLL: Duration = Duration::from_millis(100);
+
+/// How long past its deadline a caller waits for a peer's answer already on its way.
+const PEER_GRACE: Duration = Duration::from_secs(1);
+
+/// Longest a background fill holds the fleet lock while waiting for a quota slot.
+const BACKGROUND_HOLD: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Time left until `deadline` (none: zero).
+fn until(now: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Duration {
+    deadline
+        .and_then(|d| (d - now).to_std().ok())
+        .unwrap_or(Duration::ZERO)
+}
 
 impl Upstream {
     /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
@@ -26,24 +39,94 @@ impl Upstream {
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
     ) -> FlightResult {
-        // A background fill may run long after its deferral: another replica, or a restart's
-        // store, may have the answer by now.
-        if priority == Priority::Background
-            && let Some(entry) = self.fresh_in_tier(ip).await
-        {
-            return answered(entry, 0);
+        match priority {
+            Priority::Interactive => self.fetch_for_caller(ip, deadline).await,
+            Priority::Background => self.fill(ip).await,
         }
+    }
+
+    /// A caller is waiting: fetch under the fleet lock, or wait (up to the caller's deadline)
+    /// for the replica holding it; if that replica gives up, take over.
+    async fn fetch_for_caller(&self, ip: IpAddr, deadline: Option<DateTime<Utc>>) -> FlightResult {
         let Some(lock) = self.lock.clone() else {
-            return self.spend_and_call(ip, priority, deadline).await;
+            return self
+                .spend_and_call(ip, Priority::Interactive, deadline)
+                .await;
         };
-        // The lock must outlive the quota wait plus the call; a background fill has no
-        // deadline, so it waits for its slot first and locks only then.
-        let wait = deadline.map_or(chrono::Duration::zero(), |d| {
-            (d - self.clock.now()).max(chrono::Duration::zero())
-        });
-        let ttl = (wait + self.call_budget)
-            .to_std()
-            .unwrap_or(Duration::from_secs(60));
+        let give_up = Instant::now() + until(self.clock.now(), deadline) + PEER_GRACE;
+        let mut waited = false;
+        loop {
+            if let Some(result) = self
+                .locked_fetch(lock.as_ref(), ip, Priority::Interactive, deadline)
+                .await
+            {
+                return result;
+            }
+            if !waited {
+                self.metrics.singleflight_waits.inc();
+                waited = true;
+            }
+            if let Some(entry) = self.fresh_in_tier(ip).await {
+                return answered(entry, 0);
+            }
+            if Instant::now() + PEER_POLL > give_up {
+                let denied = Denied {
+                    reason: DenyReason::Minute,
+                    retry_at: self.clock.now() + chrono::Duration::seconds(5),
+                };
+                return FlightResult {
+                    end: FlightEnd::Deferred(denied),
+                    calls: 0,
+                };
+            }
+            tokio::time::sleep(PEER_POLL).await;
+        }
+    }
+
+    /// A background fill. It never holds the fleet lock through an unbounded quota wait (the
+    /// lock would expire and let a peer fetch the same observable): it locks, waits for a slot
+    /// at most [`BACKGROUND_HOLD`], and otherwise lets go and sleeps until the slot is due.
+    async fn fill(&self, ip: IpAddr) -> FlightResult {
+        loop {
+            // Another replica, or a restart's store, may have the answer by now.
+            if let Some(entry) = self.fresh_in_tier(ip).await {
+                return answered(entry, 0);
+            }
+            let Some(lock) = self.lock.clone() else {
+                return self.spend_and_call(ip, Priority::Background, None).await;
+            };
+            let deadline = self.clock.now() + BACKGROUND_HOLD;
+            match self
+                .locked_fetch(lock.as_ref(), ip, Priority::Background, Some(deadline))
+                .await
+            {
+                Some(FlightResult {
+                    end: FlightEnd::Deferred(denied),
+                    ..
+                }) => {
+                    let due = denied
+                        .retry_at
+                        .max(self.clock.now() + chrono::Duration::seconds(1));
+                    self.clock.sleep_until(due).await;
+                }
+                Some(result) => return result,
+                // A peer is fetching it; look again shortly.
+                None => tokio::time::sleep(PEER_POLL * 5).await,
+            }
+        }
+    }
+
+    /// Fetches under the fleet lock; `None` when another replica holds it.
+    async fn locked_fetch(
+        &self,
+        lock: &dyn FleetLock,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Option<FlightResult> {
+        // The lock must outlive the quota wait plus the call.
+        let ttl = until(self.clock.now(), deadline)
+            + self.call_budget.to_std().unwrap_or(Duration::from_secs(60));
         match lock.try_acquire(ip, ttl).await {
             LockOutcome::Acquired(token) => {
                 // Double-checked: a peer may have finished just before we took the lock.
@@ -52,10 +135,10 @@ impl Upstream {
                     None => self.spend_and_call(ip, priority, deadline).await,
                 };
                 lock.release(ip, &token).await;
-                result
+                Some(result)
             }
-            LockOutcome::Busy => self.wait_for_peer(ip, deadline).await,
-            LockOutcome::Unavailable => self.spend_and_call(ip, priority, deadline).await,
+            LockOutcome::Busy => None,
+            LockOutcome::Unavailable => Some(self.spend_and_call(ip, priority, deadline).await),
         }
     }
 
@@ -68,34 +151,6 @@ impl Upstream {
             self.cache.restore(ip, entry.clone());
             entry
         })
-    }
-
-    /// Another replica holds the lock: wait for its answer to appear, up to our deadline.
-    async fn wait_for_peer(&self, ip: IpAddr, deadline: Option<DateTime<Utc>>) -> FlightResult {
-        self.metrics.singleflight_waits.inc();
-        let give_up = Instant::now()
-            + deadline
-                .map_or(chrono::Duration::zero(), |d| d - self.clock.now())
-                .max(chrono::Duration::zero())
-                .to_std()
-                .unwrap_or_default()
-            + self.call_budget.to_std().unwrap_or_default();
-        loop {
-            if let Some(entry) = self.fresh_in_tier(ip).await {
-                return answered(entry, 0);
-            }
-            if Instant::now() + PEER_POLL > give_up {
-                let denied = Denied {
-                    reason: DenyReason::Minute,
-                    retry_at: self.clock.now() + chrono::Duration::seconds(5),
-                };
-                return FlightResult {
-                    end: self.defer(ip, denied),
-                    calls: 0,
-                };
-            }
-            tokio::time::sleep(PEER_POLL).await;
-        }
     }
 
     /// Spends quota and calls VirusTotal, retrying 5xx and transport failures within the wait.
@@ -114,7 +169,7 @@ impl Upstream {
                     Some(err) if !matches!(err, VtError::TooManyRequests { .. }) => {
                         FlightEnd::Failed(err)
                     }
-                    _ => self.defer(ip, denied),
+                    _ => FlightEnd::Deferred(denied),
                 };
                 return FlightResult { end, calls };
             }
@@ -143,7 +198,7 @@ impl Upstream {
                         retry_at,
                     };
                     return FlightResult {
-                        end: self.defer(ip, denied),
+                        end: FlightEnd::Deferred(denied),
                         calls,
                     };
                 }
@@ -217,13 +272,6 @@ impl Upstream {
             .inc();
         self.metrics.observe_quota(&self.gate.snapshot());
         result
-    }
-
-    fn defer(&self, ip: IpAddr, denied: Denied) -> FlightEnd {
-        if denied.reason != DenyReason::Closed {
-            self.deferred.push(ip);
-        }
-        FlightEnd::Deferred(denied)
     }
 
     fn record_call(&self, result: &Result<Option<IpReport>, VtError>, took: Duration) {

@@ -17,7 +17,7 @@ use super::tiers::{FleetLock, SecondTier};
 use crate::cache::{Cache, Entry, Lookup};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::quota::{Denied, Priority, QuotaGate};
+use crate::quota::{Denied, DenyReason, Priority, QuotaGate};
 use crate::virustotal::{VtClient, VtError};
 
 /// How a flight ended; shared by every waiter.
@@ -98,6 +98,13 @@ impl Upstream {
         let task = tokio::spawn(async move {
             let result = this.fetch(ip, priority, deadline).await;
             this.flights.lock().expect("flights lock").remove(&ip);
+            // Queued only now that the flight has left the map: a filler taking the address
+            // at once must start a new fetch, not join this one and see its deferral.
+            if let FlightEnd::Deferred(denied) = &result.end
+                && denied.reason != DenyReason::Closed
+            {
+                this.deferred.push(ip);
+            }
             result
         });
         let flight = async move {

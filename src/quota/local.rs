@@ -76,6 +76,23 @@ impl LocalGate {
         }
     }
 
+    /// Counts `count` calls made elsewhere at `at` in the minute window (as if granted then),
+    /// so a gate taking over mid-minute leaves room only for what that minute has left.
+    pub fn seed_minute(&self, at: DateTime<Utc>, count: u32) {
+        let mut state = self.state();
+        for _ in 0..count {
+            if state.grants.back().is_some_and(|last| *last > at) {
+                state.in_order = false;
+            }
+            state.grants.push_back(at);
+        }
+        while state.grants.len() > self.limits.per_minute as usize {
+            state.grants.pop_front();
+        }
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
     /// Registers the observer told the counts after every grant and adoption.
     pub fn on_change(mut self, observer: CountsObserver) -> Self {
         self.observer = Some(observer);

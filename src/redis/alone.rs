@@ -77,6 +77,15 @@ impl Inner {
             };
             self.fallback
                 .adopt(fallback::seed(self.limits, self.replicas, shared));
+            // The minute too: the fleet may already have spent part of it, and this replica
+            // may only take its part of what is left.
+            let (calls, since) = fallback::seed_minute(
+                self.limits,
+                self.replicas,
+                known.minute_used,
+                known.minute_frees_at,
+            );
+            self.fallback.seed_minute(since, calls);
         }
         drop(state);
         self.metrics.quota_fallback_active.set(1);
@@ -91,8 +100,12 @@ impl Inner {
 
     /// Goes back to Redis once nothing spent alone is still owed to it.
     pub(super) fn restore(&self) {
-        if self.state().pending.owes_spends() {
-            return;
+        {
+            let state = self.state();
+            let now_ms = ms(self.redis_now(&state));
+            if state.pending.owes_spends() || state.pending.alone_minute_open(now_ms) {
+                return;
+            }
         }
         if self
             .shared

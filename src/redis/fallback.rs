@@ -5,6 +5,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::quota::{Limits, SyncedUsage};
 
+/// Extra time before a spend leaves the minute window: VirusTotal counts calls when they
+/// arrive, a little after they were granted.
+pub const MINUTE_MARGIN_MS: i64 = 1_000;
+
 /// This replica's share of `limits` when `replicas` replicas decide alone: each window
 /// divided and rounded down, but at least one call per minute so a replica is never mute.
 pub fn share(limits: Limits, replicas: u32) -> Limits {
@@ -30,6 +34,22 @@ pub fn seed(limits: Limits, replicas: u32, shared: SyncedUsage) -> SyncedUsage {
         day_used: used(part.per_day, limits.per_day, shared.day_used),
         month_used: used(part.per_month, limits.per_month, shared.month_used),
     }
+}
+
+/// How many calls to count in the share gate's minute window, and at which moment, when the
+/// fleet had used `used` calls of the current minute, the oldest of them ageing out at
+/// `frees_at`: the share then leaves this replica `(rate - used) / n` calls for that minute.
+pub fn seed_minute(
+    limits: Limits,
+    replicas: u32,
+    used: u64,
+    frees_at: DateTime<Utc>,
+) -> (u32, DateTime<Utc>) {
+    let n = u64::from(replicas.max(1));
+    let part = u64::from(share(limits, replicas).per_minute);
+    let left = u64::from(limits.per_minute).saturating_sub(used) / n;
+    let count = u32::try_from(part.saturating_sub(left)).unwrap_or(u32::MAX);
+    (count, frees_at - chrono::Duration::seconds(60))
 }
 
 /// Spends of one UTC day not yet added to the shared counters, under an id that makes adding
@@ -63,12 +83,23 @@ pub struct Pending {
     pub block: PendingBlock,
     /// VirusTotal's own counts for a (Redis) date.
     pub adopt: Option<(NaiveDate, SyncedUsage)>,
+    /// The latest spend made alone (Unix ms, Redis time as best known).
+    last_spend_ms: Option<i64>,
 }
 
 impl Pending {
     /// Records one call granted by the share gate.
     pub fn record_spend(&mut self, at_ms: i64, date: NaiveDate) {
         self.spends.push((at_ms, date));
+        self.last_spend_ms = self.last_spend_ms.max(Some(at_ms));
+    }
+
+    /// Whether a spend made alone still lies in the minute window at `now_ms`. Until it has
+    /// aged out, the share keeps deciding: the other replicas' spends of that minute may not
+    /// have reached Redis yet, so the shared window would undercount it.
+    pub fn alone_minute_open(&self, now_ms: i64) -> bool {
+        self.last_spend_ms
+            .is_some_and(|last| now_ms < last + 60_000 + MINUTE_MARGIN_MS)
     }
 
     /// Whether spends are still to be added.
@@ -156,6 +187,29 @@ mod tests {
 
     fn date(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
+    }
+
+    #[test]
+    fn the_minute_seed_leaves_this_replica_its_part_of_what_the_fleet_had_left() {
+        let frees = DateTime::parse_from_rfc3339("2026-03-10T08:00:40Z")
+            .unwrap()
+            .to_utc();
+        // 30 a minute, 3 replicas (share 10): 3 used leave 27, so 9 each; seed 1.
+        let (count, at) = seed_minute(limits(30, 500, 15_500), 3, 3, frees);
+        assert_eq!(count, 1);
+        assert_eq!(at, frees - chrono::Duration::seconds(60));
+        // A spent minute leaves nothing; an empty one leaves the whole share.
+        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 30, frees).0, 10);
+        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 0, frees).0, 0);
+    }
+
+    #[test]
+    fn a_spend_made_alone_keeps_the_minute_open_for_sixty_one_seconds() {
+        let mut pending = Pending::default();
+        assert!(!pending.alone_minute_open(0));
+        pending.record_spend(10_000, date(1));
+        assert!(pending.alone_minute_open(70_999));
+        assert!(!pending.alone_minute_open(71_000));
     }
 
     #[test]
