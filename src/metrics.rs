@@ -3,6 +3,8 @@
 //! Label values always come from small closed sets (route templates, outcome names, window
 //! names); never an IP, a key, a URL or anything a caller typed.
 
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -10,9 +12,21 @@ use prometheus::{
 
 use crate::quota::QuotaSnapshot;
 
-/// Every metric the service exports.
+/// Every metric the service exports; cheap to clone (one `Arc`), since handlers and parts
+/// each hold a copy and a clone per request must not copy two dozen metric handles.
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<MetricFamilies>);
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricFamilies;
+
+    fn deref(&self) -> &MetricFamilies {
+        &self.0
+    }
+}
+
+/// The metric handles behind [`Metrics`].
+pub struct MetricFamilies {
     registry: Registry,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
@@ -116,7 +130,7 @@ impl Metrics {
         );
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
 
-        let metrics = Self {
+        let metrics = MetricFamilies {
             http_requests: counter_vec(
                 &r,
                 "http_requests_total",
@@ -292,7 +306,7 @@ impl Metrics {
         };
         // Without Redis the in-process gate is the backend, and it always answers.
         metrics.quota_backend_up.set(1);
-        metrics
+        Self(Arc::new(metrics))
     }
 
     /// Copies the gate's state into the quota gauges.

@@ -5,10 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -95,30 +93,28 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// Rejects requests without a valid caller key (when callers are configured).
-pub async fn require_caller(
-    State(callers): State<Callers>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !callers.enabled() || callers.is_open(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let caller = presented_key(request.headers())
-        .filter(|k| !k.is_empty())
-        .and_then(|key| callers.identify(&key).map(str::to_owned));
-    match caller {
-        Some(id) => {
-            tracing::Span::current().record("caller", id.as_str());
-            next.run(request).await
+impl Callers {
+    /// Lets the request through when no callers are configured, the path is open, or it
+    /// presents a valid key (the caller id goes on the request span); else the 401 to send.
+    pub fn authorize(&self, request: &Request) -> Result<(), ApiError> {
+        if !self.enabled() || self.is_open(request.uri().path()) {
+            return Ok(());
         }
-        None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid API key is required: send `Authorization: Bearer <key>`, `X-API-Key: <key>` \
-             or Basic auth with the key as password",
-        )
-        .into_response(),
+        let caller = presented_key(request.headers())
+            .filter(|k| !k.is_empty())
+            .and_then(|key| self.identify(&key));
+        match caller {
+            Some(id) => {
+                tracing::Span::current().record("caller", id);
+                Ok(())
+            }
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid API key is required: send `Authorization: Bearer <key>`, `X-API-Key: \
+                 <key>` or Basic auth with the key as password",
+            )),
+        }
     }
 }
 

@@ -129,16 +129,13 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                 .config(utoipa_swagger_ui::Config::from("/openapi.json")),
         );
     }
-    let deadline = options.request_timeout;
+    let edge = Edge {
+        metrics: state.metrics.clone(),
+        callers,
+        deadline: options.request_timeout,
+    };
     app.layer(DefaultBodyLimit::max(options.body_limit_bytes))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            within_deadline(deadline, request, next)
-        }))
-        .layer(middleware::from_fn_with_state(
-            callers,
-            auth::require_caller,
-        ))
-        .layer(middleware::from_fn_with_state(state, track))
+        .layer(middleware::from_fn_with_state(edge, at_the_edge))
         .layer(catch_panics())
         .layer(
             TraceLayer::new_for_http()
@@ -190,29 +187,35 @@ fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Respon
     })
 }
 
-/// Answers 503 when a request outlives its deadline, so nothing can pin a connection forever.
-/// Upstream calls it started keep running in their own tasks and still fill the cache.
-async fn within_deadline(deadline: Duration, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(deadline, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "deadline_exceeded",
-            "the request took longer than the server's deadline (VTENRICH_REQUEST_TIMEOUT)",
-        )
-        .into_response(),
-    }
+/// What every request passes through once: metrics, authentication and the deadline, in
+/// one middleware, since each layer costs a service clone and an allocation per request.
+#[derive(Clone)]
+struct Edge {
+    metrics: Metrics,
+    callers: Callers,
+    deadline: Duration,
 }
 
-/// Counts and times every request by its route template (never the raw path).
-async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Counts and times every request by its route template (never the raw path), lets only
+/// authorised callers in, and answers 503 when a request outlives its deadline, so nothing can
+/// pin a connection forever. Upstream calls a request started keep running in their own tasks
+/// and still fill the cache.
+async fn at_the_edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let response = next.run(request).await;
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = known_method(request.method().as_str());
+    let response = match edge.callers.authorize(&request) {
+        Err(refused) => refused.into_response(),
+        Ok(()) => match tokio::time::timeout(edge.deadline, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "deadline_exceeded",
+                "the request took longer than the server's deadline (VTENRICH_REQUEST_TIMEOUT)",
+            )
+            .into_response(),
+        },
+    };
     let class = match response.status().as_u16() {
         100..=199 => "1xx",
         200..=299 => "2xx",
@@ -220,14 +223,14 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
         400..=499 => "4xx",
         _ => "5xx",
     };
-    let metrics = &state.metrics;
-    metrics
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    edge.metrics
         .http_requests
-        .with_label_values(&[route.as_str(), known_method(&method), class])
+        .with_label_values(&[route, method, class])
         .inc();
-    metrics
+    edge.metrics
         .http_duration
-        .with_label_values(&[route.as_str()])
+        .with_label_values(&[route])
         .observe(started.elapsed().as_secs_f64());
     response
 }
