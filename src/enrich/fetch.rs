@@ -175,6 +175,7 @@ impl Upstream {
             }
             calls += 1;
             let _unsettled = Unsettled::new(&self.unsettled);
+            let _calling = Calling::new(&self.calling, ip);
             let permit = self.calls_in_flight.acquire().await;
             let started = Instant::now();
             let result = self.client.ip_report(ip).await;
@@ -293,6 +294,25 @@ impl Upstream {
             latency_ms = took.as_millis() as u64,
             "VirusTotal call"
         );
+    }
+}
+
+/// Marks `ip` as having a call under way for as long as it lives.
+struct Calling<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<IpAddr>>,
+    ip: IpAddr,
+}
+
+impl<'a> Calling<'a> {
+    fn new(set: &'a std::sync::Mutex<std::collections::HashSet<IpAddr>>, ip: IpAddr) -> Self {
+        set.lock().expect("calling lock").insert(ip);
+        Self { set, ip }
+    }
+}
+
+impl Drop for Calling<'_> {
+    fn drop(&mut self) {
+        self.set.lock().expect("calling lock").remove(&self.ip);
     }
 }
 

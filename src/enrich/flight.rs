@@ -71,11 +71,19 @@ pub struct Upstream {
     /// Calls spent and not yet written through: shutdown waits for these, so an answer
     /// already paid for is never lost to a stopping process.
     pub(super) unsettled: std::sync::atomic::AtomicUsize,
+    /// Addresses whose call is under way (slot granted): a caller joining such a flight
+    /// waits for the call, not only up to its own deadline.
+    pub(super) calling: Mutex<std::collections::HashSet<IpAddr>>,
     /// Fetches in progress, by address (see [`Upstream::join_or_start`]).
     pub(super) flights: Mutex<HashMap<IpAddr, FlightFuture>>,
 }
 
 impl Upstream {
+    /// Whether a call for `ip` has its slot and is under way.
+    pub fn is_calling(&self, ip: &IpAddr) -> bool {
+        self.calling.lock().expect("calling lock").contains(ip)
+    }
+
     /// Joins the running flight for `ip`, or starts one.
     pub fn join_or_start(
         self: &Arc<Self>,

@@ -27,6 +27,9 @@ use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
 use crate::virustotal::{VtClient, VtError};
 use flight::{FlightEnd, FlightResult, Join, Upstream};
 
+/// How long past its deadline a caller waits on another request's flight.
+const JOIN_GRACE: Duration = Duration::from_millis(500);
+
 /// One input entry as parsed at the edge.
 #[derive(Debug, Clone)]
 pub struct ParsedItem {
@@ -86,6 +89,7 @@ impl Enricher {
                 call_budget,
                 calls_in_flight: tokio::sync::Semaphore::new(parts.max_concurrent_upstream.max(1)),
                 unsettled: Default::default(),
+                calling: Default::default(),
                 flights: Default::default(),
             }),
             call_budget,
@@ -220,13 +224,20 @@ impl Enricher {
         let (result, leader) = match up.join_or_start(ip, Priority::Interactive, Some(deadline)) {
             Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
             Join::Started(flight) => (Some(flight.await), true),
-            Join::Joined(flight) => {
-                // The flight may belong to the background filler, which waits without a
-                // deadline: bound our own wait by our deadline plus the call itself.
-                let limit = (deadline + self.call_budget - up.clock.now())
-                    .to_std()
-                    .unwrap_or_default();
-                (tokio::time::timeout(limit, flight).await.ok(), false)
+            Join::Joined(mut flight) => {
+                // The wait bounds the time for a slot, not for a call under way: wait until
+                // our deadline (plus a little), then longer only if the call has started.
+                // The flight may be a background fill that waits for its slot unbounded.
+                let first = (deadline - up.clock.now()).to_std().unwrap_or_default() + JOIN_GRACE;
+                let result = match tokio::time::timeout(first, &mut flight).await {
+                    Ok(result) => Some(result),
+                    Err(_) if up.is_calling(&ip) => {
+                        let call = self.call_budget.to_std().unwrap_or_default();
+                        tokio::time::timeout(call, flight).await.ok()
+                    }
+                    Err(_) => None,
+                };
+                (result, false)
             }
         };
         let Some(FlightResult { end, calls }) = result else {

@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 
 use super::backend::BackendError;
-use super::fallback::{self, ms};
+use super::fallback::{self, MINUTE_MARGIN_MS, ms};
 use super::gate::Inner;
 use crate::config::RedisFailureMode;
 use crate::quota::{Denied, DenyReason, Priority, QuotaGate, SyncedUsage};
@@ -67,7 +67,8 @@ impl Inner {
         {
             return;
         }
-        let state = self.state();
+        let mut state = self.state();
+        state.pending.back_since_ms = None;
         if let Some(known) = state.known
             && known.date == self.redis_now(&state).date_naive()
         {
@@ -79,12 +80,8 @@ impl Inner {
                 .adopt(fallback::seed(self.limits, self.replicas, shared));
             // The minute too: the fleet may already have spent part of it, and this replica
             // may only take its part of what is left.
-            let (calls, since) = fallback::seed_minute(
-                self.limits,
-                self.replicas,
-                known.minute_used,
-                known.minute_frees_at,
-            );
+            let (calls, since) =
+                fallback::seed_minute(self.limits, self.replicas, known.minute_used, known.at);
             self.fallback.seed_minute(since, calls);
         }
         drop(state);
@@ -98,14 +95,22 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
-    /// Goes back to Redis once nothing spent alone is still owed to it.
+    /// Goes back to Redis once nothing spent alone is still owed to it and Redis has answered
+    /// for a whole minute window. Until then the share keeps deciding: other replicas may
+    /// still be alone, their spends of that minute not yet in Redis, so the shared window
+    /// would undercount it (the shares add up to the limits, so staying on them is safe).
     pub(super) fn restore(&self) {
         {
-            let state = self.state();
+            let mut state = self.state();
             let now_ms = ms(self.redis_now(&state));
-            if state.pending.owes_spends() || state.pending.alone_minute_open(now_ms) {
+            let since = *state.pending.back_since_ms.get_or_insert(now_ms);
+            // In closed mode nobody spent alone: nothing to let age out.
+            let settling = self.failure_mode == RedisFailureMode::LocalShare
+                && now_ms < since + 60_000 + MINUTE_MARGIN_MS;
+            if state.pending.owes_spends() || settling {
                 return;
             }
+            state.pending.back_since_ms = None;
         }
         if self
             .shared

@@ -37,19 +37,24 @@ pub fn seed(limits: Limits, replicas: u32, shared: SyncedUsage) -> SyncedUsage {
 }
 
 /// How many calls to count in the share gate's minute window, and at which moment, when the
-/// fleet had used `used` calls of the current minute, the oldest of them ageing out at
-/// `frees_at`: the share then leaves this replica `(rate - used) / n` calls for that minute.
+/// fleet had used `used` calls of the minute before `read_at`: the share then leaves this
+/// replica `(rate - used) / n` calls for that minute. They are counted as made at `read_at`
+/// plus the margin (later than they were), so they age out no earlier than VirusTotal's own
+/// window lets them.
 pub fn seed_minute(
     limits: Limits,
     replicas: u32,
     used: u64,
-    frees_at: DateTime<Utc>,
+    read_at: DateTime<Utc>,
 ) -> (u32, DateTime<Utc>) {
     let n = u64::from(replicas.max(1));
     let part = u64::from(share(limits, replicas).per_minute);
     let left = u64::from(limits.per_minute).saturating_sub(used) / n;
     let count = u32::try_from(part.saturating_sub(left)).unwrap_or(u32::MAX);
-    (count, frees_at - chrono::Duration::seconds(60))
+    (
+        count,
+        read_at + chrono::Duration::milliseconds(MINUTE_MARGIN_MS),
+    )
 }
 
 /// Spends of one UTC day not yet added to the shared counters, under an id that makes adding
@@ -83,23 +88,14 @@ pub struct Pending {
     pub block: PendingBlock,
     /// VirusTotal's own counts for a (Redis) date.
     pub adopt: Option<(NaiveDate, SyncedUsage)>,
-    /// The latest spend made alone (Unix ms, Redis time as best known).
-    last_spend_ms: Option<i64>,
+    /// Since when Redis answers again after an outage (Unix ms, Redis time as best known).
+    pub back_since_ms: Option<i64>,
 }
 
 impl Pending {
     /// Records one call granted by the share gate.
     pub fn record_spend(&mut self, at_ms: i64, date: NaiveDate) {
         self.spends.push((at_ms, date));
-        self.last_spend_ms = self.last_spend_ms.max(Some(at_ms));
-    }
-
-    /// Whether a spend made alone still lies in the minute window at `now_ms`. Until it has
-    /// aged out, the share keeps deciding: the other replicas' spends of that minute may not
-    /// have reached Redis yet, so the shared window would undercount it.
-    pub fn alone_minute_open(&self, now_ms: i64) -> bool {
-        self.last_spend_ms
-            .is_some_and(|last| now_ms < last + 60_000 + MINUTE_MARGIN_MS)
     }
 
     /// Whether spends are still to be added.
@@ -197,19 +193,14 @@ mod tests {
         // 30 a minute, 3 replicas (share 10): 3 used leave 27, so 9 each; seed 1.
         let (count, at) = seed_minute(limits(30, 500, 15_500), 3, 3, frees);
         assert_eq!(count, 1);
-        assert_eq!(at, frees - chrono::Duration::seconds(60));
+        assert_eq!(
+            at,
+            frees + chrono::Duration::seconds(1),
+            "counted late, never early"
+        );
         // A spent minute leaves nothing; an empty one leaves the whole share.
         assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 30, frees).0, 10);
         assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 0, frees).0, 0);
-    }
-
-    #[test]
-    fn a_spend_made_alone_keeps_the_minute_open_for_sixty_one_seconds() {
-        let mut pending = Pending::default();
-        assert!(!pending.alone_minute_open(0));
-        pending.record_spend(10_000, date(1));
-        assert!(pending.alone_minute_open(70_999));
-        assert!(!pending.alone_minute_open(71_000));
     }
 
     #[test]

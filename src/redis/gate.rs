@@ -60,7 +60,9 @@ impl Default for GateOptions {
     fn default() -> Self {
         Self {
             time: ScriptTime::Redis,
-            refresh_every: Duration::from_secs(5),
+            // Also how stale this replica's view of the fleet's minute can be when Redis goes
+            // away: the fallback leaves room only for what it knew was left.
+            refresh_every: Duration::from_secs(1),
             probe_every: Duration::from_secs(1),
         }
     }

@@ -105,6 +105,23 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("never happened: {what}");
 }
 
+/// Like [`eventually`], moving the manual clock 5 s at a time (at most 10 minutes): going
+/// back to Redis waits for a whole minute of Redis answering, on the gate's clock.
+pub async fn eventually_advancing(
+    what: &str,
+    clock: &vtenrich::clock::ManualClock,
+    mut check: impl FnMut() -> bool,
+) {
+    for _ in 0..120 {
+        if check() {
+            return;
+        }
+        clock.advance(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    panic!("never happened: {what}");
+}
+
 /// Lets spawned tasks and Redis round trips finish while the manual clock stands still.
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(150)).await;

@@ -13,7 +13,9 @@ use vtenrich::metrics::Metrics;
 use vtenrich::quota::{DenyReason, Priority};
 use vtenrich::redis::{Keys, connect_with};
 
-use crate::common::{NS, at, counter, eventually, limits, options, replica, settings};
+use crate::common::{
+    NS, at, counter, eventually, eventually_advancing, limits, options, replica, settings,
+};
 use crate::support::redis_server::RedisServer;
 
 #[tokio::test]
@@ -41,13 +43,13 @@ async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume
     let alone = a.alone();
     let backend_up = a.metrics.quota_backend_up.get();
     server.resume();
-    // Back to Redis only once the spends made alone have left the minute window: until then
-    // the other replicas' spends of that minute may not be in Redis yet.
+    // Back to Redis only after a whole minute of Redis answering: until then the other
+    // replicas' spends of that minute may not be in Redis yet.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     clock.advance(Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let still_alone = a.alone();
-    clock.advance(Duration::from_secs(31));
-    eventually("the gate goes back to Redis", || !a.alone()).await;
+    eventually_advancing("the gate goes back to Redis", &clock, || !a.alone()).await;
 
     // The fleet had used 1 of the minute's 4 when Redis went away; with a share of 2 a
     // minute this replica may take only its part of what was left: (4 - 1) / 2 = 1.
@@ -98,8 +100,7 @@ async fn a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
     clock.advance(Duration::from_secs(60));
     a.gate.acquire(Priority::Background, None).await.unwrap();
     server.restart();
-    clock.advance(Duration::from_secs(61));
-    eventually("the gate goes back to Redis", || !a.alone()).await;
+    eventually_advancing("the gate goes back to Redis", &clock, || !a.alone()).await;
 
     let mut conn = server.connection().await;
     let keys = Keys::new(NS).unwrap();
@@ -205,9 +206,8 @@ async fn a_replica_starting_without_redis_runs_on_its_share_and_joins_later() {
         .acquire(Priority::Interactive, Some(clock.now()))
         .await;
     server.restart();
-    // The share keeps deciding until its own spends have left the minute window.
-    clock.advance(Duration::from_secs(61));
-    eventually("the gate joins the fleet", || !a.alone()).await;
+    // The share keeps deciding until Redis has answered for a whole minute.
+    eventually_advancing("the gate joins the fleet", &clock, || !a.alone()).await;
 
     assert!(alone_at_start);
     assert_eq!(first, Ok(()));
