@@ -97,7 +97,7 @@ async fn a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
         .acquire(Priority::Interactive, Some(clock.now()))
         .await
         .unwrap();
-    clock.advance(Duration::from_secs(60));
+    clock.advance(Duration::from_secs(61));
     a.gate.acquire(Priority::Background, None).await.unwrap();
     server.restart();
     eventually_advancing("the gate goes back to Redis", &clock, || !a.alone()).await;

@@ -56,7 +56,7 @@ fn secs(s: u64) -> Duration {
 }
 
 #[tokio::test]
-async fn the_first_calls_go_at_once_and_the_next_waits_until_the_oldest_is_exactly_60_s_old() {
+async fn the_first_calls_go_at_once_and_the_next_waits_until_the_oldest_leaves_the_61_s_window() {
     let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
     let t0 = clock.now();
     try_now(&gate, Priority::Interactive).unwrap();
@@ -77,7 +77,7 @@ async fn the_first_calls_go_at_once_and_the_next_waits_until_the_oldest_is_exact
     assert!(fifth.is_finished());
     fifth.await.unwrap().unwrap();
     let sixth = try_now(&gate, Priority::Interactive).unwrap_err();
-    assert_eq!(sixth.retry_at, t0 + TimeDelta::seconds(70));
+    assert_eq!(sixth.retry_at, t0 + TimeDelta::seconds(10) + MINUTE);
     assert_eq!(sixth.reason, DenyReason::Minute);
 }
 
@@ -165,7 +165,7 @@ async fn a_deadline_that_the_slot_can_meet_is_waited_for() {
     let waiter = spawn_acquire(&gate, Priority::Interactive, Some(t0 + MINUTE));
     settle().await;
     assert!(!waiter.is_finished());
-    clock.advance(secs(60));
+    clock.advance(MINUTE.to_std().unwrap());
     settle().await;
 
     assert_eq!(waiter.await.unwrap(), Ok(()));
@@ -334,13 +334,13 @@ async fn a_waiting_interactive_request_gets_the_slot_before_a_waiting_background
     settle().await;
     assert_eq!(gate.snapshot().interactive_waiters, 1);
 
-    clock.advance(secs(60));
+    clock.advance(MINUTE.to_std().unwrap());
     settle().await;
 
     assert!(interactive.is_finished());
     assert!(!background.is_finished());
     assert_eq!(gate.snapshot().interactive_waiters, 0);
-    clock.advance(Duration::from_millis(59_999));
+    clock.advance((MINUTE - TimeDelta::milliseconds(1)).to_std().unwrap());
     settle().await;
     assert!(!background.is_finished());
     clock.advance(Duration::from_millis(1));
@@ -361,7 +361,7 @@ async fn a_dropped_interactive_waiter_no_longer_holds_back_background() {
     interactive.abort();
     settle().await;
     assert_eq!(gate.snapshot().interactive_waiters, 0);
-    clock.advance(secs(60));
+    clock.advance(MINUTE.to_std().unwrap());
     settle().await;
 
     assert!(background.is_finished());
@@ -453,12 +453,12 @@ async fn a_snapshot_reports_every_window() {
     };
     assert_eq!(snapshot, expected);
     assert_eq!(snapshot.minute.remaining(), 2);
-    // Exactly 60 s after the first grant it has left the window.
-    clock.advance(secs(30));
+    // Exactly one window after the first grant it has left the window.
+    clock.set(t0 + MINUTE);
     let later = gate.snapshot().minute;
     assert_eq!(
         (later.used, later.resets_at),
-        (1, t0 + TimeDelta::seconds(80))
+        (1, t0 + TimeDelta::seconds(20) + MINUTE)
     );
 }
 
