@@ -113,6 +113,14 @@ const VARS: &[(&str, &str, Kind)] = &[
         "max_concurrent_upstream",
         Kind::Int,
     ),
+    (
+        "VTENRICH_HEADER_READ_TIMEOUT",
+        "header_read_timeout",
+        Kind::Duration,
+    ),
+    ("VTENRICH_IDLE_TIMEOUT", "idle_timeout", Kind::Duration),
+    ("VTENRICH_MAX_HEADER_BYTES", "max_header_bytes", Kind::Int),
+    ("VTENRICH_MAX_CONNECTIONS", "max_connections", Kind::Int),
     ("VTENRICH_DATA_DIR", "data_dir", Kind::Str),
     ("VTENRICH_STORE_MAX_ENTRIES", "store.max_entries", Kind::Int),
     (

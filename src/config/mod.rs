@@ -63,6 +63,9 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// Largest request head, request line plus headers (`VTENRICH_MAX_HEADER_BYTES`, default 64 KiB).
     pub max_header_bytes: usize,
+    /// Most client connections open at once (`VTENRICH_MAX_CONNECTIONS`, default 4,096); new
+    /// connections beyond it are closed at once while the open ones are served.
+    pub max_connections: usize,
     /// Most VirusTotal calls in flight at once (`VTENRICH_MAX_CONCURRENT_UPSTREAM`, default 8).
     pub max_concurrent_upstream: usize,
     /// Directory of the embedded durable store; `none` turns persistence off
@@ -272,6 +275,7 @@ impl Default for Settings {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
             max_header_bytes: 64 * 1024,
+            max_connections: 4096,
             data_dir: DataDir::Path(PathBuf::from("data")),
             store: StoreSettings::default(),
             callers: Vec::new(),
@@ -420,6 +424,9 @@ impl Settings {
                 "VTENRICH_HEADER_READ_TIMEOUT must be above zero and VTENRICH_MAX_HEADER_BYTES at \
                  least 1024",
             );
+        }
+        if self.max_connections == 0 {
+            return fail("VTENRICH_MAX_CONNECTIONS (max_connections) must be at least 1");
         }
         if self.max_concurrent_upstream == 0 {
             return fail(
