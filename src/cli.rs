@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `demo`, `healthcheck`, `openapi`.
+//! The command line: `serve` (default), `demo`, `config`, `healthcheck`, `openapi`, `hash-key`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use secrecy::SecretString;
 
 use crate::app::Application;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Settings;
+use crate::config::{DataDir, Flags, Origin, Settings, Sources};
 use crate::simulator::{Simulator, SimulatorConfig};
 
 /// Enrich IP addresses with VirusTotal reputation and location, frugally.
@@ -22,6 +22,9 @@ pub struct Cli {
     /// TOML configuration file (environment variables override it).
     #[arg(long, global = true, env = "VTENRICH_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Address to listen on (over VTENRICH_LISTEN and the file's `listen`).
+    #[arg(long, global = true)]
+    pub listen: Option<SocketAddr>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -33,12 +36,15 @@ pub enum Command {
     Serve,
     /// Run the service against the built-in VirusTotal simulator; no key needed.
     Demo {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
         /// Simulated VirusTotal answer latency.
         #[arg(long, default_value = "120ms", value_parser = humantime::parse_duration)]
         sim_latency: Duration,
+    },
+    /// Print the effective configuration with each value's origin (secrets as <set>/<unset>).
+    Config {
+        /// Only validate: list every problem and exit non-zero when there is one.
+        #[arg(long)]
+        check: bool,
     },
     /// Exit 0 when the service's /readyz answers 200 (for container health checks).
     Healthcheck {
@@ -56,6 +62,7 @@ pub enum Command {
 
 /// Runs the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let sources = Sources::from_process(cli.config.clone(), Flags { listen: cli.listen });
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             let doc = crate::http::openapi();
@@ -74,28 +81,64 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", crate::http::hash_key(key));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config { check } => Ok(config(&sources, check)),
         Command::Healthcheck { url, timeout } => {
-            let settings = Settings::load(cli.config.as_deref())?;
+            let settings = Settings::load(&sources)?;
             let url = url.unwrap_or_else(|| readyz_url(settings.listen));
             Ok(healthcheck(&url, timeout).await)
         }
         Command::Serve => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            crate::telemetry::init(&settings.log)?;
+            let settings = Settings::load(&sources)?;
+            init_logs(&settings)?;
             let key = settings.api_key()?;
             serve(&settings, key).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo {
-            listen,
-            sim_latency,
-        } => {
-            let mut settings = Settings::load(cli.config.as_deref())?;
-            crate::telemetry::init(&settings.log)?;
-            demo(&mut settings, listen, sim_latency).await?;
+        Command::Demo { sim_latency } => {
+            let mut settings = Settings::load(&sources)?;
+            init_logs(&settings)?;
+            demo(&mut settings, sim_latency).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn init_logs(settings: &Settings) -> anyhow::Result<()> {
+    crate::telemetry::init(&settings.log)?;
+    for note in settings.origins.ignored() {
+        tracing::info!("ignoring {note}");
+    }
+    Ok(())
+}
+
+/// `vtenrich config [--check]`: the problems on stderr and exit 1, or the configuration.
+fn config(sources: &Sources, check: bool) -> ExitCode {
+    let settings = match Settings::load(sources) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !check {
+        print!("{}", crate::config::render(&settings));
+        return ExitCode::SUCCESS;
+    }
+    // A key is needed by `serve` only, and a key file may exist only where it is mounted:
+    // both are worth saying, neither makes the configuration invalid.
+    let vt = &settings.virustotal;
+    if vt.api_key.is_none() && vt.api_key_file.is_none() {
+        eprintln!(
+            "note: no VirusTotal key is configured; `serve` will refuse to start (`demo` needs none)"
+        );
+    } else if let Err(err) = settings.api_key() {
+        eprintln!("note: {err} (fine if the file is mounted only where the service runs)");
+    }
+    for note in settings.origins.ignored() {
+        eprintln!("note: ignoring {note}");
+    }
+    eprintln!("configuration OK");
+    ExitCode::SUCCESS
 }
 
 fn readyz_url(listen: SocketAddr) -> String {
@@ -137,11 +180,7 @@ async fn serve(settings: &Settings, key: SecretString) -> anyhow::Result<()> {
 const DEMO_RATE_PER_MINUTE: u32 = 30;
 const DEMO_DAILY_QUOTA: u64 = 1_000;
 
-async fn demo(
-    settings: &mut Settings,
-    listen: SocketAddr,
-    sim_latency: Duration,
-) -> anyhow::Result<()> {
+async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<()> {
     let clock: SharedClock = Arc::new(SystemClock);
     let simulator = Simulator::start(
         SimulatorConfig {
@@ -153,18 +192,32 @@ async fn demo(
     )
     .await
     .context("cannot start the VirusTotal simulator")?;
-    settings.listen = listen;
     settings.virustotal.base_url = simulator.base_url();
     // The demo's limits apply unless the operator set their own (benchmarks raise them).
-    if std::env::var_os("VTENRICH_VT_RATE_PER_MINUTE").is_none() {
+    let origins = settings.origins.clone();
+    if origins.of("virustotal.rate_per_minute") == Origin::Default {
         settings.virustotal.rate_per_minute = DEMO_RATE_PER_MINUTE;
     }
-    if std::env::var_os("VTENRICH_VT_DAILY_QUOTA").is_none() {
+    if origins.of("virustotal.daily_quota") == Origin::Default {
         settings.virustotal.daily_quota = DEMO_DAILY_QUOTA;
     }
-    // Demo answers come from the simulator; they must not mix with a real store's.
-    if std::env::var_os("VTENRICH_DATA_DIR").is_none() {
-        settings.data_dir = crate::config::DataDir::None;
+    // Simulated answers must never reach a real deployment's store or Redis, where a later
+    // `serve` would return them as VirusTotal data (the Kubernetes base sets VTENRICH_DATA_DIR).
+    // The store is never opened; a Redis (the compose demo fleet shares one) is used only under
+    // a namespace of the demo's own, which no `serve` reads and whose quota is not the key's.
+    if origins.of("data_dir") != Origin::Default {
+        tracing::warn!(
+            "the demo never opens a deployment's store: ignoring {}",
+            origins.name("data_dir")
+        );
+    }
+    settings.data_dir = DataDir::None;
+    if settings.redis.url.is_some() {
+        settings.redis.namespace = format!("{}-demo", settings.redis.namespace);
+        tracing::warn!(
+            namespace = %settings.redis.namespace,
+            "the demo keeps its simulated answers and quota apart in Redis"
+        );
     }
     let (rate, daily) = (
         settings.virustotal.rate_per_minute,

@@ -117,7 +117,7 @@ impl Verdict {
 /// popular infrastructure such as 8.8.8.8 are routine false positives); `suspicious` when at
 /// least 1 engine says malicious or suspicious; `harmless` when engines answered and none
 /// flagged it; `unknown` when no engine gave an opinion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerdictPolicy {
     /// Minimum `malicious` count for the `malicious` verdict (`VTENRICH_VERDICT_MALICIOUS_MIN`).

@@ -15,6 +15,8 @@ mod service;
 
 #[path = "fleet/block.rs"]
 mod block;
+#[path = "fleet/demo.rs"]
+mod demo;
 #[path = "fleet/load.rs"]
 mod load;
 #[path = "fleet/outage.rs"]

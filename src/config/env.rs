@@ -1,179 +1,139 @@
 //! The `VTENRICH_*` environment variables and how each lands in the settings table.
 //!
 //! Each value is checked here, where the variable's name is known, so a bad value is reported
-//! by the name the operator typed rather than by a TOML key they never wrote.
+//! by the name the operator typed rather than by a TOML key they never wrote. A `VTENRICH_*`
+//! variable that is not a setting stops start-up with the closest known name, because a
+//! misspelt quota setting that silently does nothing spends someone's quota; the few variables
+//! that belong to the platform (Kubernetes service links, the test suite, the compose file's
+//! host side) are recognised explicitly and left alone.
 
-use super::ConfigError;
+use std::collections::BTreeMap;
 
-/// How an environment value is checked and stored.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Bool,
-    Duration,
-    SocketAddr,
-    Url,
-}
+use super::catalog::{self, Kind};
+use super::origin::{Origin, Origins};
 
-/// Every supported variable, its place in the settings, and its kind.
-const VARS: &[(&str, &str, Kind)] = &[
-    ("VTENRICH_LISTEN", "listen", Kind::SocketAddr),
-    ("VTENRICH_MAX_BATCH", "max_batch", Kind::Int),
-    ("VTENRICH_BODY_LIMIT", "body_limit_bytes", Kind::Int),
-    ("VTENRICH_DEFAULT_WAIT", "default_wait", Kind::Duration),
-    ("VTENRICH_MAX_WAIT", "max_wait", Kind::Duration),
-    ("VTENRICH_SWAGGER_UI", "swagger_ui", Kind::Bool),
-    ("VTENRICH_VT_API_KEY", "virustotal.api_key", Kind::Str),
+const PREFIX: &str = "VTENRICH_";
+
+/// Variables with the prefix that are not settings but are expected in vtenrich's environment.
+/// Silent: they are read by something else on purpose.
+const NOT_SETTINGS: &[(&str, &str)] = &[
     (
-        "VTENRICH_VT_API_KEY_FILE",
-        "virustotal.api_key_file",
-        Kind::Str,
-    ),
-    ("VTENRICH_VT_BASE_URL", "virustotal.base_url", Kind::Url),
-    (
-        "VTENRICH_VT_RATE_PER_MINUTE",
-        "virustotal.rate_per_minute",
-        Kind::Int,
+        "VTENRICH_CONFIG",
+        "the configuration file's path, read by the command line (--config)",
     ),
     (
-        "VTENRICH_VT_DAILY_QUOTA",
-        "virustotal.daily_quota",
-        Kind::Int,
+        "VTENRICH_FIXTURES_DIR",
+        "the test suite's VirusTotal captures (development only)",
     ),
     (
-        "VTENRICH_VT_MONTHLY_QUOTA",
-        "virustotal.monthly_quota",
-        Kind::Int,
-    ),
-    (
-        "VTENRICH_VT_CONNECT_TIMEOUT",
-        "virustotal.connect_timeout",
-        Kind::Duration,
-    ),
-    (
-        "VTENRICH_VT_TIMEOUT",
-        "virustotal.request_timeout",
-        Kind::Duration,
-    ),
-    (
-        "VTENRICH_VT_MAX_BODY",
-        "virustotal.max_body_bytes",
-        Kind::Int,
-    ),
-    (
-        "VTENRICH_VT_MAX_RETRIES",
-        "virustotal.max_retries",
-        Kind::Int,
-    ),
-    (
-        "VTENRICH_VT_TOO_MANY_REQUESTS_BACKOFF",
-        "virustotal.too_many_requests_backoff",
-        Kind::Duration,
-    ),
-    ("VTENRICH_VT_USER_ID", "virustotal.user_id", Kind::Str),
-    (
-        "VTENRICH_VT_QUOTA_SYNC_INTERVAL",
-        "virustotal.quota_sync_interval",
-        Kind::Duration,
-    ),
-    ("VTENRICH_CACHE_TTL", "cache.ttl", Kind::Duration),
-    (
-        "VTENRICH_CACHE_NOT_FOUND_TTL",
-        "cache.not_found_ttl",
-        Kind::Duration,
-    ),
-    (
-        "VTENRICH_CACHE_STALE_FOR",
-        "cache.stale_for",
-        Kind::Duration,
-    ),
-    ("VTENRICH_CACHE_MAX_ENTRIES", "cache.max_entries", Kind::Int),
-    ("VTENRICH_DEFERRED_CAPACITY", "deferred.capacity", Kind::Int),
-    (
-        "VTENRICH_VERDICT_MALICIOUS_MIN",
-        "verdict.malicious_min",
-        Kind::Int,
-    ),
-    (
-        "VTENRICH_VERDICT_SUSPICIOUS_MIN",
-        "verdict.suspicious_min",
-        Kind::Int,
-    ),
-    ("VTENRICH_LOG_FORMAT", "log.format", Kind::Str),
-    ("VTENRICH_LOG", "log.filter", Kind::Str),
-    ("VTENRICH_DRAIN_DELAY", "drain_delay", Kind::Duration),
-    (
-        "VTENRICH_REQUEST_TIMEOUT",
-        "request_timeout",
-        Kind::Duration,
-    ),
-    (
-        "VTENRICH_MAX_CONCURRENT_UPSTREAM",
-        "max_concurrent_upstream",
-        Kind::Int,
-    ),
-    (
-        "VTENRICH_HEADER_READ_TIMEOUT",
-        "header_read_timeout",
-        Kind::Duration,
-    ),
-    ("VTENRICH_IDLE_TIMEOUT", "idle_timeout", Kind::Duration),
-    ("VTENRICH_MAX_HEADER_BYTES", "max_header_bytes", Kind::Int),
-    ("VTENRICH_MAX_CONNECTIONS", "max_connections", Kind::Int),
-    ("VTENRICH_DATA_DIR", "data_dir", Kind::Str),
-    ("VTENRICH_STORE_MAX_ENTRIES", "store.max_entries", Kind::Int),
-    (
-        "VTENRICH_STORE_PURGE_INTERVAL",
-        "store.purge_interval",
-        Kind::Duration,
-    ),
-    ("VTENRICH_METRICS_OPEN", "metrics_open", Kind::Bool),
-    ("VTENRICH_REDIS_URL", "redis.url", Kind::Str),
-    (
-        "VTENRICH_REDIS_FAILURE_MODE",
-        "redis.failure_mode",
-        Kind::Str,
-    ),
-    (
-        "VTENRICH_EXPECTED_REPLICAS",
-        "redis.expected_replicas",
-        Kind::Int,
-    ),
-    ("VTENRICH_REDIS_NAMESPACE", "redis.namespace", Kind::Str),
-    (
-        "VTENRICH_REDIS_MEMORY_TTL",
-        "redis.memory_ttl",
-        Kind::Duration,
+        "VTENRICH_VT_API_KEY_PATH",
+        "the compose file's host-side path of the key file (deploy/compose)",
     ),
 ];
 
-/// Names of all supported environment variables (for docs and tests).
-pub const ENV_VARS: &[&str] = &{
-    let mut names = [""; VARS.len()];
-    let mut i = 0;
-    while i < VARS.len() {
-        names[i] = VARS[i].0;
-        i += 1;
-    }
-    names
-};
-
-/// Writes every set variable into `table`, over what the file said.
+/// Writes every set variable into `table`, over what the file said, and notes each problem.
 pub(super) fn overlay(
     table: &mut toml::Table,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
-    for (name, path, kind) in VARS {
-        let Some(raw) = env(name) else { continue };
-        let value = convert(name, raw.trim(), *kind)?;
-        insert(table, path, value, name)?;
+    env: &BTreeMap<String, String>,
+    origins: &mut Origins,
+    problems: &mut Vec<String>,
+) {
+    // The environment's key source replaces the file's (the README promises env over file);
+    // without this an example file naming a key file plus VTENRICH_VT_API_KEY would be refused
+    // as "two key sources".
+    let key_vars = ["VTENRICH_VT_API_KEY", "VTENRICH_VT_API_KEY_FILE"];
+    if key_vars.iter().any(|var| env.contains_key(*var)) {
+        if let Some(vt) = table.get_mut("virustotal").and_then(|v| v.as_table_mut()) {
+            vt.remove("api_key");
+            vt.remove("api_key_file");
+        }
+        origins.forget("virustotal.api_key");
+        origins.forget("virustotal.api_key_file");
     }
-    Ok(())
+    for (name, raw) in env {
+        let Some(setting) = catalog::by_var(name) else {
+            if let Some(note) = foreign(name, raw) {
+                origins.ignore(note);
+            } else if !NOT_SETTINGS.iter().any(|(known, _)| known == name) {
+                problems.push(unknown(name));
+            }
+            continue;
+        };
+        match convert(name, raw.trim(), setting.kind) {
+            Ok(value) => match insert(table, setting.key, value) {
+                Ok(()) => origins.set(setting.key, Origin::Environment),
+                Err(part) => {
+                    problems.push(format!("{name}: the config file's `{part}` is not a table"))
+                }
+            },
+            Err(problem) => problems.push(problem),
+        }
+    }
 }
 
-fn convert(name: &str, raw: &str, kind: Kind) -> Result<toml::Value, ConfigError> {
-    let bad = |what: &str| ConfigError(format!("{name}={raw:?} is not {what}"));
+/// A Kubernetes service link (`<SERVICE>_PORT=tcp://…`, `<SERVICE>_SERVICE_HOST`, …) for a
+/// service whose name starts with `vtenrich`; the reason it is ignored.
+fn foreign(name: &str, value: &str) -> Option<String> {
+    let link = name.ends_with("_SERVICE_HOST")
+        || name.contains("_SERVICE_PORT")
+        || (name.ends_with("_PORT") && value.contains("://"))
+        || is_port_link(name);
+    link.then(|| {
+        format!(
+            "{name}: a Kubernetes service link, not a vtenrich setting (set \
+             enableServiceLinks: false on the pod to drop it)"
+        )
+    })
+}
+
+/// `…_PORT_8080_TCP`, `…_PORT_8080_TCP_ADDR` and the like.
+fn is_port_link(name: &str) -> bool {
+    let Some((_, tail)) = name.split_once("_PORT_") else {
+        return false;
+    };
+    let mut parts = tail.split('_');
+    let port = parts.next().unwrap_or_default();
+    let proto = parts.next().unwrap_or_default();
+    let field = parts.next();
+    !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && matches!(proto, "TCP" | "UDP" | "SCTP")
+        && matches!(field, None | Some("PROTO" | "PORT" | "ADDR"))
+        && parts.next().is_none()
+}
+
+/// The message for a variable that is no setting, with the closest known name.
+fn unknown(name: &str) -> String {
+    let listen_like = ["_PORT", "_HOST", "_BIND", "_ADDR", "_ADDRESS"]
+        .iter()
+        .any(|end| name.ends_with(end));
+    // Compared without the shared prefix, so that short names do not all look alike.
+    let tail = |n: &'static str| n.strip_prefix(PREFIX).unwrap_or(n);
+    let typed = name.strip_prefix(PREFIX).unwrap_or(name);
+    let closest = catalog::vars()
+        .chain(NOT_SETTINGS.iter().map(|(known, _)| *known))
+        .map(|known| (strsim::levenshtein(typed, tail(known)), known))
+        .min();
+    let suggestion = match closest {
+        Some((distance, known)) if distance <= typed.len() / 3 => Some(known),
+        _ if listen_like => Some("VTENRICH_LISTEN"),
+        _ => None,
+    };
+    match suggestion {
+        Some(known) => format!(
+            "{name} is not a vtenrich setting; did you mean {known}? (the README's \
+             configuration table lists every variable)"
+        ),
+        None => format!(
+            "{name} is not a vtenrich setting (the README's configuration table lists every \
+             variable)"
+        ),
+    }
+}
+
+/// Checks `raw` as `kind` and turns it into the TOML value the settings expect.
+pub(super) fn convert(name: &str, raw: &str, kind: Kind) -> Result<toml::Value, String> {
+    let bad = |what: &str| format!("{name}={raw:?} is not {what}");
     Ok(match kind {
         Kind::Str => toml::Value::String(raw.to_owned()),
         Kind::Int => toml::Value::Integer(
@@ -202,15 +162,22 @@ fn convert(name: &str, raw: &str, kind: Kind) -> Result<toml::Value, ConfigError
             url::Url::parse(raw).map_err(|_| bad("a URL"))?;
             toml::Value::String(raw.to_owned())
         }
+        Kind::Choice(words) => {
+            let word = raw.to_ascii_lowercase();
+            if !words.contains(&word.as_str()) {
+                return Err(bad(&format!("one of {}", words.join(", "))));
+            }
+            toml::Value::String(word)
+        }
     })
 }
 
-fn insert(
+/// Puts `value` at the dotted `path`; on failure, the part of the path that is not a table.
+pub(super) fn insert(
     table: &mut toml::Table,
     path: &str,
     value: toml::Value,
-    name: &str,
-) -> Result<(), ConfigError> {
+) -> Result<(), String> {
     let mut parts: Vec<&str> = path.split('.').collect();
     let leaf = parts.pop().unwrap_or(path);
     let mut node = table;
@@ -219,9 +186,7 @@ fn insert(
             .entry(part)
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             .as_table_mut()
-            .ok_or_else(|| {
-                ConfigError(format!("{name}: the config file's `{part}` is not a table"))
-            })?;
+            .ok_or_else(|| part.to_owned())?;
     }
     node.insert(leaf.to_owned(), value);
     Ok(())

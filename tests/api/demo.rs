@@ -14,14 +14,16 @@ impl Drop for Child {
     }
 }
 
-#[tokio::test]
-async fn the_demo_answers_a_single_lookup_with_a_full_result() {
-    // Arrange: port 0, since 8080 may be taken on a CI machine; the demo prints its address.
+/// Starts `vtenrich demo` with `args` and `vars` and returns it with the address its banner
+/// prints (the demo picks a free port when asked for port 0).
+async fn start_demo(args: &[&str], vars: &[(&str, &str)]) -> (Child, String) {
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_vtenrich"))
-            .args(["demo", "--listen", "127.0.0.1:0"])
+            .arg("demo")
+            .args(args)
             .env_remove("VTENRICH_VT_API_KEY")
             .env("VTENRICH_LOG", "warn")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -46,6 +48,13 @@ async fn the_demo_answers_a_single_lookup_with_a_full_result() {
         .await
         .expect("the demo prints its address in time")
         .expect("the demo prints its address");
+    (child, base)
+}
+
+#[tokio::test]
+async fn the_demo_answers_a_single_lookup_with_a_full_result() {
+    // Arrange: port 0, since 8080 may be taken on a CI machine; the demo prints its address.
+    let (child, base) = start_demo(&["--listen", "127.0.0.1:0"], &[]).await;
 
     // Act
     let mut body = serde_json::Value::Null;
@@ -67,4 +76,38 @@ async fn the_demo_answers_a_single_lookup_with_a_full_result() {
     assert_eq!(body["geo"]["country"]["name"], "United States of America");
     assert!(body["reputation"]["verdict"].is_string(), "{body}");
     drop(child);
+}
+
+#[tokio::test]
+async fn the_demo_listens_where_the_environment_says_and_never_touches_a_data_dir() {
+    // Arrange: a deployment's settings, as the Kubernetes base sets them.
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let (child, base) = start_demo(
+        &[],
+        &[
+            ("VTENRICH_LISTEN", "127.0.0.1:0"),
+            ("VTENRICH_DATA_DIR", data_dir),
+        ],
+    )
+    .await;
+
+    // Act
+    let body: serde_json::Value = reqwest::get(format!("{base}/v1/ip/1.1.1.1"))
+        .await
+        .expect("the demo answers")
+        .json()
+        .await
+        .expect("JSON");
+
+    // Assert: the environment's port 0 was used (not the old fixed 8080), and the simulated
+    // answer was written nowhere a later `serve` could read it as VirusTotal data.
+    assert_eq!(body["status"], "ok", "{body}");
+    assert!(!base.ends_with(":8080"), "{base}");
+    drop(child);
+    let files: Vec<_> = std::fs::read_dir(data.path()).unwrap().collect();
+    assert!(
+        files.is_empty(),
+        "the demo wrote into VTENRICH_DATA_DIR: {files:?}"
+    );
 }

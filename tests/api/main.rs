@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_requests;
+mod config_command;
 mod corpus;
 mod demo;
 mod enrich_batch;

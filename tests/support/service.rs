@@ -31,8 +31,13 @@ impl Service {
     /// Starts `vtenrich serve` on a free loopback port with JSON logs, no drain delay and
     /// `vars` on top (later entries win), and waits (30 s at most) until it logs its address.
     pub async fn start(vars: &[(&str, &str)]) -> Self {
+        Self::start_command("serve", vars).await
+    }
+
+    /// As [`Service::start`] for another subcommand that serves (`demo`).
+    pub async fn start_command(subcommand: &str, vars: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vtenrich"));
-        command.arg("serve");
+        command.arg(subcommand);
         // A developer's own VTENRICH_* settings must not leak into the test's process.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("VTENRICH_") {

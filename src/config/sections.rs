@@ -1,0 +1,247 @@
+//! The sections of the settings (`[virustotal]`, `[cache]`, ...) and their defaults.
+//!
+//! Each derives `Serialize` so `vtenrich config` can print the effective values; secrets
+//! serialize as `<set>`/`<unset>`, never as their value.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Where the durable store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDir {
+    /// Persistence off.
+    None,
+    /// The directory holding the store file.
+    Path(PathBuf),
+}
+
+impl Serialize for DataDir {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DataDir::None => s.serialize_str("none"),
+            DataDir::Path(path) => path.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DataDir {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(if text.trim().eq_ignore_ascii_case("none") {
+            DataDir::None
+        } else {
+            DataDir::Path(PathBuf::from(text))
+        })
+    }
+}
+
+/// Embedded store bounds.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Most entries kept on disk (`VTENRICH_STORE_MAX_ENTRIES`, default 1,000,000).
+    pub max_entries: u64,
+    /// How often expired entries are purged (`VTENRICH_STORE_PURGE_INTERVAL`, default 10m).
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            max_entries: 1_000_000,
+            purge_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One API caller: an id and the SHA-256 hashes (hex) of its keys, never the keys.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerSettings {
+    /// A name for logs (never the key).
+    pub id: String,
+    /// Lower-case hex SHA-256 of each accepted key (`vtenrich hash-key` prints it).
+    pub key_sha256: Vec<String>,
+}
+
+/// What to do when Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisFailureMode {
+    /// Each replica spends at most its share of the limits, and reports it back later.
+    LocalShare,
+    /// No upstream calls without Redis: cache and stale answers only.
+    Closed,
+}
+
+/// Redis scale-out settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://` URL; unset means single-node (`VTENRICH_REDIS_URL`). May hold a password.
+    #[serde(serialize_with = "secret_state")]
+    pub url: Option<SecretString>,
+    /// `local_share` or `closed` (`VTENRICH_REDIS_FAILURE_MODE`, default `local_share`).
+    pub failure_mode: RedisFailureMode,
+    /// Replicas sharing the key; each gets 1/N of the limits while Redis is down
+    /// (`VTENRICH_EXPECTED_REPLICAS`, default 1).
+    pub expected_replicas: u32,
+    /// Key namespace of this VirusTotal account in Redis (`VTENRICH_REDIS_NAMESPACE`,
+    /// default `vtenrich`).
+    pub namespace: String,
+    /// How long the in-memory tier may serve an entry before asking Redis again
+    /// (`VTENRICH_REDIS_MEMORY_TTL`, default 60s), so replicas do not drift long.
+    #[serde(with = "humantime_serde")]
+    pub memory_ttl: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            failure_mode: RedisFailureMode::LocalShare,
+            expected_replicas: 1,
+            namespace: "vtenrich".to_owned(),
+            memory_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// VirusTotal access and the key's limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VirusTotalSettings {
+    /// The API key (`VTENRICH_VT_API_KEY`); prefer `api_key_file` in production.
+    #[serde(serialize_with = "secret_state")]
+    pub api_key: Option<SecretString>,
+    /// A file holding the API key, e.g. a mounted secret (`VTENRICH_VT_API_KEY_FILE`).
+    pub api_key_file: Option<PathBuf>,
+    /// API base URL (`VTENRICH_VT_BASE_URL`, default `https://www.virustotal.com/api/v3`).
+    pub base_url: url::Url,
+    /// Calls allowed in any 60 s interval (`VTENRICH_VT_RATE_PER_MINUTE`, default 4).
+    pub rate_per_minute: u32,
+    /// Calls per UTC day (`VTENRICH_VT_DAILY_QUOTA`, default 500).
+    pub daily_quota: u64,
+    /// Calls per UTC calendar month (`VTENRICH_VT_MONTHLY_QUOTA`, default 15,500).
+    pub monthly_quota: u64,
+    /// TCP/TLS connect timeout (`VTENRICH_VT_CONNECT_TIMEOUT`, default 5s).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Whole-call timeout including the body (`VTENRICH_VT_TIMEOUT`, default 15s).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Largest accepted answer body (`VTENRICH_VT_MAX_BODY`, default 4 MiB).
+    pub max_body_bytes: usize,
+    /// Retries after a 5xx or transport failure, within the request's wait
+    /// (`VTENRICH_VT_MAX_RETRIES`, default 2). Each retry spends quota.
+    pub max_retries: u32,
+    /// Pause after 429 TooManyRequestsError (`VTENRICH_VT_TOO_MANY_REQUESTS_BACKOFF`, default 60s).
+    #[serde(with = "humantime_serde")]
+    pub too_many_requests_backoff: Duration,
+    /// VirusTotal user id whose `overall_quotas` are adopted (`VTENRICH_VT_USER_ID`; off when unset).
+    pub user_id: Option<String>,
+    /// How often to sync `overall_quotas` (`VTENRICH_VT_QUOTA_SYNC_INTERVAL`, default 10m).
+    #[serde(with = "humantime_serde")]
+    pub quota_sync_interval: Duration,
+}
+
+/// Cache lifetimes and bound.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// Freshness of an `ok` answer (`VTENRICH_CACHE_TTL`, default 24h).
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Freshness of a `not_found` answer (`VTENRICH_CACHE_NOT_FOUND_TTL`, default 6h).
+    #[serde(with = "humantime_serde")]
+    pub not_found_ttl: Duration,
+    /// How long after expiry an entry may still be served stale (`VTENRICH_CACHE_STALE_FOR`, default 7d).
+    #[serde(with = "humantime_serde")]
+    pub stale_for: Duration,
+    /// Most entries kept in memory (`VTENRICH_CACHE_MAX_ENTRIES`, default 100,000).
+    pub max_entries: u64,
+}
+
+/// Deferred-queue settings.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeferredSettings {
+    /// Most distinct observables waiting for a background fill (`VTENRICH_DEFERRED_CAPACITY`, default 10,000).
+    pub capacity: usize,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (production).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `json` or `text` (`VTENRICH_LOG_FORMAT`; default text on a terminal, json otherwise).
+    pub format: Option<LogFormat>,
+    /// `RUST_LOG`-style filter (`VTENRICH_LOG`, default `info`).
+    pub filter: String,
+}
+
+impl Default for VirusTotalSettings {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            api_key_file: None,
+            base_url: url::Url::parse("https://www.virustotal.com/api/v3")
+                .expect("default base URL parses"),
+            rate_per_minute: 4,
+            daily_quota: 500,
+            monthly_quota: 15_500,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_retries: 2,
+            too_many_requests_backoff: Duration::from_secs(60),
+            user_id: None,
+            quota_sync_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(24 * 3600),
+            not_found_ttl: Duration::from_secs(6 * 3600),
+            stale_for: Duration::from_secs(7 * 24 * 3600),
+            max_entries: 100_000,
+        }
+    }
+}
+
+impl Default for DeferredSettings {
+    fn default() -> Self {
+        Self { capacity: 10_000 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: None,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Secrets print as whether they are set, never as their value.
+fn secret_state<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if secret.is_some() { "<set>" } else { "<unset>" })
+}
