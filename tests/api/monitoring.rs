@@ -281,3 +281,50 @@ fn metric_names_are_whole_identifiers() {
         vec!["vtenrich_x_total", "vtenrich_z_bucket"]
     );
 }
+
+/// The value of one series in an exposition, by its exact name and label text.
+fn series_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn a_fresh_server_exports_the_closed_label_counters_at_zero() {
+    // No store (the harness runs with DATA_DIR=none) and no traffic yet: every series below
+    // exists only because it is created at start, so an alert's `increase()` sees the first
+    // eviction, store error or upstream failure.
+    let app = spawn_app_with(Options::default()).await;
+
+    let exposition = app.get("/metrics").await.1;
+    app.stop().await;
+
+    let series = [
+        r#"vtenrich_cache_evictions_total{cause="expired"}"#,
+        r#"vtenrich_cache_evictions_total{cause="size"}"#,
+        r#"vtenrich_store_errors_total{op="read"}"#,
+        r#"vtenrich_store_errors_total{op="write"}"#,
+        r#"vtenrich_store_errors_total{op="purge"}"#,
+        r#"vtenrich_store_errors_total{op="open"}"#,
+        r#"vtenrich_cache_hits_total{kind="fresh"}"#,
+        r#"vtenrich_cache_hits_total{kind="stale"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="ok"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="auth"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="server_error"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="timeout"}"#,
+        r#"vtenrich_quota_decisions_total{decision="denied",reason="blocked"}"#,
+        r#"vtenrich_quota_decisions_total{decision="granted",reason="interactive"}"#,
+        r#"vtenrich_observables_total{source="none",status="deferred"}"#,
+        r#"vtenrich_observables_total{source="virustotal",status="error"}"#,
+    ];
+    let missing: Vec<&str> = series
+        .iter()
+        .copied()
+        .filter(|s| series_value(&exposition, s) != Some(0.0))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not exported at 0 on a fresh server: {missing:?}"
+    );
+}
