@@ -298,8 +298,27 @@ async fn a_fresh_server_exports_the_closed_label_counters_at_zero() {
     let app = spawn_app_with(Options::default()).await;
 
     let exposition = app.get("/metrics").await.1;
+    // The routes' label values must be the router's: one request each, then their 2xx twins.
+    assert_eq!(app.get("/v1/ip/8.8.8.8").await.0, 200);
+    app.enrich_ok(json!(["8.8.8.8"]), 0).await;
+    assert_eq!(app.get("/v1/quota").await.0, 200);
+    let after_traffic = app.get("/metrics").await.1;
     app.stop().await;
 
+    let routes = [("/v1/enrich", "POST"), ("/v1/ip/{ip}", "GET"), ("/v1/quota", "GET")];
+    for (route, method) in routes {
+        let labels = format!(r#"{{method="{method}",route="{route}",status_class="#);
+        assert_eq!(
+            series_value(&exposition, &format!(r#"vtenrich_http_requests_total{labels}"5xx"}}"#)),
+            Some(0.0),
+            "no 5xx series at 0 for {method} {route}"
+        );
+        assert!(
+            series_value(&after_traffic, &format!(r#"vtenrich_http_requests_total{labels}"2xx"}}"#))
+                .is_some_and(|n| n >= 1.0),
+            "{method} {route} is not the route label the router counts under"
+        );
+    }
     let series = [
         r#"vtenrich_cache_evictions_total{cause="expired"}"#,
         r#"vtenrich_cache_evictions_total{cause="size"}"#,
