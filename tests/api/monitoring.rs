@@ -167,8 +167,9 @@ async fn assert_all_exported(source: &str, exprs: &[String]) {
     let mut missing = BTreeSet::new();
     for expr in exprs {
         let names = metric_names(expr);
+        // The one exception: Prometheus' own `up` series of the vtenrich job (target down).
         assert!(
-            !names.is_empty(),
+            !names.is_empty() || expr.contains(r#"up{job="vtenrich"}"#),
             "{source}: no vtenrich metric in `{expr}`"
         );
         missing.extend(names.into_iter().filter(|n| !is_exported(n, &exported)));
@@ -345,5 +346,78 @@ async fn a_fresh_server_exports_the_closed_label_counters_at_zero() {
     assert!(
         missing.is_empty(),
         "not exported at 0 on a fresh server: {missing:?}"
+    );
+}
+
+/// GitHub's anchor of a Markdown heading: lower case, spaces as `-`, other punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_alert_links_its_own_section_of_the_readme_runbook() {
+    let rules = read(&monitoring_file("alerts.yaml"));
+    let readme = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    let runbook = readme
+        .split_once("\n## Runbook\n")
+        .expect("README.md has a Runbook section")
+        .1;
+    let runbook = runbook.split("\n## ").next().unwrap_or(runbook);
+    let sections: BTreeSet<String> = runbook
+        .lines()
+        .filter_map(|line| line.strip_prefix("### "))
+        .map(anchor)
+        .collect();
+
+    let mut alert = None;
+    let mut linked = Vec::new();
+    for line in rules.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("- alert:") {
+            assert!(alert.is_none(), "{alert:?} has no runbook_url");
+            alert = Some(name.trim().to_owned());
+        } else if let Some(url) = line.strip_prefix("runbook_url:") {
+            let name = alert.take().expect("a runbook_url belongs to an alert");
+            assert_eq!(
+                url.trim(),
+                format!("README.md#{}", anchor(&name)),
+                "{name} links another section than its own"
+            );
+            linked.push(anchor(&name));
+        }
+    }
+    assert!(alert.is_none(), "{alert:?} has no runbook_url");
+
+    assert!(linked.len() >= 13, "only {} alerts found", linked.len());
+    let missing: Vec<&String> = linked.iter().filter(|a| !sections.contains(*a)).collect();
+    assert!(
+        missing.is_empty(),
+        "alerts without a Runbook section: {missing:?}"
+    );
+}
+
+#[test]
+fn the_alert_rules_watch_redis_the_target_and_server_errors() {
+    let names = names_in(&alert_expressions());
+
+    for needed in [
+        "vtenrich_quota_backend_up",
+        "vtenrich_quota_fallback_active",
+        "vtenrich_http_requests_total",
+    ] {
+        assert!(names.contains(needed), "no alert uses {needed}");
+    }
+    let rules = read(&monitoring_file("alerts.yaml"));
+    assert!(
+        rules.contains(r#"absent(up{job="vtenrich"})"#),
+        "no alert fires when the target is absent"
     );
 }
