@@ -398,7 +398,8 @@ impl MetricFamilies {
     /// Creates every series of the closed label sets ([`labels`]) without counting anything.
     fn export_closed_series_at_zero(&self) {
         for (route, method) in labels::API_ROUTES {
-            self.http_requests.with_label_values(&[route, method, "5xx"]);
+            self.http_requests
+                .with_label_values(&[route, method, "5xx"]);
         }
         for kind in labels::CACHE_HIT_KINDS {
             self.cache_hits.with_label_values(&[kind]);

@@ -306,17 +306,27 @@ async fn a_fresh_server_exports_the_closed_label_counters_at_zero() {
     let after_traffic = app.get("/metrics").await.1;
     app.stop().await;
 
-    let routes = [("/v1/enrich", "POST"), ("/v1/ip/{ip}", "GET"), ("/v1/quota", "GET")];
+    let routes = [
+        ("/v1/enrich", "POST"),
+        ("/v1/ip/{ip}", "GET"),
+        ("/v1/quota", "GET"),
+    ];
     for (route, method) in routes {
         let labels = format!(r#"{{method="{method}",route="{route}",status_class="#);
         assert_eq!(
-            series_value(&exposition, &format!(r#"vtenrich_http_requests_total{labels}"5xx"}}"#)),
+            series_value(
+                &exposition,
+                &format!(r#"vtenrich_http_requests_total{labels}"5xx"}}"#)
+            ),
             Some(0.0),
             "no 5xx series at 0 for {method} {route}"
         );
         assert!(
-            series_value(&after_traffic, &format!(r#"vtenrich_http_requests_total{labels}"2xx"}}"#))
-                .is_some_and(|n| n >= 1.0),
+            series_value(
+                &after_traffic,
+                &format!(r#"vtenrich_http_requests_total{labels}"2xx"}}"#)
+            )
+            .is_some_and(|n| n >= 1.0),
             "{method} {route} is not the route label the router counts under"
         );
     }
