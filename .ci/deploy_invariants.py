@@ -1,14 +1,30 @@
 """Checks what schema validation cannot see in rendered kustomizations (used by check-deploy).
 
+Every rendering:
 - ServiceMonitor (a Prometheus Operator CRD, unknown to kubernetes-validate): the fields used
   here, with their types, and that it selects a rendered Service by a named port.
 - The vtenrich Deployment: the grace period outlasts preStop + drain + request timeout, the
-  key file and the data directory sit on mounted volumes (the root filesystem is read-only),
-  probes name a declared port, and VTENRICH_EXPECTED_REPLICAS equals the replica count.
+  key file, the TOML file and the data directory sit on mounted volumes (the root filesystem
+  is read-only), probes name a declared port, no multi-replica Deployment runs without Redis,
+  and with Redis VTENRICH_EXPECTED_REPLICAS >= replicas + the rollout's maxSurge (the most
+  pods that run at once: each spends 1/VTENRICH_EXPECTED_REPLICAS while Redis is down).
 
-Usage: deploy_invariants.py RENDERED.yaml...
+Renderings of an overlay (`overlays/`: applied to a cluster as they are), in addition:
+- no Secret or ConfigMap carries a placeholder or a documented example value (applying it
+  would overwrite the real key or admit a published caller key);
+- every namespaced object has a namespace;
+- a NetworkPolicy selects the vtenrich pods and admits only named peers, and when Redis is
+  rendered, a NetworkPolicy selects it and admits only the vtenrich pods.
+
+Usage: deploy_invariants.py [--overlay] RENDERED.yaml... (--overlay applies the overlay rules
+to every file; without it, files whose name contains "overlays_" get them).
+       deploy_invariants.py --self-test RENDERED-OVERLAY.yaml: breaks a copy of a good overlay
+rendering once per rule and fails unless each break is reported.
 """
 
+import base64
+import copy
+import math
 import re
 import sys
 
@@ -141,33 +157,206 @@ def check_vtenrich(deployment, config_maps, fail):
         if port is not None and port not in ports:
             fail(f"{name}: {probe} port {port!r} is not a declared container port")
 
-    expected = env.get("VTENRICH_EXPECTED_REPLICAS")
+    config_file = env.get("VTENRICH_CONFIG")
+    if config_file and not under(config_file, list(mounts)):
+        fail(f"{name}: VTENRICH_CONFIG={config_file} is not on a mounted volume")
+
     replicas = deployment["spec"].get("replicas", 1)
-    if expected is not None and int(expected) != replicas:
-        fail(f"{name}: VTENRICH_EXPECTED_REPLICAS={expected} but replicas={replicas}")
-    if expected is None and env.get("VTENRICH_REDIS_URL") is None and replicas != 1:
-        fail(f"{name}: {replicas} replicas without Redis would each spend the key's full quota")
+    if env.get("VTENRICH_REDIS_URL") is None:
+        if replicas != 1:
+            fail(f"{name}: {replicas} replicas without Redis would each spend the key's full quota")
+        return
+    expected = int(env.get("VTENRICH_EXPECTED_REPLICAS", "1"))
+    most = replicas + max_surge(deployment)
+    if expected < most:
+        fail(
+            f"{name}: VTENRICH_EXPECTED_REPLICAS={expected} but up to {most} pods run at once "
+            f"(replicas {replicas} + maxSurge); while Redis is down they would spend "
+            f"{most}/{expected} of the key's limits"
+        )
 
 
-def main(paths):
+def max_surge(deployment):
+    """Pods a rollout may add above `replicas` (Kubernetes' defaults: RollingUpdate, 25%)."""
+    strategy = deployment["spec"].get("strategy", {})
+    if strategy.get("type", "RollingUpdate") == "Recreate":
+        return 0
+    surge = strategy.get("rollingUpdate", {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        # Kubernetes rounds a percentage of surge up.
+        return math.ceil(deployment["spec"].get("replicas", 1) * int(surge[:-1]) / 100)
+    return int(surge)
+
+
+# Values that only ever stand in for a real one: the base's key placeholder and its kin, any
+# <...> template, and the SHA-256 of the documented caller key "example-caller-key-change-me".
+PLACEHOLDER = re.compile(
+    r"replace[-_ ]with|change[-_ ]?me|placeholder|<[^>]*>|^example|your[-_ ]|"
+    r"820135fa60bf5958b325e4806a818021ffce18a596e79698d95f40c359f62ec5",
+    re.IGNORECASE,
+)
+# Kinds without a namespace among those rendered here.
+CLUSTER_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+                 "PriorityClass", "StorageClass", "PersistentVolume"}
+
+
+def values_of(obj):
+    """The data of a Secret (decoded) or ConfigMap, as (key, text) pairs."""
+    for key, value in obj.get("stringData", {}).items():
+        yield key, str(value)
+    for key, value in obj.get("data", {}).items():
+        if obj["kind"] == "Secret":
+            try:
+                value = base64.b64decode(value).decode("utf-8", "replace")
+            except ValueError:
+                pass
+        yield key, str(value)
+
+
+def selects(selector, labels):
+    """Whether a label selector (matchLabels only, as used here) matches these labels."""
+    wanted = (selector or {}).get("matchLabels", {})
+    return bool(wanted) and wanted.items() <= labels.items()
+
+
+def check_overlay(by_kind, fail):
+    for kind in ("Secret", "ConfigMap"):
+        for obj in by_kind.get(kind, []):
+            for key, text in values_of(obj):
+                if PLACEHOLDER.search(text):
+                    fail(f"{kind} {obj['metadata']['name']} key {key} holds a placeholder or example "
+                         "value; applying it would overwrite the real one (create it out of band)")
+
+    for kind, objects in by_kind.items():
+        for obj in objects:
+            if kind not in CLUSTER_KINDS and not obj["metadata"].get("namespace"):
+                fail(f"{kind} {obj['metadata']['name']} has no namespace")
+
+    policies = by_kind.get("NetworkPolicy", [])
+    workloads = by_kind.get("Deployment", []) + by_kind.get("StatefulSet", [])
+    vtenrich = [w for w in workloads if w["metadata"]["name"] == "vtenrich"]
+    vtenrich_labels = [w["spec"]["template"]["metadata"].get("labels", {}) for w in vtenrich]
+    for workload in workloads:
+        name = workload["metadata"]["name"]
+        labels = workload["spec"]["template"]["metadata"].get("labels", {})
+        is_redis = any(re.search(r"(^|/)(redis|valkey)[:@]", c.get("image", ""))
+                       for c in workload["spec"]["template"]["spec"]["containers"])
+        if name != "vtenrich" and not is_redis:
+            continue
+        guarding = [p for p in policies if selects(p["spec"].get("podSelector"), labels)
+                    and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])]
+        if not guarding:
+            fail(f"no NetworkPolicy guards the ingress of {name}")
+        for policy in guarding:
+            for rule in policy["spec"].get("ingress", []):
+                peers = rule.get("from")
+                if not peers:
+                    fail(f"NetworkPolicy {policy['metadata']['name']} admits every peer to {name}")
+                    continue
+                if not is_redis:
+                    continue
+                # Redis has no password: only the vtenrich pods of its own namespace.
+                for peer in peers:
+                    if set(peer) != {"podSelector"} or not any(
+                            selects(peer["podSelector"], v) for v in vtenrich_labels):
+                        fail(f"NetworkPolicy {policy['metadata']['name']} admits {peer} to {name}; "
+                             "only the vtenrich pods may reach Redis")
+
+
+def check(objects, overlay, fail):
+    by_kind = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    config_maps = {c["metadata"]["name"]: c for c in by_kind.get("ConfigMap", [])}
+    for monitor in by_kind.get("ServiceMonitor", []):
+        check_service_monitor(monitor, by_kind.get("Service", []), fail)
+    vtenrich = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "vtenrich"]
+    if not vtenrich:
+        fail("no vtenrich Deployment rendered")
+    for deployment in vtenrich:
+        check_vtenrich(deployment, config_maps, fail)
+    if overlay:
+        check_overlay(by_kind, fail)
+
+
+def load(path):
+    with open(path, encoding="utf-8") as file:
+        return [o for o in yaml.safe_load_all(file) if o]
+
+
+def find(objects, kind, name=None):
+    return next(o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"]))
+
+
+def breakages():
+    """One way to break a good overlay rendering per overlay rule, each the defect it guards."""
+    def placeholder_secret(objs):
+        objs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                     "metadata": {"name": "vtenrich-virustotal", "namespace": "vtenrich"},
+                     "stringData": {"api-key": "replace-with-your-virustotal-api-key"}})
+
+    def example_caller_hash(objs):
+        data = find(objs, "ConfigMap")["data"]
+        data["config.toml"] = ('[[callers]]\nid = "x"\nkey_sha256 = '
+                               '["820135fa60bf5958b325e4806a818021ffce18a596e79698d95f40c359f62ec5"]\n')
+
+    def no_namespace(objs):
+        find(objs, "Deployment", "vtenrich")["metadata"].pop("namespace")
+
+    def no_vtenrich_policy(objs):
+        objs.remove(find(objs, "NetworkPolicy", "vtenrich"))
+
+    def no_redis_policy(objs):
+        objs.remove(find(objs, "NetworkPolicy", "vtenrich-redis"))
+
+    def redis_open_to_a_namespace(objs):
+        rule = find(objs, "NetworkPolicy", "vtenrich-redis")["spec"]["ingress"][0]
+        rule["from"].append({"namespaceSelector": {}})
+
+    def surge_above_expected(objs):
+        find(objs, "Deployment", "vtenrich")["spec"]["strategy"] = {
+            "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+    def default_surge(objs):
+        find(objs, "Deployment", "vtenrich")["spec"].pop("strategy")
+
+    return [placeholder_secret, example_caller_hash, no_namespace, no_vtenrich_policy,
+            no_redis_policy, redis_open_to_a_namespace, surge_above_expected, default_surge]
+
+
+def self_test(path):
+    good = load(path)
+    failures = []
+    check(good, True, failures.append)
+    if failures:
+        print(f"self-test: {path} is not a good overlay rendering: {failures}", file=sys.stderr)
+        return 1
+    missed = []
+    for breakage in breakages():
+        broken = copy.deepcopy(good)
+        breakage(broken)
+        caught = []
+        check(broken, True, caught.append)
+        print(f"self-test: {breakage.__name__}: {'caught' if caught else 'MISSED'}")
+        if not caught:
+            missed.append(breakage.__name__)
+    if missed:
+        print(f"self-test: the invariants missed {missed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(args):
+    if args[:1] == ["--self-test"]:
+        return self_test(args[1])
+    every_overlay = args[:1] == ["--overlay"]
+    paths = args[1:] if every_overlay else args
     failures = []
     for path in paths:
         def fail(message, path=path):
             failures.append(f"{path}: {message}")
 
-        with open(path, encoding="utf-8") as file:
-            objects = [o for o in yaml.safe_load_all(file) if o]
-        by_kind = {}
-        for obj in objects:
-            by_kind.setdefault(obj["kind"], []).append(obj)
-        config_maps = {c["metadata"]["name"]: c for c in by_kind.get("ConfigMap", [])}
-        for monitor in by_kind.get("ServiceMonitor", []):
-            check_service_monitor(monitor, by_kind.get("Service", []), fail)
-        vtenrich = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "vtenrich"]
-        if not vtenrich:
-            fail("no vtenrich Deployment rendered")
-        for deployment in vtenrich:
-            check_vtenrich(deployment, config_maps, fail)
+        check(load(path), every_overlay or "overlays_" in path, fail)
     for failure in failures:
         print(f"ERROR {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -12,6 +12,62 @@ use prometheus::{
 
 use crate::quota::QuotaSnapshot;
 
+/// The closed label sets of the labelled counters. Every combination is exported at 0 from
+/// start-up: a series that appears only on its first increase has no earlier sample, so
+/// `rate()` and `increase()` miss that first increase and an alert on it never fires.
+pub mod labels {
+    /// `cache_hits_total{kind}`.
+    pub const CACHE_HIT_KINDS: [&str; 2] = ["fresh", "stale"];
+    /// `cache_evictions_total{cause}` (replacements are not evictions).
+    pub const CACHE_EVICTION_CAUSES: [&str; 2] = ["expired", "size"];
+    /// `upstream_requests_total{outcome}`: the two answers, then `VtError::outcome()`.
+    pub const UPSTREAM_OUTCOMES: [&str; 9] = [
+        "ok",
+        "not_found",
+        "quota_exceeded",
+        "too_many_requests",
+        "auth",
+        "client_error",
+        "server_error",
+        "timeout",
+        "malformed",
+    ];
+    /// `quota_decisions_total{decision,reason}`: grants by priority, denials by
+    /// `DenyReason::as_str()`.
+    pub const QUOTA_DECISIONS: [(&str, &str); 7] = [
+        ("granted", "interactive"),
+        ("granted", "background"),
+        ("denied", "minute"),
+        ("denied", "day"),
+        ("denied", "month"),
+        ("denied", "blocked"),
+        ("denied", "closed"),
+    ];
+    /// `observables_total{status,source}`: the pairs an outcome can have (deferred items have
+    /// no source yet; an upstream error is VirusTotal's).
+    pub const OBSERVABLE_OUTCOMES: [(&str, &str); 8] = [
+        ("ok", "cache"),
+        ("ok", "virustotal"),
+        ("not_found", "cache"),
+        ("not_found", "virustotal"),
+        ("not_routable", "local"),
+        ("invalid", "local"),
+        ("deferred", "none"),
+        ("error", "virustotal"),
+    ];
+    /// `store_errors_total{op}`.
+    pub const STORE_OPS: [&str; 4] = ["read", "write", "purge", "open"];
+    /// The API routes (template and method, as the router labels them) whose
+    /// `http_requests_total{status_class="5xx"}` starts at 0, so the first deadline_exceeded
+    /// is seen by the alert on it. Other classes and routes appear with their first request:
+    /// ratios need no zero series (no traffic, no ratio).
+    pub const API_ROUTES: [(&str, &str); 3] = [
+        ("/v1/enrich", "POST"),
+        ("/v1/ip/{ip}", "GET"),
+        ("/v1/quota", "GET"),
+    ];
+}
+
 /// Every metric the service exports; cheap to clone (one `Arc`), since handlers and parts
 /// each hold a copy and a clone per request must not copy two dozen metric handles.
 #[derive(Clone)]
@@ -306,6 +362,7 @@ impl Metrics {
         };
         // Without Redis the in-process gate is the backend, and it always answers.
         metrics.quota_backend_up.set(1);
+        metrics.export_closed_series_at_zero();
         Self(Arc::new(metrics))
     }
 
@@ -337,8 +394,93 @@ impl Metrics {
     }
 }
 
+impl MetricFamilies {
+    /// Creates every series of the closed label sets ([`labels`]) without counting anything.
+    fn export_closed_series_at_zero(&self) {
+        for (route, method) in labels::API_ROUTES {
+            self.http_requests
+                .with_label_values(&[route, method, "5xx"]);
+        }
+        for kind in labels::CACHE_HIT_KINDS {
+            self.cache_hits.with_label_values(&[kind]);
+        }
+        for cause in labels::CACHE_EVICTION_CAUSES {
+            self.cache_evictions.with_label_values(&[cause]);
+        }
+        for outcome in labels::UPSTREAM_OUTCOMES {
+            self.upstream_requests.with_label_values(&[outcome]);
+        }
+        for (decision, reason) in labels::QUOTA_DECISIONS {
+            self.quota_decisions.with_label_values(&[decision, reason]);
+        }
+        for (status, source) in labels::OBSERVABLE_OUTCOMES {
+            self.observables.with_label_values(&[status, source]);
+        }
+        for op in labels::STORE_OPS {
+            self.store_errors.with_label_values(&[op]);
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::labels;
+    use crate::quota::DenyReason;
+    use crate::virustotal::VtError;
+
+    #[test]
+    fn every_upstream_failure_outcome_is_exported_from_the_start() {
+        let failures = [
+            VtError::QuotaExceeded,
+            VtError::TooManyRequests { retry_after: None },
+            VtError::Auth {
+                status: 401,
+                code: String::new(),
+            },
+            VtError::Client {
+                status: 400,
+                code: String::new(),
+            },
+            VtError::Server {
+                status: 500,
+                code: String::new(),
+            },
+            VtError::Timeout,
+            VtError::Transport(String::new()),
+            VtError::Malformed(String::new()),
+        ];
+
+        for failure in failures {
+            assert!(
+                labels::UPSTREAM_OUTCOMES.contains(&failure.outcome()),
+                "outcome {:?} is not initialised at 0",
+                failure.outcome()
+            );
+        }
+    }
+
+    #[test]
+    fn every_denial_reason_is_exported_from_the_start() {
+        let reasons = [
+            DenyReason::Minute,
+            DenyReason::Day,
+            DenyReason::Month,
+            DenyReason::Blocked,
+            DenyReason::Closed,
+        ];
+
+        for reason in reasons {
+            assert!(
+                labels::QUOTA_DECISIONS.contains(&("denied", reason.as_str())),
+                "denial {:?} is not initialised at 0",
+                reason.as_str()
+            );
+        }
     }
 }

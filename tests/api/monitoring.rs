@@ -167,8 +167,9 @@ async fn assert_all_exported(source: &str, exprs: &[String]) {
     let mut missing = BTreeSet::new();
     for expr in exprs {
         let names = metric_names(expr);
+        // The one exception: Prometheus' own `up` series of the vtenrich job (target down).
         assert!(
-            !names.is_empty(),
+            !names.is_empty() || expr.contains(r#"up{job="vtenrich"}"#),
             "{source}: no vtenrich metric in `{expr}`"
         );
         missing.extend(names.into_iter().filter(|n| !is_exported(n, &exported)));
@@ -279,5 +280,154 @@ fn metric_names_are_whole_identifiers() {
     assert_eq!(
         names.into_iter().collect::<Vec<_>>(),
         vec!["vtenrich_x_total", "vtenrich_z_bucket"]
+    );
+}
+
+/// The value of one series in an exposition, by its exact name and label text.
+fn series_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn a_fresh_server_exports_the_closed_label_counters_at_zero() {
+    // No store (the harness runs with DATA_DIR=none) and no traffic yet: every series below
+    // exists only because it is created at start, so an alert's `increase()` sees the first
+    // eviction, store error or upstream failure.
+    let app = spawn_app_with(Options::default()).await;
+
+    let exposition = app.get("/metrics").await.1;
+    // The routes' label values must be the router's: one request each, then their 2xx twins.
+    assert_eq!(app.get("/v1/ip/8.8.8.8").await.0, 200);
+    app.enrich_ok(json!(["8.8.8.8"]), 0).await;
+    assert_eq!(app.get("/v1/quota").await.0, 200);
+    let after_traffic = app.get("/metrics").await.1;
+    app.stop().await;
+
+    let routes = [
+        ("/v1/enrich", "POST"),
+        ("/v1/ip/{ip}", "GET"),
+        ("/v1/quota", "GET"),
+    ];
+    for (route, method) in routes {
+        let labels = format!(r#"{{method="{method}",route="{route}",status_class="#);
+        assert_eq!(
+            series_value(
+                &exposition,
+                &format!(r#"vtenrich_http_requests_total{labels}"5xx"}}"#)
+            ),
+            Some(0.0),
+            "no 5xx series at 0 for {method} {route}"
+        );
+        assert!(
+            series_value(
+                &after_traffic,
+                &format!(r#"vtenrich_http_requests_total{labels}"2xx"}}"#)
+            )
+            .is_some_and(|n| n >= 1.0),
+            "{method} {route} is not the route label the router counts under"
+        );
+    }
+    let series = [
+        r#"vtenrich_cache_evictions_total{cause="expired"}"#,
+        r#"vtenrich_cache_evictions_total{cause="size"}"#,
+        r#"vtenrich_store_errors_total{op="read"}"#,
+        r#"vtenrich_store_errors_total{op="write"}"#,
+        r#"vtenrich_store_errors_total{op="purge"}"#,
+        r#"vtenrich_store_errors_total{op="open"}"#,
+        r#"vtenrich_cache_hits_total{kind="fresh"}"#,
+        r#"vtenrich_cache_hits_total{kind="stale"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="ok"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="auth"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="server_error"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="timeout"}"#,
+        r#"vtenrich_quota_decisions_total{decision="denied",reason="blocked"}"#,
+        r#"vtenrich_quota_decisions_total{decision="granted",reason="interactive"}"#,
+        r#"vtenrich_observables_total{source="none",status="deferred"}"#,
+        r#"vtenrich_observables_total{source="virustotal",status="error"}"#,
+    ];
+    let missing: Vec<&str> = series
+        .iter()
+        .copied()
+        .filter(|s| series_value(&exposition, s) != Some(0.0))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not exported at 0 on a fresh server: {missing:?}"
+    );
+}
+
+/// GitHub's anchor of a Markdown heading: lower case, spaces as `-`, other punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_alert_links_its_own_section_of_the_readme_runbook() {
+    let rules = read(&monitoring_file("alerts.yaml"));
+    let readme = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    let runbook = readme
+        .split_once("\n## Runbook\n")
+        .expect("README.md has a Runbook section")
+        .1;
+    let runbook = runbook.split("\n## ").next().unwrap_or(runbook);
+    let sections: BTreeSet<String> = runbook
+        .lines()
+        .filter_map(|line| line.strip_prefix("### "))
+        .map(anchor)
+        .collect();
+
+    let mut alert = None;
+    let mut linked = Vec::new();
+    for line in rules.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("- alert:") {
+            assert!(alert.is_none(), "{alert:?} has no runbook_url");
+            alert = Some(name.trim().to_owned());
+        } else if let Some(url) = line.strip_prefix("runbook_url:") {
+            let name = alert.take().expect("a runbook_url belongs to an alert");
+            assert_eq!(
+                url.trim(),
+                format!("README.md#{}", anchor(&name)),
+                "{name} links another section than its own"
+            );
+            linked.push(anchor(&name));
+        }
+    }
+    assert!(alert.is_none(), "{alert:?} has no runbook_url");
+
+    assert!(linked.len() >= 13, "only {} alerts found", linked.len());
+    let missing: Vec<&String> = linked.iter().filter(|a| !sections.contains(*a)).collect();
+    assert!(
+        missing.is_empty(),
+        "alerts without a Runbook section: {missing:?}"
+    );
+}
+
+#[test]
+fn the_alert_rules_watch_redis_the_target_and_server_errors() {
+    let names = names_in(&alert_expressions());
+
+    for needed in [
+        "vtenrich_quota_backend_up",
+        "vtenrich_quota_fallback_active",
+        "vtenrich_http_requests_total",
+    ] {
+        assert!(names.contains(needed), "no alert uses {needed}");
+    }
+    let rules = read(&monitoring_file("alerts.yaml"));
+    assert!(
+        rules.contains(r#"absent(up{job="vtenrich"})"#),
+        "no alert fires when the target is absent"
     );
 }
