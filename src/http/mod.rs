@@ -5,6 +5,7 @@ mod auth;
 mod enrich;
 mod error;
 mod ops;
+mod request_id;
 mod result;
 
 use std::sync::Arc;
@@ -13,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa::OpenApi;
@@ -82,8 +82,6 @@ pub struct HttpOptions {
 )]
 struct ApiDoc;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(enrich::enrich_batch))
@@ -146,7 +144,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                         .map_or("unmatched", |p| p.as_str());
                     let request_id = request
                         .headers()
-                        .get(REQUEST_ID)
+                        .get(request_id::REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
                     tracing::info_span!(
@@ -170,8 +168,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                 })
                 .on_failure(()),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(request_id::assign_request_id))
 }
 
 /// Turns a panic in a handler into the JSON 500 (logged once); the service keeps serving.
