@@ -3,7 +3,9 @@
 
 mod auth;
 mod enrich;
+mod entry;
 mod error;
+mod extract;
 mod ops;
 mod request_id;
 mod result;
@@ -26,6 +28,7 @@ use utoipa_axum::routes;
 
 pub use auth::{Callers, hash_key};
 pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
+pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
 
@@ -112,13 +115,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
             }),
         )
         .fallback(|| async { ApiError::not_found() })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not accept that method",
-            )
-        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state.clone());
     if options.swagger_ui {
         app = app.merge(
@@ -194,9 +191,9 @@ struct Edge {
 }
 
 /// Counts and times every request by its route template (never the raw path), lets only
-/// authorised callers in, and answers 503 when a request outlives its deadline, so nothing can
-/// pin a connection forever. Upstream calls a request started keep running in their own tasks
-/// and still fill the cache.
+/// authorised callers in, answers 503 when a request outlives its deadline, so nothing can
+/// pin a connection forever, and puts every non-2xx answer in the error shape. Upstream calls
+/// a request started keep running in their own tasks and still fill the cache.
 async fn at_the_edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
@@ -213,6 +210,7 @@ async fn at_the_edge(State(edge): State<Edge>, request: Request, next: Next) -> 
             .into_response(),
         },
     };
+    let response = error::in_error_shape(response);
     let class = match response.status().as_u16() {
         100..=199 => "1xx",
         200..=299 => "2xx",

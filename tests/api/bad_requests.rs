@@ -110,6 +110,34 @@ async fn each_malformed_request_class_gets_its_json_error_and_status() {
             "invalid_request",
         ),
         (
+            "wait as a numeric string",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"max_wait_ms\":\"8000\"}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
+            "wait as a fraction",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"max_wait_ms\":8000.5}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
+            "wait as a boolean",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"max_wait_ms\":true}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
+            "observables given twice",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"observables\":[\"1.1.1.1\"]}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
             "empty batch",
             json,
             b"{\"observables\":[]}".to_vec(),
@@ -176,9 +204,63 @@ async fn an_invalid_address_in_the_path_is_a_400() {
         assert_eq!(status, 400, "{path}: {body}");
         assert!(body["error"]["code"].is_string(), "{path}: {body}");
     }
-    let (status, body) = app.get_json("/v1/ip/8.8.8.8?max_wait_ms=soon").await;
-    assert_eq!(status, 400, "{body}");
-    assert_error_shape(&body, "invalid_query");
+    assert_eq!(app.sim.ip_call_count(), 0);
+}
+
+#[tokio::test]
+async fn a_wait_in_the_query_that_is_not_a_plain_integer_is_a_400_invalid_query() {
+    let app = spawn_app().await;
+    for wait in [
+        "soon",
+        "",
+        "8000.5",
+        "8000.0",
+        "1e3",
+        "-1",
+        "0x10",
+        "%208000",
+        "9007199254740992",
+    ] {
+        let (status, body) = app
+            .get_json(&format!("/v1/ip/10.0.0.1?max_wait_ms={wait}"))
+            .await;
+        assert_eq!(status, 400, "max_wait_ms={wait}: {body}");
+        assert_error_shape(&body, "invalid_query");
+    }
+    for wait in ["0", "8000", "9007199254740991"] {
+        let (status, body) = app
+            .get_json(&format!("/v1/ip/10.0.0.1?max_wait_ms={wait}"))
+            .await;
+        assert_eq!(status, 200, "max_wait_ms={wait}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn an_item_repeating_a_key_is_invalid_and_the_message_names_the_key() {
+    let app = spawn_app().await;
+    let body = br#"{"observables": [
+        {"type": "ip", "value": "1.1.1.1", "value": "8.8.8.8"},
+        {"type": "ip", "type": "ip", "value": "8.8.8.8"},
+        {"type": "ip", "value": "8.8.4.4"}
+    ], "max_wait_ms": 1000}"#;
+
+    let (status, answer) = post_raw(&app, Some("application/json"), body.to_vec()).await;
+
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        crate::helpers::statuses(&answer),
+        ["invalid", "invalid", "ok"]
+    );
+    let results = crate::helpers::results(&answer);
+    for (result, key) in results.iter().zip(["`value`", "`type`"]) {
+        let message = result["error"]["message"].as_str().expect("a message");
+        assert!(message.contains(key), "{key} named: {result}");
+    }
+    assert_eq!(
+        app.sim.ip_call_count(),
+        1,
+        "only the well-formed item is looked up"
+    );
 }
 
 #[tokio::test]
@@ -194,4 +276,114 @@ async fn entries_of_the_wrong_shape_are_invalid_items_not_a_failed_batch() {
         crate::helpers::statuses(&body),
         ["invalid", "invalid", "invalid", "invalid", "invalid", "ok"]
     );
+}
+
+#[tokio::test]
+async fn every_non_2xx_answer_on_any_path_and_method_has_the_json_shape() {
+    let app = spawn_app().await;
+    // Redirects are answers too: look at them instead of following them.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let paths = [
+        "/v1/enrich",
+        "/v1/ip/10.0.0.1",
+        "/v1/quota",
+        "/livez",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/",
+        "/docs/index.html",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+        "/docs/x",
+        "/docs/x/y.js",
+        "/docs//",
+        "/openapi.json/x",
+        "/livez/",
+        "/LIVEZ",
+        "//livez",
+        "/v1",
+        "/v1/ip",
+        "/v1/ip/",
+        "/nowhere",
+    ];
+    let methods = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND",
+    ];
+
+    let mut non_2xx = 0;
+    for path in paths {
+        for method in methods {
+            let what = format!("{method} {path}");
+            let response = http
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    format!("{}{path}", app.address),
+                )
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let status = response.status();
+            if status.is_success() {
+                continue;
+            }
+            non_2xx += 1;
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            assert!(
+                content_type.starts_with("application/json"),
+                "{what}: {status} with content type {content_type:?}"
+            );
+            if status.is_redirection() {
+                assert!(response.headers().contains_key("location"), "{what}");
+            }
+            if status == 405 {
+                assert!(response.headers().contains_key("allow"), "{what}");
+            }
+            let text = response.text().await.unwrap();
+            if method == "HEAD" {
+                assert!(text.is_empty(), "{what}: a HEAD answer has no body");
+                continue;
+            }
+            let body: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("{what}: {status} with body {text:?}"));
+            assert!(body["error"]["code"].is_string(), "{what}: {body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{what}: {body}"
+            );
+            assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{what}: {body}");
+        }
+    }
+    // Every path answers most of these methods with a 405 or 404, so the walk saw plenty.
+    assert!(non_2xx >= paths.len() * 6, "{non_2xx} non-2xx answers");
+    assert_eq!(app.sim.ip_call_count(), 0);
+}
+
+#[tokio::test]
+async fn swagger_ui_misses_get_the_json_shape_with_their_status() {
+    let app = spawn_app().await;
+
+    let (status, text) = app.get("/docs/x").await;
+    assert_eq!(status, 404);
+    assert_error_shape(&serde_json::from_str(&text).unwrap(), "not_found");
+
+    let response = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/docs/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"], "GET,HEAD");
+    assert_error_shape(&response.json().await.unwrap(), "method_not_allowed");
 }
