@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::entry::Entry;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, ParsedItem, Source};
@@ -92,13 +92,16 @@ pub struct WaitQuery {
     path = "/v1/enrich",
     tag = "enrichment",
     request_body = EnrichRequest,
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 200, description = "One result per input entry, in input order, and a summary.", body = EnrichResponse),
-        (status = 400, description = "The body is not valid JSON.", body = ErrorBody),
-        (status = 413, description = "The body is larger than the configured limit.", body = ErrorBody),
-        (status = 415, description = "The content type is not JSON.", body = ErrorBody),
-        (status = 422, description = "The JSON does not match the schema: unknown field, wrong type, empty batch or more than `max_batch` entries.", body = ErrorBody),
-        (status = 503, description = "The service is shutting down.", body = ErrorBody),
+        (status = 400, description = "The body is not valid JSON or not UTF-8 (`invalid_json`).", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
+        (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
+        (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "The JSON does not match the schema: unknown or repeated field, wrong type (`invalid_request`), no entries (`empty_batch`) or more than `VTENRICH_MAX_BATCH` (`batch_too_large`).", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = DEADLINE, body = ErrorBody),
     )
 )]
 pub async fn enrich_batch(
@@ -123,10 +126,13 @@ pub async fn enrich_batch(
         ("ip" = inline(IpText), Path, description = "IPv4 or IPv6 address (IPv6 may be percent-encoded).", example = "8.8.8.8"),
         WaitQuery,
     ),
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses).", body = ResultBody),
-        (status = 400, description = "Not a valid IP address, or a bad query parameter.", body = ErrorBody),
-        (status = 503, description = "The service is shutting down.", body = ErrorBody),
+        (status = 400, description = "Not a valid IP address (`invalid_observable`), or a query parameter that is unknown or not a plain integer (`invalid_query`).", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = DEADLINE, body = ErrorBody),
     )
 )]
 pub async fn enrich_ip(

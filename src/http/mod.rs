@@ -6,6 +6,7 @@ mod enrich;
 mod entry;
 mod error;
 mod extract;
+mod openapi;
 mod ops;
 mod request_id;
 mod result;
@@ -71,22 +72,8 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "vtenrich",
-        description = "Enriches security observables (IP addresses) with VirusTotal reputation, verdict, geo and network fields, from a TTL cache or from one VirusTotal call per new observable, under a quota-aware limiter.",
-        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0")
-    ),
-    tags(
-        (name = "enrichment", description = "Look observables up."),
-        (name = "operations", description = "Health, quota and metrics."),
-    )
-)]
-struct ApiDoc;
-
 fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(enrich::enrich_batch))
         .routes(routes!(enrich::enrich_ip))
         .routes(routes!(ops::quota))

@@ -11,6 +11,7 @@ mod helpers;
 mod limits;
 mod monitoring;
 mod observability;
+mod openapi;
 mod quota;
 mod singleflight;
 mod virustotal_client;

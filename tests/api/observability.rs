@@ -1,4 +1,4 @@
-//! Metrics move as documented, request ids travel, and the OpenAPI file matches the code.
+//! Metrics move as documented and request ids travel, safely.
 
 use std::time::Duration;
 
@@ -198,36 +198,4 @@ async fn a_long_marked_up_or_non_ascii_request_id_is_replaced_by_a_generated_one
             "{what}: echoed {echoed:.200}"
         );
     }
-}
-
-#[test]
-fn the_checked_in_openapi_document_matches_the_code() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
-    let checked_in = std::fs::read_to_string(path).expect("openapi/openapi.json exists");
-    let generated = serde_json::to_string_pretty(&vtenrich::http::openapi()).unwrap();
-    assert!(
-        checked_in.trim_end() == generated.trim_end(),
-        "openapi/openapi.json is out of date: run `cargo run -q -- openapi > openapi/openapi.json`"
-    );
-}
-
-#[tokio::test]
-async fn the_served_document_and_swagger_ui_are_available() {
-    let app = spawn_app().await;
-    let (status, doc) = app.get_json("/openapi.json").await;
-    assert_eq!(status, 200);
-    assert_eq!(doc["openapi"], "3.1.0");
-    for path in [
-        "/v1/enrich",
-        "/v1/ip/{ip}",
-        "/v1/quota",
-        "/livez",
-        "/readyz",
-        "/metrics",
-    ] {
-        assert!(doc["paths"][path].is_object(), "{path} documented");
-    }
-    let (status, page) = app.get("/docs/").await;
-    assert_eq!(status, 200);
-    assert!(page.contains("swagger"), "Swagger UI page");
 }
