@@ -5,6 +5,7 @@ mod bad_requests;
 mod corpus;
 mod demo;
 mod enrich_batch;
+mod error_shape;
 mod fault_matrix;
 mod faults;
 mod helpers;
