@@ -3,18 +3,17 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::header;
-use bytes::Bytes;
+use axum::extract::State;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody};
+use super::entry::Entry;
+use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
+use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, ParsedItem, Source};
-use crate::observable::{InvalidObservable, Observable, ObservableType};
+use crate::observable::{Observable, ObservableType};
 
 /// Body of `POST /v1/enrich`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,7 +25,7 @@ pub struct EnrichRequest {
     /// per-item `invalid` result, so one bad entry never fails a whole batch; hence the item
     /// schema is open.
     #[schema(value_type = Vec<serde_json::Value>, min_items = 1)]
-    pub observables: Vec<serde_json::Value>,
+    pub observables: Vec<Entry>,
     /// Longest wait for a VirusTotal quota slot, in milliseconds (default 8,000; capped by the
     /// server's `VTENRICH_MAX_WAIT`). Items without a slot in time are `deferred`.
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64, example = 8000)]
@@ -57,7 +56,7 @@ impl EnrichRequest {
         }
         let wait = limits.wait(self.max_wait_ms);
         Ok((
-            self.observables.into_iter().map(parse_entry).collect(),
+            self.observables.into_iter().map(Entry::into_item).collect(),
             wait,
         ))
     }
@@ -82,83 +81,6 @@ pub struct WaitQuery {
     pub max_wait_ms: Option<WaitMs>,
 }
 
-/// A JSON body: requires a JSON content type and maps every failure to the error shape.
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(json_error)
-    }
-}
-
-fn json_error(err: serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    match err.classify() {
-        Category::Data => ApiError::unprocessable(
-            "invalid_request",
-            format!("the request does not match the schema: {err}"),
-        ),
-        Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {err}"))
-        }
-    }
-}
-
-/// Query parameters with the error shape.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(value) =
-            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiQuery(value))
-    }
-}
-
-/// Path parameters with the error shape.
-pub struct ApiPath<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(value) =
-            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiPath(value))
-    }
-}
-
 /// Enrich a batch of observables.
 ///
 /// Each entry is answered from the cache or from one VirusTotal call per distinct new
@@ -170,13 +92,16 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     path = "/v1/enrich",
     tag = "enrichment",
     request_body = EnrichRequest,
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 200, description = "One result per input entry, in input order, and a summary.", body = EnrichResponse),
-        (status = 400, description = "The body is not valid JSON.", body = ErrorBody),
-        (status = 413, description = "The body is larger than the configured limit.", body = ErrorBody),
-        (status = 415, description = "The content type is not JSON.", body = ErrorBody),
-        (status = 422, description = "The JSON does not match the schema: unknown field, wrong type, empty batch or more than `max_batch` entries.", body = ErrorBody),
-        (status = 503, description = "The service is shutting down.", body = ErrorBody),
+        (status = 400, description = "The body is not valid JSON or not UTF-8 (`invalid_json`).", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
+        (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
+        (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "The JSON does not match the schema: unknown or repeated field, wrong type (`invalid_request`), no entries (`empty_batch`) or more than `VTENRICH_MAX_BATCH` (`batch_too_large`).", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = DEADLINE, body = ErrorBody),
     )
 )]
 pub async fn enrich_batch(
@@ -201,10 +126,13 @@ pub async fn enrich_batch(
         ("ip" = inline(IpText), Path, description = "IPv4 or IPv6 address (IPv6 may be percent-encoded).", example = "8.8.8.8"),
         WaitQuery,
     ),
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses).", body = ResultBody),
-        (status = 400, description = "Not a valid IP address, or a bad query parameter.", body = ErrorBody),
-        (status = 503, description = "The service is shutting down.", body = ErrorBody),
+        (status = 400, description = "Not a valid IP address (`invalid_observable`), or a query parameter that is unknown or not a plain integer (`invalid_query`).", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = DEADLINE, body = ErrorBody),
     )
 )]
 pub async fn enrich_ip(
@@ -243,57 +171,6 @@ fn record_on_span(batch: &BatchResult) {
     span.record("upstream_calls", batch.upstream_calls);
 }
 
-/// Turns one JSON entry into a parsed item; shapes we cannot use become per-item `invalid`.
-fn parse_entry(entry: serde_json::Value) -> ParsedItem {
-    match entry {
-        serde_json::Value::String(text) => ParsedItem {
-            parsed: Observable::infer(&text),
-            input: text,
-        },
-        serde_json::Value::Object(map) => {
-            let kind = map.get("type").and_then(|v| v.as_str());
-            let value = map.get("value").and_then(|v| v.as_str());
-            let input = value.map_or_else(
-                || compact(&serde_json::Value::Object(map.clone())),
-                str::to_owned,
-            );
-            let parsed = match (kind, value) {
-                _ if map.len() != 2 => Err(InvalidObservable::new(
-                    "an observable object has exactly the fields `type` and `value`",
-                )),
-                (Some(kind), Some(value)) => match kind.parse::<ObservableType>() {
-                    Ok(kind) => Observable::parse(kind, value),
-                    Err(_) => Err(InvalidObservable::new(
-                        "unsupported observable type; supported: ip",
-                    )),
-                },
-                _ => Err(InvalidObservable::new(
-                    "`type` and `value` of an observable object must be strings",
-                )),
-            };
-            ParsedItem { input, parsed }
-        }
-        other => ParsedItem {
-            input: compact(&other),
-            parsed: Err(InvalidObservable::new(
-                "an observable is a string or an object {\"type\", \"value\"}",
-            )),
-        },
-    }
-}
-
-fn compact(value: &serde_json::Value) -> String {
-    let mut text = value.to_string();
-    if text.len() > 256 {
-        let cut = (0..=256)
-            .rev()
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(0);
-        text.truncate(cut);
-    }
-    text
-}
-
 /// Request limits from the settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
@@ -311,7 +188,8 @@ impl RequestLimits {
     }
 }
 
-/// A wait in milliseconds: any JSON integer (also written `8000.0`) from 0 to 2^53 - 1.
+/// A wait in milliseconds from 0 to 2^53 - 1: in JSON an integer (also written `8000.0`, which
+/// JSON Schema counts as an integer), never a string; in a query string, decimal digits.
 #[derive(Debug, Clone, Copy)]
 pub struct WaitMs(pub u64);
 
@@ -344,20 +222,11 @@ impl<'de> Deserialize<'de> for WaitMs {
                     Err(E::custom("max_wait_ms is not an integer in range"))
                 }
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WaitMs, E> {
-                if let Ok(n) = v.parse::<u64>() {
-                    return self.visit_u64(n);
-                }
-                if let Ok(n) = v.parse::<i64>() {
-                    return self.visit_i64(n);
-                }
-                match v.parse::<f64>() {
-                    Ok(f) if f.is_finite() => self.visit_f64(f),
-                    _ => Err(E::custom("max_wait_ms is not a number")),
-                }
-            }
         }
-        d.deserialize_any(V)
+        // Asking for an integer, not for "anything": JSON then refuses a string such as
+        // "8000" (the schema says integer), while a query string, which is all text, is parsed
+        // as decimal digits by serde_urlencoded, so `?max_wait_ms=8000.0` or `=soon` is refused.
+        d.deserialize_u64(V)
     }
 }
 

@@ -1,4 +1,8 @@
 //! The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`.
+//!
+//! Error guide: handlers and extractors return [`ApiError`] (its constructors name the common
+//! cases); extractor rejections convert into it (`From` impls below); anything answered by a
+//! layer we do not own is reshaped once at the edge by [`in_error_shape`].
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -6,6 +10,18 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// The OpenAPI description of a 401, shared by the protected operations.
+pub(super) const UNAUTHORIZED: &str = "The server has callers configured and the caller key was \
+    missing or wrong (`unauthorized`).";
+
+/// The OpenAPI description of a 500, shared by the operations that can have one.
+pub(super) const INTERNAL: &str =
+    "A bug: the handler panicked (`internal_error`; logged, the service keeps serving).";
+
+/// The OpenAPI description of the 503 of a request that outlived its deadline.
+pub(super) const DEADLINE: &str = "The request outlived the server's `VTENRICH_REQUEST_TIMEOUT` \
+    (`deadline_exceeded`); lookups it started still finish and fill the cache.";
 
 /// An error answered to the caller. Bad input is not logged as an error; 5xx are.
 #[derive(Debug, Clone)]
@@ -60,6 +76,15 @@ impl ApiError {
         )
     }
 
+    /// 405 for a method the path does not accept (the `Allow` header says which do).
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not accept that method; the `Allow` header lists the ones it does",
+        )
+    }
+
     /// 500 for an unexpected failure; the cause is logged, not sent.
     pub fn internal() -> Self {
         Self::new(
@@ -95,6 +120,59 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Puts a non-2xx answer that is not already in the error shape into it, keeping its status
+/// and headers (`Allow`, `Location`). Answers we did not write, Swagger UI's 404 for an unknown
+/// asset, axum's bare 405 on a merged route, its redirect from `/docs` to `/docs/`, would
+/// otherwise reach callers with an empty body that their error handling cannot parse.
+pub(super) fn in_error_shape(response: Response) -> Response {
+    let status = response.status();
+    // 304 must not carry a body; 1xx never reaches here.
+    if status.is_success() || status.is_informational() || status == StatusCode::NOT_MODIFIED {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (parts, _dropped) = response.into_parts();
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::not_found(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
+        _ if status.is_redirection() => {
+            let location = parts
+                .headers
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("given in the `Location` header");
+            ApiError::new(
+                status,
+                "redirect",
+                format!("this resource is at {location}"),
+            )
+        }
+        _ => ApiError::new(
+            status,
+            if status.is_server_error() {
+                "internal_error"
+            } else {
+                "bad_request"
+            },
+            status.canonical_reason().unwrap_or("the request failed"),
+        ),
+    };
+    let mut shaped = error.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.headers_mut().append(name, value.clone());
+        }
+    }
+    shaped
 }
 
 impl From<BytesRejection> for ApiError {

@@ -3,8 +3,12 @@
 
 mod auth;
 mod enrich;
+mod entry;
 mod error;
+mod extract;
+mod openapi;
 mod ops;
+mod request_id;
 mod result;
 
 use std::sync::Arc;
@@ -13,11 +17,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa::OpenApi;
@@ -26,6 +29,7 @@ use utoipa_axum::routes;
 
 pub use auth::{Callers, hash_key};
 pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
+pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
 
@@ -68,24 +72,8 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "vtenrich",
-        description = "Enriches security observables (IP addresses) with VirusTotal reputation, verdict, geo and network fields, from a TTL cache or from one VirusTotal call per new observable, under a quota-aware limiter.",
-        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0")
-    ),
-    tags(
-        (name = "enrichment", description = "Look observables up."),
-        (name = "operations", description = "Health, quota and metrics."),
-    )
-)]
-struct ApiDoc;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(enrich::enrich_batch))
         .routes(routes!(enrich::enrich_ip))
         .routes(routes!(ops::quota))
@@ -114,13 +102,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
             }),
         )
         .fallback(|| async { ApiError::not_found() })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not accept that method",
-            )
-        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state.clone());
     if options.swagger_ui {
         app = app.merge(
@@ -146,7 +128,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                         .map_or("unmatched", |p| p.as_str());
                     let request_id = request
                         .headers()
-                        .get(REQUEST_ID)
+                        .get(request_id::REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
                     tracing::info_span!(
@@ -170,8 +152,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                 })
                 .on_failure(()),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(request_id::assign_request_id))
 }
 
 /// Turns a panic in a handler into the JSON 500 (logged once); the service keeps serving.
@@ -197,9 +178,9 @@ struct Edge {
 }
 
 /// Counts and times every request by its route template (never the raw path), lets only
-/// authorised callers in, and answers 503 when a request outlives its deadline, so nothing can
-/// pin a connection forever. Upstream calls a request started keep running in their own tasks
-/// and still fill the cache.
+/// authorised callers in, answers 503 when a request outlives its deadline, so nothing can
+/// pin a connection forever, and puts every non-2xx answer in the error shape. Upstream calls
+/// a request started keep running in their own tasks and still fill the cache.
 async fn at_the_edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
@@ -216,6 +197,7 @@ async fn at_the_edge(State(edge): State<Edge>, request: Request, next: Next) -> 
             .into_response(),
         },
     };
+    let response = error::in_error_shape(response);
     let class = match response.status().as_u16() {
         100..=199 => "1xx",
         200..=299 => "2xx",

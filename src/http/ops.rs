@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, INTERNAL, UNAUTHORIZED};
 use crate::quota::{CountSource, WindowUsage};
 
 /// `{"status": "..."}` of the health endpoints.
@@ -110,7 +110,12 @@ pub struct QuotaBody {
 /// Limit, used, remaining and next reset (UTC) for the minute, day and month windows; whether
 /// VirusTotal currently blocks us; the deferred-queue depth; where the used counts come from.
 #[utoipa::path(get, path = "/v1/quota", tag = "operations",
-    responses((status = 200, description = "Quota state.", body = QuotaBody)))]
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "Quota state.", body = QuotaBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+    ))]
 pub async fn quota(State(state): State<AppState>) -> Json<QuotaBody> {
     let snap = state.enricher.quota();
     let (counts_source, synced_at) = match snap.source {
@@ -136,7 +141,12 @@ pub async fn quota(State(state): State<AppState>) -> Json<QuotaBody> {
 ///
 /// Text exposition format 0.0.4: quota, cache, upstream, HTTP and process metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Metrics in Prometheus text format.", body = String, content_type = "text/plain")))]
+    security((), ("bearer" = []), ("api_key" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "Metrics in Prometheus text format.", body = String, content_type = "text/plain"),
+        (status = 401, description = "The server sets `VTENRICH_METRICS_OPEN=false` and has callers configured, and the caller key was missing or wrong (`unauthorized`).", body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+    ))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     state.enricher.quota();
     state.enricher.cache().entry_count();

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::error_shape::assert_error_shape;
 use crate::helpers::{Options, spawn_app, spawn_app_with};
 
 async fn post_raw(
@@ -22,21 +23,6 @@ async fn post_raw(
     let json =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
     (status, json)
-}
-
-fn assert_error_shape(body: &Value, code: &str) {
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert_eq!(
-        body.as_object().map(|o| o.len()),
-        Some(1),
-        "only `error`: {body}"
-    );
 }
 
 #[tokio::test]
@@ -110,6 +96,34 @@ async fn each_malformed_request_class_gets_its_json_error_and_status() {
             "invalid_request",
         ),
         (
+            "wait as a numeric string",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"max_wait_ms\":\"8000\"}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
+            "wait as a fraction",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"max_wait_ms\":8000.5}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
+            "wait as a boolean",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"max_wait_ms\":true}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
+            "observables given twice",
+            json,
+            b"{\"observables\":[\"8.8.8.8\"],\"observables\":[\"1.1.1.1\"]}".to_vec(),
+            422,
+            "invalid_request",
+        ),
+        (
             "empty batch",
             json,
             b"{\"observables\":[]}".to_vec(),
@@ -145,24 +159,6 @@ async fn a_body_over_the_limit_is_413_with_the_json_shape() {
 }
 
 #[tokio::test]
-async fn unknown_routes_and_methods_get_the_json_shape() {
-    let app = spawn_app().await;
-
-    let (status, text) = app.get("/v2/nothing-here").await;
-    assert_eq!(status, 404);
-    assert_error_shape(&serde_json::from_str(&text).unwrap(), "not_found");
-
-    let response = app
-        .http
-        .delete(format!("{}/v1/enrich", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 405);
-    assert_error_shape(&response.json().await.unwrap(), "method_not_allowed");
-}
-
-#[tokio::test]
 async fn an_invalid_address_in_the_path_is_a_400() {
     let app = spawn_app().await;
     for path in [
@@ -176,9 +172,63 @@ async fn an_invalid_address_in_the_path_is_a_400() {
         assert_eq!(status, 400, "{path}: {body}");
         assert!(body["error"]["code"].is_string(), "{path}: {body}");
     }
-    let (status, body) = app.get_json("/v1/ip/8.8.8.8?max_wait_ms=soon").await;
-    assert_eq!(status, 400, "{body}");
-    assert_error_shape(&body, "invalid_query");
+    assert_eq!(app.sim.ip_call_count(), 0);
+}
+
+#[tokio::test]
+async fn a_wait_in_the_query_that_is_not_a_plain_integer_is_a_400_invalid_query() {
+    let app = spawn_app().await;
+    for wait in [
+        "soon",
+        "",
+        "8000.5",
+        "8000.0",
+        "1e3",
+        "-1",
+        "0x10",
+        "%208000",
+        "9007199254740992",
+    ] {
+        let (status, body) = app
+            .get_json(&format!("/v1/ip/10.0.0.1?max_wait_ms={wait}"))
+            .await;
+        assert_eq!(status, 400, "max_wait_ms={wait}: {body}");
+        assert_error_shape(&body, "invalid_query");
+    }
+    for wait in ["0", "8000", "9007199254740991"] {
+        let (status, body) = app
+            .get_json(&format!("/v1/ip/10.0.0.1?max_wait_ms={wait}"))
+            .await;
+        assert_eq!(status, 200, "max_wait_ms={wait}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn an_item_repeating_a_key_is_invalid_and_the_message_names_the_key() {
+    let app = spawn_app().await;
+    let body = br#"{"observables": [
+        {"type": "ip", "value": "1.1.1.1", "value": "8.8.8.8"},
+        {"type": "ip", "type": "ip", "value": "8.8.8.8"},
+        {"type": "ip", "value": "8.8.4.4"}
+    ], "max_wait_ms": 1000}"#;
+
+    let (status, answer) = post_raw(&app, Some("application/json"), body.to_vec()).await;
+
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        crate::helpers::statuses(&answer),
+        ["invalid", "invalid", "ok"]
+    );
+    let results = crate::helpers::results(&answer);
+    for (result, key) in results.iter().zip(["`value`", "`type`"]) {
+        let message = result["error"]["message"].as_str().expect("a message");
+        assert!(message.contains(key), "{key} named: {result}");
+    }
+    assert_eq!(
+        app.sim.ip_call_count(),
+        1,
+        "only the well-formed item is looked up"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use reqwest::header::HeaderValue;
+
 use crate::helpers::spawn_app;
 
 /// What a corpus entry must get.
@@ -18,6 +20,8 @@ struct Case {
     method: &'static str,
     path: String,
     content_type: Option<&'static str>,
+    /// An `x-request-id` to send (raw bytes: hostile ones are the point).
+    request_id: Option<Vec<u8>>,
     body: Vec<u8>,
     expect: Expect,
 }
@@ -28,6 +32,7 @@ fn post(name: &'static str, body: impl Into<Vec<u8>>, expect: Expect) -> Case {
         method: "POST",
         path: "/v1/enrich".into(),
         content_type: Some("application/json"),
+        request_id: None,
         body: body.into(),
         expect,
     }
@@ -39,6 +44,7 @@ fn get(name: &'static str, path: impl Into<String>, expect: Expect) -> Case {
         method: "GET",
         path: path.into(),
         content_type: None,
+        request_id: None,
         body: Vec::new(),
         expect,
     }
@@ -85,6 +91,11 @@ fn corpus() -> Vec<Case> {
             Error(422),
         ),
         post(
+            "wait as a numeric string",
+            "{\"observables\": [\"8.8.8.8\"], \"max_wait_ms\": \"8000\"}",
+            Error(422),
+        ),
+        post(
             "negative wait",
             "{\"observables\": [\"8.8.8.8\"], \"max_wait_ms\": -5}",
             Error(422),
@@ -115,6 +126,16 @@ fn corpus() -> Vec<Case> {
         post(
             "value not a string",
             batch("{\"type\": \"ip\", \"value\": {\"x\": 1}}"),
+            INVALID,
+        ),
+        post(
+            "value given twice in an item",
+            batch("{\"type\": \"ip\", \"value\": \"1.1.1.1\", \"value\": \"8.8.8.8\"}"),
+            INVALID,
+        ),
+        post(
+            "type given twice in an item",
+            batch("{\"type\": \"ip\", \"type\": \"ip\", \"value\": \"8.8.8.8\"}"),
             INVALID,
         ),
         post(
@@ -183,6 +204,11 @@ fn corpus() -> Vec<Case> {
             Error(400),
         ),
         get(
+            "fractional wait in query",
+            "/v1/ip/8.8.8.8?max_wait_ms=8000.5",
+            Error(400),
+        ),
+        get(
             "unknown query parameter",
             "/v1/ip/8.8.8.8?debug=1",
             Error(400),
@@ -194,14 +220,35 @@ fn corpus() -> Vec<Case> {
             "/v1/ip/10.0.0.1",
             Expect::Items(&["not_routable"]),
         ),
+        get("unknown path under the docs", "/docs/x", Error(404)),
+        Case {
+            method: "OPTIONS",
+            ..get("OPTIONS on the docs", "/docs/", Error(405))
+        },
+        Case {
+            method: "TRACE",
+            ..get("TRACE on the document", "/openapi.json", Error(405))
+        },
+        Case {
+            request_id: Some(b"<script>alert(1)</script>".to_vec()),
+            ..get("markup as request id", "/v1/ip/10.0.0.1", LOCAL)
+        },
+        Case {
+            request_id: Some("r\u{e9}q-\u{1F600}".as_bytes().to_vec()),
+            ..get("non-ASCII request id", "/v1/ip/not-an-ip", Error(400))
+        },
+        Case {
+            request_id: Some(vec![b'a'; 30 * 1024]),
+            ..get("30 KB request id", "/nowhere", Error(404))
+        },
     ]
 }
 
 #[tokio::test]
-async fn fifty_four_hostile_requests_get_a_json_4xx_or_local_results_and_no_upstream_call() {
+async fn sixty_four_hostile_requests_get_a_json_4xx_or_local_results_and_no_upstream_call() {
     let app = spawn_app().await;
     let corpus = corpus();
-    assert_eq!(corpus.len(), 54, "the test name states the count");
+    assert_eq!(corpus.len(), 64, "the test name states the count");
 
     for case in corpus {
         let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
@@ -213,11 +260,24 @@ async fn fifty_four_hostile_requests_get_a_json_4xx_or_local_results_and_no_upst
         if let Some(ct) = case.content_type {
             request = request.header("content-type", ct);
         }
+        if let Some(id) = case.request_id {
+            request = request.header("x-request-id", HeaderValue::from_bytes(&id).unwrap());
+        }
         let response = request
             .send()
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", case.name));
         let status = response.status().as_u16();
+        let echoed_id = response.headers()["x-request-id"].as_bytes();
+        assert!(
+            (1..=128).contains(&echoed_id.len())
+                && echoed_id
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(b)),
+            "{}: unsafe request id echoed: {:.200}",
+            case.name,
+            String::from_utf8_lossy(echoed_id)
+        );
         let text = response.text().await.unwrap();
         let body: serde_json::Value = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("{}: not JSON ({status}): {text:.200}", case.name));
