@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_requests;
+mod connections;
 mod corpus;
 mod demo;
 mod enrich_batch;
