@@ -31,7 +31,21 @@ impl Service {
     /// Starts `vtenrich serve` on a free loopback port with JSON logs, no drain delay and
     /// `vars` on top (later entries win), and waits (30 s at most) until it logs its address.
     pub async fn start(vars: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_vtenrich"));
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_vtenrich")), vars).await
+    }
+
+    /// As [`Service::start`], with `RLIMIT_NOFILE` set to `soft` and `hard` before the binary
+    /// runs (through util-linux `prlimit`, which execs it: the child is still vtenrich).
+    pub async fn start_with_fd_limit(vars: &[(&str, &str)], soft: u64, hard: u64) -> Self {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={soft}:{hard}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_vtenrich"));
+        Self::spawn(command, vars).await
+    }
+
+    async fn spawn(mut command: Command, vars: &[(&str, &str)]) -> Self {
         command.arg("serve");
         // A developer's own VTENRICH_* settings must not leak into the test's process.
         for (name, _) in std::env::vars_os() {
@@ -144,11 +158,7 @@ impl Service {
 
     /// The value of an unlabelled metric, if exposed.
     pub async fn metric(&self, name: &str) -> Option<f64> {
-        let text = self.metrics().await;
-        text.lines().find_map(|line| {
-            let (key, value) = line.split_once(' ')?;
-            (key == name).then(|| value.trim().parse().ok()).flatten()
-        })
+        metric_in(&self.metrics().await, name)
     }
 
     /// The last log lines (JSON), for failure messages.
@@ -156,4 +166,12 @@ impl Service {
         let kept = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         kept.iter().cloned().collect::<Vec<_>>().join("\n")
     }
+}
+
+/// The value of one series (`name` or `name{label="value"}`) in a Prometheus text exposition.
+pub fn metric_in(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (key, value) = line.rsplit_once(' ')?;
+        (key == series).then(|| value.trim().parse().ok()).flatten()
+    })
 }
