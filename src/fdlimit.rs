@@ -34,12 +34,7 @@ pub fn raise_to_hard_limit() -> Option<FdLimit> {
             before
         }
     };
-    tracing::info!(
-        soft_before = before,
-        soft,
-        hard,
-        "file-descriptor limit"
-    );
+    tracing::info!(soft_before = before, soft, hard, "file-descriptor limit");
     Some(FdLimit { soft, hard })
 }
 
@@ -51,7 +46,11 @@ pub fn connection_cap(requested: usize, limit: Option<FdLimit>, max_upstream: us
     };
     let reserved = RESERVED_FDS.saturating_add(u64::try_from(max_upstream).unwrap_or(u64::MAX));
     // With a limit too small for the reserve, half of it still serves clients.
-    let room = limit.soft.saturating_sub(reserved).max(limit.soft / 2).max(1);
+    let room = limit
+        .soft
+        .saturating_sub(reserved)
+        .max(limit.soft / 2)
+        .max(1);
     let room = usize::try_from(room).unwrap_or(usize::MAX);
     if requested <= room {
         return requested;

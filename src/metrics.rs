@@ -380,10 +380,14 @@ impl Metrics {
         };
         // Present at 0 from the start, so rate() and absent() alerts work before the first event.
         for reason in ConnectionRefused::ALL {
-            metrics.connections_refused.with_label_values(&[reason.label()]);
+            metrics
+                .connections_refused
+                .with_label_values(&[reason.label()]);
         }
         for reason in ConnectionClosed::ALL {
-            metrics.connections_closed.with_label_values(&[reason.label()]);
+            metrics
+                .connections_closed
+                .with_label_values(&[reason.label()]);
         }
         // Without Redis the in-process gate is the backend, and it always answers.
         metrics.quota_backend_up.set(1);

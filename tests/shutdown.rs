@@ -15,8 +15,6 @@ use std::time::Duration;
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
-// The process harness serves several test binaries; this one needs only part of it.
-#[allow(dead_code)]
 #[path = "support/service.rs"]
 mod service;
 

@@ -42,11 +42,7 @@ pub(super) fn spawn(stream: TcpStream, parts: &Parts, open: OpenConnection) {
         .builder
         .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), service)
         .into_owned();
-    let (limits, metrics, closing) = (
-        parts.limits,
-        parts.metrics.clone(),
-        parts.closing.clone(),
-    );
+    let (limits, metrics, closing) = (parts.limits, parts.metrics.clone(), parts.closing.clone());
     tokio::spawn(async move {
         drive(connection, activity, limits, metrics, closing).await;
         drop(open);

@@ -80,7 +80,10 @@ mod tests {
         let after_a_close = open.admit();
 
         assert!(refused.is_none(), "a third connection was admitted");
-        assert!(after_a_close.is_some(), "the freed place was not given back");
+        assert!(
+            after_a_close.is_some(),
+            "the freed place was not given back"
+        );
         assert_eq!(open.gauge.get(), 2);
     }
 
@@ -93,7 +96,10 @@ mod tests {
         drop(connection);
         open.all_closed().await;
 
-        assert!(waiting.is_err(), "all_closed resolved with a connection open");
+        assert!(
+            waiting.is_err(),
+            "all_closed resolved with a connection open"
+        );
         assert_eq!(open.gauge.get(), 0);
     }
 }

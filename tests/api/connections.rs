@@ -149,7 +149,10 @@ async fn a_request_running_longer_than_the_idle_timeout_is_answered_on_http1_and
     assert_eq!(http1.1["status"], "ok", "{}", http1.1);
     assert_eq!(over_h2.0, 200, "{}", over_h2.1);
     assert!(over_h2.1.contains(r#""status":"ok""#), "{}", over_h2.1);
-    assert!(h2.ping_until_closed().await, "the HTTP/2 connection never idled out");
+    assert!(
+        h2.ping_until_closed().await,
+        "the HTTP/2 connection never idled out"
+    );
 }
 
 #[tokio::test]

@@ -48,7 +48,8 @@ impl Held {
 }
 
 #[tokio::test]
-async fn a_flood_of_silent_connections_is_shed_while_livez_and_lookups_keep_answering_until_it_leaves() {
+async fn a_flood_of_silent_connections_is_shed_while_livez_and_lookups_keep_answering_until_it_leaves()
+ {
     // Arrange
     let sim = Simulator::start(
         SimulatorConfig {
@@ -90,9 +91,13 @@ async fn a_flood_of_silent_connections_is_shed_while_livez_and_lookups_keep_answ
     let mut livez = Vec::new();
     for _ in 0..SILENT / 50 {
         for _ in 0..50 {
-            let socket = TcpStream::connect(&address)
-                .await
-                .expect("the kernel completes the handshake");
+            // Bounded: a server that stopped accepting leaves the handshake hanging once its
+            // backlog is full.
+            let socket =
+                tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&address))
+                    .await
+                    .expect("the server keeps accepting (its backlog filled up)")
+                    .expect("the kernel completes the handshake");
             silent.push(socket);
         }
         livez.push(held.get("/livez").await.0);
@@ -121,8 +126,16 @@ async fn a_flood_of_silent_connections_is_shed_while_livez_and_lookups_keep_answ
         "/livez during the flood: {livez:?}"
     );
     assert_eq!(refused, Some(beyond), "refused over the cap\n{logs}");
-    assert_eq!(open, Some(MAX_CONNECTIONS as f64), "open at the cap\n{logs}");
-    assert_eq!(accept_errors, Some(0.0), "accept ran out of descriptors\n{logs}");
+    assert_eq!(
+        open,
+        Some(MAX_CONNECTIONS as f64),
+        "open at the cap\n{logs}"
+    );
+    assert_eq!(
+        accept_errors,
+        Some(0.0),
+        "accept ran out of descriptors\n{logs}"
+    );
     // A new address needs an upstream socket: descriptors were left for it.
     assert_eq!(status, 200, "{lookup}");
     let lookup: serde_json::Value = serde_json::from_str(&lookup).expect("a JSON result");
@@ -132,7 +145,10 @@ async fn a_flood_of_silent_connections_is_shed_while_livez_and_lookups_keep_answ
         logs.contains(r#""soft_before":128"#) && logs.contains(r#""soft":256"#),
         "the soft limit was not raised to the hard one\n{logs}"
     );
-    assert!(served_after, "no new connection was served after the flood\n{logs}");
+    assert!(
+        served_after,
+        "no new connection was served after the flood\n{logs}"
+    );
 }
 
 /// Whether a new connection gets `/livez` answered, retried (bounded) while the server is still

@@ -1,6 +1,9 @@
 //! A `vtenrich serve` child process of the test's own: listening on a free loopback port,
 //! reached over HTTP, killed (SIGKILL) on drop.
 
+// Shared by several test binaries, each using part of it.
+#![allow(dead_code)]
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
