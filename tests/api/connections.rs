@@ -111,6 +111,20 @@ async fn a_connection_that_never_sends_a_byte_is_closed_after_the_header_read_ti
 }
 
 #[tokio::test]
+async fn an_http2_connection_that_never_sends_a_request_is_closed_after_the_header_read_timeout() {
+    // Arrange: the preface and settings, then only PINGs.
+    let app = app_with(|s| s.idle_timeout = Duration::from_secs(60)).await;
+    let mut h2 = H2::open(&app).await;
+
+    // Act
+    let closed = h2.ping_until_closed().await;
+
+    // Assert
+    assert!(closed, "an HTTP/2 connection without a request stayed open");
+    assert_eq!(app.metric(HEADER_TIMEOUT).await, Some(1.0));
+}
+
+#[tokio::test]
 async fn an_http2_connection_sending_only_pings_is_closed_after_the_idle_timeout() {
     // Arrange: one request, then nothing but PINGs (which every frame-level timer counts as
     // traffic).
