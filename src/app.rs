@@ -121,6 +121,11 @@ impl Application {
                 header_read_timeout: settings.header_read_timeout,
                 max_header_bytes: settings.max_header_bytes,
                 idle_timeout: settings.idle_timeout,
+                max_connections: crate::fdlimit::connection_cap(
+                    settings.max_connections,
+                    crate::fdlimit::raise_to_hard_limit(),
+                    settings.max_concurrent_upstream,
+                ),
             },
             settle_limit: vt.request_timeout + std::time::Duration::from_secs(2),
             quota_sync,
@@ -174,7 +179,14 @@ impl Application {
             tokio::time::sleep(drain_delay).await;
             tracing::info!("no longer accepting connections; finishing in-flight requests");
         };
-        crate::server::serve(self.listener, self.router, self.limits, drained).await;
+        crate::server::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            self.metrics.clone(),
+            drained,
+        )
+        .await;
         // Answers already paid for are written before the process goes.
         self.enricher.settle(self.settle_limit).await;
         cancel.cancel();

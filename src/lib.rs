@@ -11,13 +11,14 @@
 //! - `clock`: injected wall-clock time.
 //! - `config`: typed, layered settings.
 //! - `enrich`: the orchestrator, single-flight and the deferred queue.
+//! - `fdlimit`: the file-descriptor limit, raised at start, and the connection cap under it.
 //! - `http`: routes, the error shape, result rendering.
 //! - `metrics`: the Prometheus registry.
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
 //! - `redis`: scale-out on Redis (shared quota, second cache tier, fetch lock).
 //! - `report`: the normalised report and the verdict policy.
-//! - `server`: the connection loop with header, idle and shutdown limits.
+//! - `server`: the connection loop: connection cap, header and idle deadlines, shutdown.
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
 //! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
@@ -30,6 +31,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod enrich;
+pub mod fdlimit;
 pub mod http;
 pub mod metrics;
 pub mod observable;

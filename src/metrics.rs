@@ -107,6 +107,50 @@ pub struct MetricFamilies {
     pub store_errors: IntCounterVec,
     pub store_degraded: IntGauge,
     pub store_entries: IntGauge,
+    pub connections_open: IntGauge,
+    pub connections_max: IntGauge,
+    pub connections_refused: IntCounterVec,
+    pub connections_closed: IntCounterVec,
+}
+
+/// Why a new connection was closed without being served (`connections_refused_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionRefused {
+    /// `max_connections` were already open.
+    Limit,
+    /// `accept` itself failed (out of file descriptors and the like).
+    AcceptError,
+}
+
+impl ConnectionRefused {
+    const ALL: [Self; 2] = [Self::Limit, Self::AcceptError];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Limit => "limit",
+            Self::AcceptError => "accept_error",
+        }
+    }
+}
+
+/// Why the server closed a connection it was serving (`connections_closed_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionClosed {
+    /// No request arrived within the header read timeout of the connection opening.
+    HeaderTimeout,
+    /// No request was in flight for the idle timeout.
+    IdleTimeout,
+}
+
+impl ConnectionClosed {
+    const ALL: [Self; 2] = [Self::HeaderTimeout, Self::IdleTimeout];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::HeaderTimeout => "header_timeout",
+            Self::IdleTimeout => "idle_timeout",
+        }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -358,8 +402,49 @@ impl Metrics {
                 )
                 .expect("ok"),
             ),
+            connections_open: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_connections_open",
+                    "Client connections open now.",
+                )
+                .expect("ok"),
+            ),
+            connections_max: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_connections_max",
+                    "Most client connections open at once (VTENRICH_MAX_CONNECTIONS, lowered to \
+                     fit the file-descriptor limit).",
+                )
+                .expect("ok"),
+            ),
+            connections_refused: counter_vec(
+                &r,
+                "connections_refused_total",
+                "New connections closed without being served, by reason (limit or accept_error).",
+                &["reason"],
+            ),
+            connections_closed: counter_vec(
+                &r,
+                "connections_closed_total",
+                "Connections the server closed for silence, by reason (header_timeout or \
+                 idle_timeout).",
+                &["reason"],
+            ),
             registry: r,
         };
+        // Present at 0 from the start, so rate() and absent() alerts work before the first event.
+        for reason in ConnectionRefused::ALL {
+            metrics
+                .connections_refused
+                .with_label_values(&[reason.label()]);
+        }
+        for reason in ConnectionClosed::ALL {
+            metrics
+                .connections_closed
+                .with_label_values(&[reason.label()]);
+        }
         // Without Redis the in-process gate is the backend, and it always answers.
         metrics.quota_backend_up.set(1);
         metrics.export_closed_series_at_zero();
@@ -382,6 +467,20 @@ impl Metrics {
         }
         self.quota_blocked_until
             .set(snapshot.blocked_until.map_or(0, |t| t.timestamp()));
+    }
+
+    /// Counts a new connection closed without being served.
+    pub fn connection_refused(&self, reason: ConnectionRefused) {
+        self.connections_refused
+            .with_label_values(&[reason.label()])
+            .inc();
+    }
+
+    /// Counts a connection the server closed for silence.
+    pub fn connection_closed(&self, reason: ConnectionClosed) {
+        self.connections_closed
+            .with_label_values(&[reason.label()])
+            .inc();
     }
 
     /// The registry in Prometheus text exposition format.

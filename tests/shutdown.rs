@@ -1,4 +1,5 @@
-//! Graceful shutdown of a real `vtenrich serve` process, and `vtenrich healthcheck`.
+//! A real `vtenrich serve` process: graceful shutdown, `vtenrich healthcheck`, and (in
+//! `flood`) a connection flood under a small file-descriptor limit.
 //!
 //! Each test starts the binary on a free loopback port against the in-process simulator,
 //! reads the bound address from its JSON log, and signals it with `kill -TERM` (the crate
@@ -13,6 +14,12 @@ use std::time::Duration;
 
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
+
+#[path = "support/service.rs"]
+mod service;
+
+#[path = "shutdown/flood.rs"]
+mod flood;
 
 const SIM_KEY: &str = "shutdown-test-key";
 /// Upper bound for anything the child is waited for (start, exit, refused connections).

@@ -8,6 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use vtenrich::app::Application;
 use vtenrich::clock::{ManualClock, SharedClock};
@@ -178,6 +180,23 @@ impl TestApp {
         (status, value)
     }
 
+    /// A raw TCP connection to the service, for tests that speak the protocol themselves.
+    pub async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.address.trim_start_matches("http://"))
+            .await
+            .expect("the service accepts a connection")
+    }
+
+    /// The value of one series of `/metrics` (`name` or `name{label="value"}`), if exposed.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let (status, text) = self.get("/metrics").await;
+        assert_eq!(status, 200, "/metrics answered {status}");
+        text.lines().find_map(|line| {
+            let (key, value) = line.rsplit_once(' ')?;
+            (key == series).then(|| value.trim().parse().ok()).flatten()
+        })
+    }
+
     /// Waits (bounded) until the simulator has seen `n` IP calls.
     pub async fn wait_for_calls(&self, n: usize) {
         for _ in 0..500 {
@@ -209,6 +228,23 @@ impl TestApp {
                 .expect("server exits cleanly");
         }
     }
+}
+
+/// Reads until the server closes the connection (bounded: 10 s), returning what it sent.
+pub async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+    String::from_utf8_lossy(&all).into_owned()
 }
 
 /// The result objects of a batch answer.

@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::helpers::{Options, TestApp, spawn_app_with};
+use crate::helpers::{Options, TestApp, read_until_closed, spawn_app_with};
 
 async fn app() -> TestApp {
     spawn_app_with(Options::default().configure(|s| {
@@ -20,33 +19,10 @@ async fn app() -> TestApp {
     .await
 }
 
-async fn connect(app: &TestApp) -> TcpStream {
-    TcpStream::connect(app.address.trim_start_matches("http://"))
-        .await
-        .unwrap()
-}
-
-/// Reads until the server closes the connection (bounded), returning what it sent.
-async fn read_until_closed(stream: &mut TcpStream) -> String {
-    let mut all = Vec::new();
-    let mut buf = [0u8; 4096];
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => all.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the server kept the connection open");
-    String::from_utf8_lossy(&all).into_owned()
-}
-
 #[tokio::test]
 async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
     let app = app().await;
-    let mut stream = connect(&app).await;
+    let mut stream = app.connect().await;
     stream
         .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
         .await
@@ -59,7 +35,7 @@ async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
 #[tokio::test]
 async fn oversized_headers_are_refused() {
     let app = app().await;
-    let mut stream = connect(&app).await;
+    let mut stream = app.connect().await;
     let big = "a".repeat(16 * 1024);
     let request = format!("GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
     let _ = stream.write_all(request.as_bytes()).await;
@@ -70,7 +46,7 @@ async fn oversized_headers_are_refused() {
 #[tokio::test]
 async fn a_body_dripping_past_the_request_deadline_gets_a_json_503() {
     let app = app().await;
-    let mut stream = connect(&app).await;
+    let mut stream = app.connect().await;
     stream
         .write_all(b"POST /v1/enrich HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
         .await
@@ -99,7 +75,7 @@ async fn a_body_dripping_past_the_request_deadline_gets_a_json_503() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
     let app = app().await;
-    let mut stream = connect(&app).await;
+    let mut stream = app.connect().await;
     stream
         .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
         .await

@@ -3,6 +3,7 @@
 mod auth;
 mod bad_requests;
 mod config_command;
+mod connections;
 mod corpus;
 mod demo;
 mod enrich_batch;

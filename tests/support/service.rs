@@ -1,6 +1,9 @@
 //! A `vtenrich serve` child process of the test's own: listening on a free loopback port,
 //! reached over HTTP, killed (SIGKILL) on drop.
 
+// Shared by several test binaries, each using part of it.
+#![allow(dead_code)]
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -36,7 +39,21 @@ impl Service {
 
     /// As [`Service::start`] for another subcommand that serves (`demo`).
     pub async fn start_command(subcommand: &str, vars: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_vtenrich"));
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_vtenrich")), subcommand, vars).await
+    }
+
+    /// As [`Service::start`], with `RLIMIT_NOFILE` set to `soft` and `hard` before the binary
+    /// runs (through util-linux `prlimit`, which execs it: the child is still vtenrich).
+    pub async fn start_with_fd_limit(vars: &[(&str, &str)], soft: u64, hard: u64) -> Self {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={soft}:{hard}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_vtenrich"));
+        Self::spawn(command, "serve", vars).await
+    }
+
+    async fn spawn(mut command: Command, subcommand: &str, vars: &[(&str, &str)]) -> Self {
         command.arg(subcommand);
         // A developer's own VTENRICH_* settings must not leak into the test's process.
         for (name, _) in std::env::vars_os() {
@@ -149,11 +166,7 @@ impl Service {
 
     /// The value of an unlabelled metric, if exposed.
     pub async fn metric(&self, name: &str) -> Option<f64> {
-        let text = self.metrics().await;
-        text.lines().find_map(|line| {
-            let (key, value) = line.split_once(' ')?;
-            (key == name).then(|| value.trim().parse().ok()).flatten()
-        })
+        metric_in(&self.metrics().await, name)
     }
 
     /// The last log lines (JSON), for failure messages.
@@ -161,4 +174,12 @@ impl Service {
         let kept = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         kept.iter().cloned().collect::<Vec<_>>().join("\n")
     }
+}
+
+/// The value of one series (`name` or `name{label="value"}`) in a Prometheus text exposition.
+pub fn metric_in(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (key, value) = line.rsplit_once(' ')?;
+        (key == series).then(|| value.trim().parse().ok()).flatten()
+    })
 }
