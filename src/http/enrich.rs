@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::{Extension, Json};
 use axum::http::header;
 use bytes::Bytes;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::result::{EnrichResponse, ResultBody};
-use crate::enrich::{BatchResult, ParsedItem, Source};
+use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
 use crate::observable::{InvalidObservable, Observable, ObservableType};
 
 /// Body of `POST /v1/enrich`.
@@ -181,10 +181,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 )]
 pub async fn enrich_batch(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     ApiJson(request): ApiJson<EnrichRequest>,
 ) -> Result<Json<EnrichResponse>, ApiError> {
     let (items, wait) = request.into_items(&state.limits)?;
-    let batch = state.enricher.enrich(items, wait).await;
+    let batch = state.enricher.enrich(who(caller), items, wait).await;
     record_on_span(&batch);
     Ok(Json(EnrichResponse::render(batch, &state.verdict)))
 }
@@ -209,6 +210,7 @@ pub async fn enrich_batch(
 )]
 pub async fn enrich_ip(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     ApiPath(ip): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> Result<Json<ResultBody>, ApiError> {
@@ -220,7 +222,7 @@ pub async fn enrich_ip(
         parsed: Ok(parsed),
     };
     let wait = state.limits.wait(query.max_wait_ms);
-    let batch = state.enricher.enrich(vec![item], wait).await;
+    let batch = state.enricher.enrich(who(caller), vec![item], wait).await;
     record_on_span(&batch);
     let item = batch
         .items
@@ -228,6 +230,11 @@ pub async fn enrich_ip(
         .next()
         .ok_or_else(ApiError::internal)?;
     Ok(Json(ResultBody::render(item, &state.verdict)))
+}
+
+/// The caller authentication identified (anonymous when no callers are configured).
+fn who(caller: Option<Extension<Caller>>) -> Caller {
+    caller.map_or_else(Caller::anonymous, |Extension(caller)| caller)
 }
 
 /// Puts what the request did on the request span, so its one log line says it.
