@@ -414,4 +414,6 @@ impl QuotaGate for LocalGate {
 }
 
 #[cfg(test)]
+mod refund_tests;
+#[cfg(test)]
 mod tests;
