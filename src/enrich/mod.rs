@@ -146,11 +146,9 @@ impl Enricher {
 
         let pending = self.consult_tier(pending, &mut decided).await;
         let caller = &caller;
-        let lookups = pending
-            .into_iter()
-            .map(|(ip, stale)| async move {
-                (ip, self.resolve(ip, stale, deadline, caller).await)
-            });
+        let lookups = pending.into_iter().map(|(ip, stale)| async move {
+            (ip, self.resolve(ip, stale, deadline, caller).await)
+        });
         let mut upstream_calls = 0;
         for (ip, (outcome, calls)) in futures::future::join_all(lookups).await {
             upstream_calls += calls;

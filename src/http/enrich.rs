@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::{Extension, Json};
 use axum::http::header;
+use axum::{Extension, Json};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -167,10 +167,7 @@ pub(crate) enum Ticket {
         date: chrono::NaiveDate,
     },
     /// In the Redis gate's fallback share, owed to Redis as the spend at `at_ms` on `date`.
-    Alone {
-        at_ms: i64,
-        date: chrono::NaiveDate,
-    },
+    Alone { at_ms: i64, date: chrono::NaiveDate },
 }
 
 impl Grant {

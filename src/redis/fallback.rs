@@ -114,7 +114,11 @@ impl Pending {
     /// Forgets a spend not yet put in a batch; `false` when it is already in one (and may
     /// already be in Redis), so it has to be taken back there.
     pub fn forget_spend(&mut self, at_ms: i64, date: NaiveDate) -> bool {
-        match self.spends.iter().rposition(|spend| *spend == (at_ms, date)) {
+        match self
+            .spends
+            .iter()
+            .rposition(|spend| *spend == (at_ms, date))
+        {
             Some(index) => {
                 self.spends.remove(index);
                 true

@@ -254,7 +254,14 @@ impl Inner {
                         self.replica,
                         self.seq.fetch_add(1, Ordering::Relaxed)
                     );
-                    let result = self.ask(Op::Acquire { member: member.clone() }, None).await;
+                    let result = self
+                        .ask(
+                            Op::Acquire {
+                                member: member.clone(),
+                            },
+                            None,
+                        )
+                        .await;
                     self.changed.notify_waiters();
                     match result {
                         Ok(reply) if reply.status == Status::Granted => {

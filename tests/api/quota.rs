@@ -275,7 +275,10 @@ async fn a_caller_filling_the_deferred_queue_makes_room_for_another_callers_look
     for item in r {
         assert_eq!(item["status"], "deferred", "{body}");
         let message = item["error"]["message"].as_str().unwrap();
-        assert!(message.contains("queued for a background fill"), "{message}");
+        assert!(
+            message.contains("queued for a background fill"),
+            "{message}"
+        );
     }
     assert_eq!(dropped_by_the_flood, 29 - 10, "the flood's overflow");
     assert_eq!(dropped(&app).await, dropped_by_the_flood + 3);
@@ -298,7 +301,11 @@ async fn dropped(app: &crate::helpers::TestApp) -> u64 {
         .await
         .1
         .lines()
-        .find_map(|l| l.strip_prefix("vtenrich_deferred_dropped_total ")?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("vtenrich_deferred_dropped_total ")?
+                .parse()
+                .ok()
+        })
         .unwrap_or(0)
 }
 

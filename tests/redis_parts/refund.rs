@@ -40,7 +40,11 @@ async fn a_refunded_shared_grant_leaves_the_fleets_minute_day_and_month_once() {
     let mut conn = server.connection().await;
     let keys = Keys::new(NS).unwrap();
     let date = clock.now().date_naive();
-    assert_eq!(counter(&mut conn, &keys.day(date)).await, 1, "given back once");
+    assert_eq!(
+        counter(&mut conn, &keys.day(date)).await,
+        1,
+        "given back once"
+    );
     assert_eq!(counter(&mut conn, &keys.month(date)).await, 1);
     assert_eq!(minute_log_size(&mut conn).await, 1);
     let snapshot = a.gate.snapshot();
@@ -50,7 +54,10 @@ async fn a_refunded_shared_grant_leaves_the_fleets_minute_day_and_month_once() {
         .gate
         .acquire(Priority::Interactive, Some(clock.now()))
         .await;
-    assert!(other.is_ok(), "the other replica gets the freed slot: {other:?}");
+    assert!(
+        other.is_ok(),
+        "the other replica gets the freed slot: {other:?}"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +89,11 @@ async fn a_slot_refunded_while_redis_is_down_is_never_paid_back() {
     eventually_advancing("the gate goes back to Redis", &clock, || !a.alone()).await;
     settle().await;
 
-    assert_eq!(alone.source, CountSource::Local, "the share decides while alone");
+    assert_eq!(
+        alone.source,
+        CountSource::Local,
+        "the share decides while alone"
+    );
     assert_eq!(
         alone.day.used, 1,
         "the share holds the fleet's earlier spend, not the refunded one"

@@ -19,7 +19,11 @@ async fn the_queue_deduplicates_bounds_and_counts_overflow() {
     assert_eq!(metrics.deferred_dropped.get(), 1);
     assert_eq!(queue.depth(), 2);
     assert_eq!(queue.pop().await, (a, me.clone()));
-    assert_eq!(queue.push(a, &me), Pushed::AlreadyQueued, "still being filled");
+    assert_eq!(
+        queue.push(a, &me),
+        Pushed::AlreadyQueued,
+        "still being filled"
+    );
     assert_eq!(queue.depth(), 2, "the address being filled still counts");
     queue.finish(a);
     assert_eq!(queue.pop().await, (b, me.clone()));
@@ -54,7 +58,11 @@ async fn a_caller_filling_the_queue_loses_its_oldest_entries_to_another_caller()
         .filter(|(_, c)| *c == flood)
         .map(|(ip, _)| *ip)
         .collect();
-    assert_eq!(flood_left, (3..10).map(ip).collect::<Vec<_>>(), "its oldest went first");
+    assert_eq!(
+        flood_left,
+        (3..10).map(ip).collect::<Vec<_>>(),
+        "its oldest went first"
+    );
     assert_eq!(taken.iter().filter(|(_, c)| *c == analyst).count(), 3);
 }
 
@@ -102,6 +110,10 @@ async fn an_entry_being_filled_is_never_dropped_to_make_room() {
     let pushed = queue.push(ip(3), &analyst);
 
     assert_eq!((filling, second), (ip(1), ip(2)));
-    assert_eq!(pushed, Pushed::Dropped, "nothing of the flood is still waiting");
+    assert_eq!(
+        pushed,
+        Pushed::Dropped,
+        "nothing of the flood is still waiting"
+    );
     assert!(queue.contains(&ip(1)) && queue.contains(&ip(2)));
 }

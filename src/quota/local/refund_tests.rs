@@ -27,10 +27,7 @@ fn take(gate: &LocalGate) -> Result<Grant, Denied> {
         .expect("a deadline of now is decided without waiting")
 }
 
-fn saving_gate(
-    clock: &ManualClock,
-    limits: Limits,
-) -> (LocalGate, Arc<Mutex<Vec<UsedCounts>>>) {
+fn saving_gate(clock: &ManualClock, limits: Limits) -> (LocalGate, Arc<Mutex<Vec<UsedCounts>>>) {
     let saved = Arc::new(Mutex::new(Vec::new()));
     let sink = saved.clone();
     let gate = LocalGate::new(limits, Arc::new(clock.clone())).on_change(Box::new(
@@ -58,7 +55,11 @@ async fn a_refunded_slot_leaves_the_minute_day_and_month_and_the_saved_counts() 
     let saved = saved.lock().unwrap();
     assert_eq!(saved.len(), 4, "two grants, one refund, one grant");
     assert_eq!((saved[2].day_used, saved[2].month_used), (1, 1));
-    assert_eq!(saved[2].minute, vec![kept.at], "only the call VirusTotal saw");
+    assert_eq!(
+        saved[2].minute,
+        vec![kept.at],
+        "only the call VirusTotal saw"
+    );
 }
 
 #[tokio::test]

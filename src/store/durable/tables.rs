@@ -66,7 +66,11 @@ pub(super) fn encode_quota(counts: &QuotaCounts) -> Vec<u8> {
         year: counts.month.0,
         month: counts.month.1,
         month_used: counts.month_used,
-        minute_ms: counts.minute.iter().map(DateTime::timestamp_millis).collect(),
+        minute_ms: counts
+            .minute
+            .iter()
+            .map(DateTime::timestamp_millis)
+            .collect(),
     };
     serde_json::to_vec(&stored).expect("a plain struct always serialises")
 }
@@ -121,7 +125,8 @@ mod tests {
 
     #[test]
     fn counts_saved_before_the_minute_was_kept_read_as_an_empty_minute() {
-        let old = br#"{"v":1,"day":"2026-11-22","day_used":3,"year":2026,"month":11,"month_used":9}"#;
+        let old =
+            br#"{"v":1,"day":"2026-11-22","day_used":3,"year":2026,"month":11,"month_used":9}"#;
 
         let counts = decode_quota(old).expect("an old record still reads");
 
