@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use vtenrich::cache::{Answer, Cache};
 use vtenrich::clock::{SharedClock, SystemClock};
 use vtenrich::config::CacheSettings;
-use vtenrich::enrich::{Enricher, EnricherParts, ParsedItem, Status};
+use vtenrich::enrich::{Caller, Enricher, EnricherParts, ParsedItem, Status};
 use vtenrich::http::EnrichResponse;
 use vtenrich::metrics::Metrics;
 use vtenrich::observable::{Observable, special_purpose};
@@ -107,7 +107,8 @@ fn bench_enrich(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     // Guards the premise: every item must come from the cache, none from the network.
-    let check = runtime.block_on(enricher.enrich(items.clone(), Duration::ZERO));
+    let check =
+        runtime.block_on(enricher.enrich(Caller::anonymous(), items.clone(), Duration::ZERO));
     assert_eq!(check.upstream_calls, 0);
     assert!(check.items.iter().all(|i| i.outcome.status() == Status::Ok));
 
@@ -117,7 +118,7 @@ fn bench_enrich(c: &mut Criterion) {
     group.bench_function("enrich_1000", |b| {
         b.to_async(&runtime).iter_batched(
             || items.clone(),
-            |batch| enricher.enrich(batch, Duration::ZERO),
+            |batch| enricher.enrich(Caller::anonymous(), batch, Duration::ZERO),
             BatchSize::SmallInput,
         )
     });
@@ -125,7 +126,9 @@ fn bench_enrich(c: &mut Criterion) {
         b.to_async(&runtime).iter_batched(
             || items.clone(),
             |batch| async {
-                let result = enricher.enrich(batch, Duration::ZERO).await;
+                let result = enricher
+                    .enrich(Caller::anonymous(), batch, Duration::ZERO)
+                    .await;
                 serde_json::to_vec(&EnrichResponse::render(result, &policy))
                     .expect("the response serialises")
             },

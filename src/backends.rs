@@ -68,17 +68,20 @@ async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics)
                 day_used: saved.day_used,
                 month: saved.month,
                 month_used: saved.month_used,
+                minute: saved.minute,
             });
         }
         let store = store.clone();
         // Saved synchronously, before the call the grant allows: a crash right after a call
-        // must not forget it was spent (a restart would overrun the day otherwise).
+        // must not forget it was spent (a restart would overrun the day, and a crash loop
+        // the minute, otherwise).
         gate = gate.on_change(Box::new(move |counts: &UsedCounts| {
             let _ = store.save_quota(&QuotaCounts {
                 day: counts.day,
                 day_used: counts.day_used,
                 month: counts.month,
                 month_used: counts.month_used,
+                minute: counts.minute.clone(),
             });
         }));
     }

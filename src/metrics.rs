@@ -21,7 +21,7 @@ pub mod labels {
     /// `cache_evictions_total{cause}` (replacements are not evictions).
     pub const CACHE_EVICTION_CAUSES: [&str; 2] = ["expired", "size"];
     /// `upstream_requests_total{outcome}`: the two answers, then `VtError::outcome()`.
-    pub const UPSTREAM_OUTCOMES: [&str; 9] = [
+    pub const UPSTREAM_OUTCOMES: [&str; 10] = [
         "ok",
         "not_found",
         "quota_exceeded",
@@ -30,6 +30,7 @@ pub mod labels {
         "client_error",
         "server_error",
         "timeout",
+        "transport",
         "malformed",
     ];
     /// `quota_decisions_total{decision,reason}`: grants by priority, denials by

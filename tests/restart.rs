@@ -1,5 +1,6 @@
 //! Nothing paid for is lost: after `kill -9` and a restart, answers already fetched are not
-//! fetched again and the day/month counts continue; a corrupted store starts cleanly.
+//! fetched again, the day/month counts continue and the last minute's calls still count;
+//! a corrupted store starts cleanly.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -141,6 +142,30 @@ async fn after_kill_9_and_a_restart_nothing_answered_is_fetched_again_and_counts
         );
         assert_eq!(counts_after["windows"][window]["used"], 12);
     }
+}
+
+#[tokio::test]
+async fn after_kill_9_and_a_restart_the_minute_still_holds_its_four_calls() {
+    // Arrange: four calls a minute, all four spent, then a hard kill.
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let four_a_minute = [("VTENRICH_VT_RATE_PER_MINUTE", "4")];
+    let mut first = start_with(&sim, dir.path(), &four_a_minute).await;
+    let before = enrich(&first, &addresses(4)).await;
+    assert_eq!(before["summary"]["upstream_calls"], 4, "{before}");
+    first.child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    first.child.wait().unwrap();
+
+    // Act: a crash loop's restart, well within the minute, and a new lookup.
+    let second = start_with(&sim, dir.path(), &four_a_minute).await;
+    let fifth = enrich(&second, &["81.3.99.17".to_owned()]).await;
+    let counts = quota(&second).await;
+
+    // Assert
+    assert_eq!(fifth["results"][0]["status"], "deferred", "{fifth}");
+    assert_eq!(sim.ip_call_count(), 4, "no fifth call within the minute");
+    assert_eq!(counts["windows"]["minute"]["used"], 4, "{counts}");
+    assert_eq!(counts["windows"]["day"]["used"], 4, "{counts}");
 }
 
 #[tokio::test]

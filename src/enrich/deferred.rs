@@ -1,12 +1,41 @@
-//! The bounded, de-duplicated queue of observables waiting for a background fill.
+//! The bounded, de-duplicated queue of observables waiting for a background fill, shared
+//! fairly between callers.
+//!
+//! Why shares: one caller deferring thousands of junk addresses would otherwise fill the
+//! queue, push out everyone else's lookups, and then spend the day's quota on its junk. Each
+//! entry remembers the caller that deferred it; when the queue is full, the caller holding
+//! the most entries loses its oldest one, but only while it holds more than its fair share
+//! (capacity / callers with entries). A caller within its share is never pushed out.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
+
+/// Who deferred a lookup: the authenticated caller id, or `anonymous` when no callers are
+/// configured. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Caller(Arc<str>);
+
+impl Caller {
+    /// The caller with this configured id.
+    pub fn new(id: &str) -> Self {
+        Self(Arc::from(id))
+    }
+
+    /// Everyone, when authentication is off.
+    pub fn anonymous() -> Self {
+        Self(Arc::from("anonymous"))
+    }
+
+    /// The caller id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// FIFO of addresses to fetch when quota frees up; each address is queued at most once.
 ///
@@ -21,10 +50,14 @@ pub struct DeferredQueue {
 
 #[derive(Default)]
 struct State {
-    /// Waiting to be taken by the filler.
+    /// Waiting to be taken by the filler, oldest first.
     order: VecDeque<IpAddr>,
-    /// Waiting or being filled.
-    members: HashSet<IpAddr>,
+    /// Waiting or being filled, with the caller that deferred it.
+    members: HashMap<IpAddr, Caller>,
+    /// Each caller's waiting addresses, oldest first (what it can lose to a fuller queue).
+    waiting: HashMap<Caller, VecDeque<IpAddr>>,
+    /// Members per caller, being filled included.
+    held: HashMap<Caller, usize>,
 }
 
 /// What [`DeferredQueue::push`] did.
@@ -32,7 +65,11 @@ struct State {
 pub enum Pushed {
     Queued,
     AlreadyQueued,
-    /// The queue is full; counted in `vtenrich_deferred_dropped_total`.
+    /// Queued in place of the oldest entry of a caller holding more than its share; the
+    /// dropped entry is counted in `vtenrich_deferred_dropped_total`.
+    QueuedInstead,
+    /// The queue is full and this caller holds at least its share; counted in
+    /// `vtenrich_deferred_dropped_total`.
     Dropped,
 }
 
@@ -47,52 +84,74 @@ impl DeferredQueue {
         }
     }
 
-    /// Queues `ip` unless it is already waiting or the queue is full.
-    pub fn push(&self, ip: IpAddr) -> Pushed {
+    /// Queues `ip` for `caller` unless it is already a member. When the queue is full, the
+    /// oldest waiting entry of the caller over its share makes room; if there is none,
+    /// `ip` is dropped.
+    pub fn push(&self, ip: IpAddr, caller: &Caller) -> Pushed {
         let mut state = self.state.lock().expect("deferred lock");
-        if state.members.contains(&ip) {
+        if state.members.contains_key(&ip) {
             return Pushed::AlreadyQueued;
         }
+        let mut pushed = Pushed::Queued;
         if state.members.len() >= self.capacity {
-            drop(state);
-            self.metrics.deferred_dropped.inc();
-            tracing::warn!(
-                capacity = self.capacity,
-                "deferred queue full; an observable will not be filled in the background"
-            );
-            return Pushed::Dropped;
+            let Some(victim) = state.over_share(caller, self.capacity) else {
+                drop(state);
+                self.dropped("deferred queue full and this caller holds its share; an observable will not be filled in the background");
+                return Pushed::Dropped;
+            };
+            state.evict_oldest(&victim);
+            pushed = Pushed::QueuedInstead;
         }
-        state.members.insert(ip);
+        state.members.insert(ip, caller.clone());
         state.order.push_back(ip);
+        state
+            .waiting
+            .entry(caller.clone())
+            .or_default()
+            .push_back(ip);
+        *state.held.entry(caller.clone()).or_default() += 1;
         self.metrics.deferred_depth.set(state.members.len() as i64);
         drop(state);
+        if pushed == Pushed::QueuedInstead {
+            self.dropped("deferred queue full; the oldest entry of the caller over its share made room for another caller's");
+        }
         self.notify.notify_one();
-        Pushed::Queued
+        pushed
     }
 
-    /// Waits for the oldest address and hands it to the filler, which calls
-    /// [`DeferredQueue::finish`] when done with it.
-    pub async fn pop(&self) -> IpAddr {
+    fn dropped(&self, what: &'static str) {
+        self.metrics.deferred_dropped.inc();
+        tracing::warn!(capacity = self.capacity, "{what}");
+    }
+
+    /// Waits for the oldest address and hands it to the filler with the caller that
+    /// deferred it; the filler calls [`DeferredQueue::finish`] when done with it.
+    pub async fn pop(&self) -> (IpAddr, Caller) {
         loop {
             // Register interest before checking, so a push between the check and the await
             // is not missed.
             let notified = self.notify.notified();
-            if let Some(ip) = self.try_pop() {
-                return ip;
+            if let Some(taken) = self.try_pop() {
+                return taken;
             }
             notified.await;
         }
     }
 
-    fn try_pop(&self) -> Option<IpAddr> {
+    fn try_pop(&self) -> Option<(IpAddr, Caller)> {
         let mut state = self.state.lock().expect("deferred lock");
-        state.order.pop_front()
+        let ip = state.order.pop_front()?;
+        let caller = state.members.get(&ip)?.clone();
+        state.unwait(&caller, ip);
+        Some((ip, caller))
     }
 
     /// The filler is done with `ip` (filled, or no longer needed).
     pub fn finish(&self, ip: IpAddr) {
         let mut state = self.state.lock().expect("deferred lock");
-        state.members.remove(&ip);
+        if let Some(caller) = state.members.remove(&ip) {
+            state.release(&caller);
+        }
         self.metrics.deferred_depth.set(state.members.len() as i64);
     }
 
@@ -102,7 +161,7 @@ impl DeferredQueue {
             .lock()
             .expect("deferred lock")
             .members
-            .contains(ip)
+            .contains_key(ip)
     }
 
     /// Addresses waiting for or in a background fill.
@@ -111,30 +170,69 @@ impl DeferredQueue {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl State {
+    /// The caller to lose an entry so that `pusher` may queue one: the one holding the most,
+    /// if that is not `pusher` (a tie goes against the pusher), it holds more than its fair
+    /// share (counting `pusher` among the callers), and it has an entry still waiting.
+    fn over_share(&self, pusher: &Caller, capacity: usize) -> Option<Caller> {
+        let pusher_held = self.held.get(pusher).copied().unwrap_or(0);
+        let callers = self.held.len() + usize::from(pusher_held == 0);
+        let share = capacity / callers.max(1);
+        // Ties go to the caller whose oldest waiting entry is oldest: deterministic, and the
+        // entry dropped is the one that has waited longest anyway. Rare path: a linear search.
+        let oldest = |caller: &Caller| {
+            let front = self.waiting.get(caller).and_then(|w| w.front());
+            let position = front.and_then(|ip| self.order.iter().position(|q| q == ip));
+            std::cmp::Reverse(position.unwrap_or(usize::MAX))
+        };
+        let (victim, held) = self
+            .held
+            .iter()
+            .filter(|(caller, _)| *caller != pusher)
+            .max_by_key(|(caller, held)| (**held, oldest(caller)))?;
+        let waiting = self.waiting.get(victim).is_some_and(|w| !w.is_empty());
+        (*held > share && *held > pusher_held && waiting).then(|| victim.clone())
+    }
 
-    #[tokio::test]
-    async fn the_queue_deduplicates_bounds_and_counts_overflow() {
-        let metrics = Metrics::new();
-        let queue = DeferredQueue::new(2, metrics.clone());
-        let a: IpAddr = "8.8.8.8".parse().unwrap();
-        let b: IpAddr = "1.1.1.1".parse().unwrap();
-        let c: IpAddr = "9.9.9.9".parse().unwrap();
-        assert_eq!(queue.push(a), Pushed::Queued);
-        assert_eq!(queue.push(a), Pushed::AlreadyQueued);
-        assert_eq!(queue.push(b), Pushed::Queued);
-        assert_eq!(queue.push(c), Pushed::Dropped);
-        assert_eq!(metrics.deferred_dropped.get(), 1);
-        assert_eq!(queue.depth(), 2);
-        assert_eq!(queue.pop().await, a);
-        assert_eq!(queue.push(a), Pushed::AlreadyQueued, "still being filled");
-        assert_eq!(queue.depth(), 2, "the address being filled still counts");
-        queue.finish(a);
-        assert_eq!(queue.pop().await, b);
-        queue.finish(b);
-        assert_eq!(metrics.deferred_depth.get(), 0);
-        assert_eq!(queue.push(c), Pushed::Queued);
+    /// Drops the oldest waiting entry of `caller`.
+    fn evict_oldest(&mut self, caller: &Caller) {
+        let Some(ip) = self.waiting.get_mut(caller).and_then(VecDeque::pop_front) else {
+            return;
+        };
+        self.members.remove(&ip);
+        // Rare (a full queue and a caller over its share), so a linear search is fine.
+        if let Some(index) = self.order.iter().position(|queued| *queued == ip) {
+            self.order.remove(index);
+        }
+        self.release(caller);
+    }
+
+    /// `ip` of `caller` is no longer waiting (the filler took it).
+    fn unwait(&mut self, caller: &Caller, ip: IpAddr) {
+        if let Some(waiting) = self.waiting.get_mut(caller) {
+            // The filler takes entries in queue order, so this is almost always the front.
+            if let Some(index) = waiting.iter().position(|queued| *queued == ip) {
+                waiting.remove(index);
+            }
+            if waiting.is_empty() {
+                self.waiting.remove(caller);
+            }
+        }
+    }
+
+    /// One entry of `caller` has left the queue.
+    fn release(&mut self, caller: &Caller) {
+        if let Some(held) = self.held.get_mut(caller) {
+            *held -= 1;
+            if *held == 0 {
+                self.held.remove(caller);
+            }
+        }
+        if self.waiting.get(caller).is_some_and(VecDeque::is_empty) {
+            self.waiting.remove(caller);
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::flight::{FlightEnd, FlightResult, Upstream};
 use super::tiers::{FleetLock, LockOutcome};
 use crate::cache::{Answer, Entry};
-use crate::quota::{Denied, DenyReason, Priority, UpstreamSignal};
+use crate::quota::{Denied, DenyReason, Grant, Priority, UpstreamSignal};
 use crate::report::IpReport;
 use crate::virustotal::VtError;
 
@@ -154,26 +154,32 @@ impl Upstream {
     }
 
     /// Spends quota and calls VirusTotal, retrying 5xx and transport failures within the wait.
+    /// A call whose connection never opened gives its slot back: VirusTotal never saw it.
     async fn spend_and_call(
         &self,
         ip: IpAddr,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
     ) -> FlightResult {
+        // Attempts bound the retries; calls are what VirusTotal saw (and counted).
+        let mut attempts = 0;
         let mut calls = 0;
         let mut last_error: Option<VtError> = None;
         loop {
-            if let Err(denied) = self.acquire(priority, deadline).await {
-                let end = match last_error {
-                    // A retry that cannot get a slot reports the failure it was retrying.
-                    Some(err) if !matches!(err, VtError::TooManyRequests { .. }) => {
-                        FlightEnd::Failed(err)
-                    }
-                    _ => FlightEnd::Deferred(denied),
-                };
-                return FlightResult { end, calls };
-            }
-            calls += 1;
+            let grant = match self.acquire(priority, deadline).await {
+                Ok(grant) => grant,
+                Err(denied) => {
+                    let end = match last_error {
+                        // A retry that cannot get a slot reports the failure it was retrying.
+                        Some(err) if !matches!(err, VtError::TooManyRequests { .. }) => {
+                            FlightEnd::Failed(err)
+                        }
+                        _ => FlightEnd::Deferred(denied),
+                    };
+                    return FlightResult { end, calls };
+                }
+            };
+            attempts += 1;
             let _unsettled = Unsettled::new(&self.unsettled);
             let _calling = Calling::new(&self.calling, ip);
             let permit = self.calls_in_flight.acquire().await;
@@ -181,6 +187,10 @@ impl Upstream {
             let result = self.client.ip_report(ip).await;
             drop(permit);
             self.record_call(&result, started.elapsed());
+            match &result {
+                Err(err) if err.never_reached_virustotal() => self.gate.refund(grant).await,
+                _ => calls += 1,
+            }
             let err = match result {
                 Ok(Some(report)) => return self.keep(ip, Answer::Found(report), calls).await,
                 Ok(None) => return self.keep(ip, Answer::NotFound, calls).await,
@@ -188,6 +198,10 @@ impl Upstream {
             };
             match &err {
                 VtError::QuotaExceeded => {
+                    tracing::warn!(
+                        "VirusTotal answered 429 QuotaExceededError: no calls until the block \
+                         ends (see /v1/quota blocked_until)"
+                    );
                     self.gate.signal(UpstreamSignal::QuotaExceeded);
                     let retry_at = self
                         .gate
@@ -214,17 +228,27 @@ impl Upstream {
                         "VirusTotal rejected the API key; check VTENRICH_VT_API_KEY(_FILE)"
                     );
                 }
+                // Operators must see these without debug logs: egress, DNS or the network
+                // is broken, not VirusTotal's answer. The message never holds the URL.
+                VtError::Connect(_) | VtError::Transport(_) | VtError::Timeout => {
+                    tracing::warn!(
+                        outcome = err.outcome(),
+                        error = %err,
+                        refunded = err.never_reached_virustotal(),
+                        "VirusTotal call failed in transport"
+                    );
+                }
                 _ => {}
             }
             let rate_limited = matches!(err, VtError::TooManyRequests { .. });
-            if !(err.is_retryable() || rate_limited) || calls > self.max_retries {
+            if !(err.is_retryable() || rate_limited) || attempts > self.max_retries {
                 return FlightResult {
                     end: FlightEnd::Failed(err),
                     calls,
                 };
             }
             if err.is_retryable() {
-                let pause = backoff(calls);
+                let pause = backoff(attempts);
                 if deadline.is_some_and(|d| self.clock.now() + pause > d) {
                     return FlightResult {
                         end: FlightEnd::Failed(err),
@@ -251,11 +275,11 @@ impl Upstream {
         &self,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
-    ) -> Result<(), Denied> {
+    ) -> Result<Grant, Denied> {
         let asked = Instant::now();
         let result = self.gate.acquire(priority, deadline).await;
         let (decision, reason) = match &result {
-            Ok(()) => {
+            Ok(_) => {
                 self.metrics
                     .quota_wait
                     .observe(asked.elapsed().as_secs_f64());

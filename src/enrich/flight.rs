@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
-use super::deferred::DeferredQueue;
+use super::deferred::{Caller, DeferredQueue};
 use super::tiers::{FleetLock, SecondTier};
 use crate::cache::{Cache, Entry, Lookup};
 use crate::clock::SharedClock;
@@ -84,12 +84,14 @@ impl Upstream {
         self.calling.lock().expect("calling lock").contains(ip)
     }
 
-    /// Joins the running flight for `ip`, or starts one.
+    /// Joins the running flight for `ip`, or starts one; a deferral is queued under the
+    /// `caller` that started the flight.
     pub fn join_or_start(
         self: &Arc<Self>,
         ip: IpAddr,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
+        caller: &Caller,
     ) -> Join {
         let mut flights = self.flights.lock().expect("flights lock");
         if let Some(flight) = flights.get(&ip) {
@@ -102,6 +104,7 @@ impl Upstream {
             return Join::Cached(entry);
         }
         let this = Arc::clone(self);
+        let caller = caller.clone();
         // The task cannot remove itself from the map before we insert it: it needs this lock.
         let task = tokio::spawn(async move {
             let result = this.fetch(ip, priority, deadline).await;
@@ -111,7 +114,7 @@ impl Upstream {
             if let FlightEnd::Deferred(denied) = &result.end
                 && denied.reason != DenyReason::Closed
             {
-                this.deferred.push(ip);
+                this.deferred.push(ip, &caller);
             }
             result
         });

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-pub use deferred::{DeferredQueue, Pushed};
+pub use deferred::{Caller, DeferredQueue, Pushed};
 pub use outcome::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
 pub use tiers::{FleetLock, LockOutcome, SecondTier};
 
@@ -96,9 +96,15 @@ impl Enricher {
         }
     }
 
-    /// Enriches a batch, waiting at most `wait` for quota slots. Results keep input order;
-    /// duplicates share one lookup.
-    pub async fn enrich(&self, items: Vec<ParsedItem>, wait: Duration) -> BatchResult {
+    /// Enriches a batch for `caller`, waiting at most `wait` for quota slots. Results keep
+    /// input order; duplicates share one lookup. Deferred items count against `caller`'s
+    /// share of the deferred queue.
+    pub async fn enrich(
+        &self,
+        caller: Caller,
+        items: Vec<ParsedItem>,
+        wait: Duration,
+    ) -> BatchResult {
         let up = &self.upstream;
         let now = up.clock.now();
         let deadline = now + chrono::Duration::from_std(wait).unwrap_or_default();
@@ -139,9 +145,10 @@ impl Enricher {
         }
 
         let pending = self.consult_tier(pending, &mut decided).await;
-        let lookups = pending
-            .into_iter()
-            .map(|(ip, stale)| async move { (ip, self.resolve(ip, stale, deadline).await) });
+        let caller = &caller;
+        let lookups = pending.into_iter().map(|(ip, stale)| async move {
+            (ip, self.resolve(ip, stale, deadline, caller).await)
+        });
         let mut upstream_calls = 0;
         for (ip, (outcome, calls)) in futures::future::join_all(lookups).await {
             upstream_calls += calls;
@@ -219,9 +226,11 @@ impl Enricher {
         ip: IpAddr,
         stale: Option<Arc<Entry>>,
         deadline: DateTime<Utc>,
+        caller: &Caller,
     ) -> (Outcome, u32) {
         let up = &self.upstream;
-        let (result, leader) = match up.join_or_start(ip, Priority::Interactive, Some(deadline)) {
+        let joined = up.join_or_start(ip, Priority::Interactive, Some(deadline), caller);
+        let (result, leader) = match joined {
             Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
             Join::Started(flight) => (Some(flight.await), true),
             Join::Joined(mut flight) => {
@@ -266,8 +275,8 @@ impl Enricher {
                 let fill = if self.upstream.deferred.contains(&ip) {
                     "queued for a background fill; ask again after retry_after_secs"
                 } else {
-                    "the background queue is full, so it will not be filled on its own; ask \
-                     again after retry_after_secs"
+                    "the background queue is full and this caller already holds its share of \
+                     it, so it will not be filled on its own; ask again after retry_after_secs"
                 };
                 let message = format!(
                     "no VirusTotal quota slot within the wait ({} limit); {fill}",
@@ -321,11 +330,11 @@ impl Enricher {
         let up = Arc::clone(&self.upstream);
         tokio::spawn(async move {
             loop {
-                let ip = tokio::select! {
+                let (ip, caller) = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    ip = up.deferred.pop() => ip,
+                    taken = up.deferred.pop() => taken,
                 };
-                let flight = match up.join_or_start(ip, Priority::Background, None) {
+                let flight = match up.join_or_start(ip, Priority::Background, None, &caller) {
                     Join::Cached(_) => None,
                     Join::Joined(flight) | Join::Started(flight) => Some(flight),
                 };

@@ -137,6 +137,7 @@ pub struct ItemResult {
 #[derive(Debug, Clone)]
 pub struct BatchResult {
     pub items: Vec<ItemResult>,
-    /// VirusTotal calls this request caused (retries included; joined flights excluded).
+    /// VirusTotal calls this request caused (retries included; joined flights and attempts
+    /// whose connection never opened, which VirusTotal never saw, excluded).
     pub upstream_calls: u32,
 }

@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::config::CallerSettings;
+use crate::enrich::Caller;
 
 /// The configured callers; empty means authentication is off.
 #[derive(Debug, Clone, Default)]
@@ -95,8 +96,9 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
 
 impl Callers {
     /// Lets the request through when no callers are configured, the path is open, or it
-    /// presents a valid key (the caller id goes on the request span); else the 401 to send.
-    pub fn authorize(&self, request: &Request) -> Result<(), ApiError> {
+    /// presents a valid key (the caller id goes on the request span, and to the handlers as
+    /// a [`Caller`] extension); else the 401 to send.
+    pub fn authorize(&self, request: &mut Request) -> Result<(), ApiError> {
         if !self.enabled() || self.is_open(request.uri().path()) {
             return Ok(());
         }
@@ -106,6 +108,8 @@ impl Callers {
         match caller {
             Some(id) => {
                 tracing::Span::current().record("caller", id);
+                let caller = Caller::new(id);
+                request.extensions_mut().insert(caller);
                 Ok(())
             }
             None => Err(ApiError::new(

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -12,7 +12,7 @@ use super::entry::Entry;
 use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
-use crate::enrich::{BatchResult, ParsedItem, Source};
+use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
 use crate::observable::{Observable, ObservableType};
 
 /// Body of `POST /v1/enrich`.
@@ -106,10 +106,11 @@ pub struct WaitQuery {
 )]
 pub async fn enrich_batch(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     ApiJson(request): ApiJson<EnrichRequest>,
 ) -> Result<Json<EnrichResponse>, ApiError> {
     let (items, wait) = request.into_items(&state.limits)?;
-    let batch = state.enricher.enrich(items, wait).await;
+    let batch = state.enricher.enrich(who(caller), items, wait).await;
     record_on_span(&batch);
     Ok(Json(EnrichResponse::render(batch, &state.verdict)))
 }
@@ -137,6 +138,7 @@ pub async fn enrich_batch(
 )]
 pub async fn enrich_ip(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     ApiPath(ip): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> Result<Json<ResultBody>, ApiError> {
@@ -148,7 +150,7 @@ pub async fn enrich_ip(
         parsed: Ok(parsed),
     };
     let wait = state.limits.wait(query.max_wait_ms);
-    let batch = state.enricher.enrich(vec![item], wait).await;
+    let batch = state.enricher.enrich(who(caller), vec![item], wait).await;
     record_on_span(&batch);
     let item = batch
         .items
@@ -156,6 +158,11 @@ pub async fn enrich_ip(
         .next()
         .ok_or_else(ApiError::internal)?;
     Ok(Json(ResultBody::render(item, &state.verdict)))
+}
+
+/// The caller authentication identified (anonymous when no callers are configured).
+fn who(caller: Option<Extension<Caller>>) -> Caller {
+    caller.map_or_else(Caller::anonymous, |Extension(caller)| caller)
 }
 
 /// Puts what the request did on the request span, so its one log line says it.

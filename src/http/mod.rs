@@ -181,11 +181,11 @@ struct Edge {
 /// authorised callers in, answers 503 when a request outlives its deadline, so nothing can
 /// pin a connection forever, and puts every non-2xx answer in the error shape. Upstream calls
 /// a request started keep running in their own tasks and still fill the cache.
-async fn at_the_edge(State(edge): State<Edge>, request: Request, next: Next) -> Response {
+async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = known_method(request.method().as_str());
-    let response = match edge.callers.authorize(&request) {
+    let response = match edge.callers.authorize(&mut request) {
         Err(refused) => refused.into_response(),
         Ok(()) => match tokio::time::timeout(edge.deadline, next.run(request)).await {
             Ok(response) => response,

@@ -96,8 +96,10 @@ pub struct QuotaBody {
     pub deferred_queue_depth: usize,
     /// Requests currently waiting for a slot.
     pub waiting_requests: usize,
-    /// `local` (counted by this process) or `virustotal` (adopted from VirusTotal's
-    /// `overall_quotas`, then counted locally).
+    /// Where the used counts come from: `local` (counted by this process: a single node,
+    /// or a replica on its share of the limits while Redis is unreachable), `redis` (the
+    /// counters the fleet shares in Redis) or `virustotal` (adopted from VirusTotal's
+    /// `overall_quotas` with `VTENRICH_VT_USER_ID`, then counted on top).
     #[schema(example = "local")]
     pub counts_source: &'static str,
     /// When the counts were last synced from VirusTotal.
@@ -118,10 +120,11 @@ pub struct QuotaBody {
     ))]
 pub async fn quota(State(state): State<AppState>) -> Json<QuotaBody> {
     let snap = state.enricher.quota();
-    let (counts_source, synced_at) = match snap.source {
-        CountSource::Local => ("local", None),
-        CountSource::Synced { at } => ("virustotal", Some(ts(at))),
+    let synced_at = match snap.source {
+        CountSource::Synced { at } => Some(ts(at)),
+        CountSource::Local | CountSource::Redis => None,
     };
+    let counts_source = snap.source.as_str();
     Json(QuotaBody {
         windows: Windows {
             minute: (&snap.minute).into(),

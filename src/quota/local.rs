@@ -67,17 +67,27 @@ enum Decision {
 }
 
 impl LocalGate {
-    /// Continues from counts saved before a restart; counts of a day or month that has
-    /// ended are ignored.
+    /// Continues from counts saved before a restart: the day and month counts of the current
+    /// windows (those of a day or month that has ended are ignored) and the grants of the
+    /// last minute, so a restarted gate still refuses what the minute has no room for.
     pub fn restore(&self, saved: &UsedCounts) {
+        let now = self.clock.now();
         let mut state = self.state();
-        state.roll(self.clock.now());
+        state.roll(now);
         if saved.day == state.day {
             state.day_used = state.day_used.max(saved.day_used);
         }
         if saved.month == state.month {
             state.month_used = state.month_used.max(saved.month_used);
         }
+        let mut minute = saved.minute.clone();
+        minute.sort_unstable();
+        for at in minute {
+            state.push_grant(at, self.limits.per_minute);
+        }
+        state.roll(now);
+        drop(state);
+        self.changed.notify_waiters();
     }
 
     /// Counts `count` calls made elsewhere at `at` in the minute window (as if granted then),
@@ -85,15 +95,30 @@ impl LocalGate {
     pub fn seed_minute(&self, at: DateTime<Utc>, count: u32) {
         let mut state = self.state();
         for _ in 0..count {
-            if state.grants.back().is_some_and(|last| *last > at) {
-                state.in_order = false;
-            }
-            state.grants.push_back(at);
-        }
-        while state.grants.len() > self.limits.per_minute as usize {
-            state.grants.pop_front();
+            state.push_grant(at, self.limits.per_minute);
         }
         drop(state);
+        self.changed.notify_waiters();
+    }
+
+    /// Takes the grant made at `at` out of the minute window and the day and month counts
+    /// it was booked in (its call never reached VirusTotal).
+    fn give_back(&self, at: DateTime<Utc>) {
+        let mut state = self.state();
+        state.roll(self.clock.now());
+        if let Some(index) = state.grants.iter().rposition(|granted| *granted == at) {
+            state.grants.remove(index);
+        }
+        // Only the windows the grant was counted in: after midnight it belongs to a day
+        // that is over, and today's count never held it.
+        if day_key(at) == state.day {
+            state.day_used = state.day_used.saturating_sub(1);
+        }
+        if month_key(at) == state.month {
+            state.month_used = state.month_used.saturating_sub(1);
+        }
+        drop(state);
+        self.notify_counts();
         self.changed.notify_waiters();
     }
 
@@ -163,16 +188,17 @@ impl LocalGate {
 }
 
 impl State {
-    /// Starts a fresh day or month once `now` has entered one.
     fn counts(&self) -> UsedCounts {
         UsedCounts {
             day: self.day,
             day_used: self.day_used,
             month: self.month,
             month_used: self.month_used,
+            minute: self.grants.iter().copied().collect(),
         }
     }
 
+    /// Starts a fresh day or month once `now` has entered one.
     fn roll(&mut self, now: DateTime<Utc>) {
         // Only forward: a clock stepping back must not hand out a second budget for the same day.
         if day_key(now) > self.day {
@@ -246,15 +272,20 @@ impl State {
     }
 
     fn record(&mut self, now: DateTime<Utc>, per_minute: u32) {
-        if self.grants.back().is_some_and(|last| *last > now) {
+        self.push_grant(now, per_minute);
+        self.day_used += 1;
+        self.month_used += 1;
+    }
+
+    /// Logs a grant at `at` in the minute window, keeping the last `per_minute` of them.
+    fn push_grant(&mut self, at: DateTime<Utc>, per_minute: u32) {
+        if self.grants.back().is_some_and(|last| *last > at) {
             self.in_order = false;
         }
-        self.grants.push_back(now);
+        self.grants.push_back(at);
         while self.grants.len() > per_minute as usize {
             self.grants.pop_front();
         }
-        self.day_used += 1;
-        self.month_used += 1;
     }
 
     fn block_until(&mut self, until: DateTime<Utc>) {
@@ -279,7 +310,7 @@ impl QuotaGate for LocalGate {
         &self,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Result<(), Denied>> {
+    ) -> BoxFuture<'_, Result<Grant, Denied>> {
         Box::pin(async move {
             let _waiter = (priority == Priority::Interactive)
                 .then(|| WaiterGuard::new(|delta| self.adjust_waiters(delta)));
@@ -295,7 +326,7 @@ impl QuotaGate for LocalGate {
                     Decision::Grant => {
                         self.notify_counts();
                         self.changed.notify_waiters();
-                        return Ok(());
+                        return Ok(Grant::local(now));
                     }
                     Decision::Wait { earliest, reason } => {
                         if let Some(deadline) = deadline
@@ -317,6 +348,11 @@ impl QuotaGate for LocalGate {
                 }
             }
         })
+    }
+
+    fn refund(&self, grant: Grant) -> BoxFuture<'_, ()> {
+        self.give_back(grant.at);
+        Box::pin(std::future::ready(()))
     }
 
     fn signal(&self, signal: UpstreamSignal) {
@@ -377,5 +413,7 @@ impl QuotaGate for LocalGate {
     }
 }
 
+#[cfg(test)]
+mod refund_tests;
 #[cfg(test)]
 mod tests;

@@ -96,8 +96,11 @@ impl WindowUsage {
 /// Where the used counts come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountSource {
-    /// Counted by this process.
+    /// Counted by this process (a single node, or a replica deciding on its share while
+    /// Redis is unreachable).
     Local,
+    /// Read from the counters the fleet shares in Redis.
+    Redis,
     /// Adopted from VirusTotal's `overall_quotas` (then counted locally on top).
     Synced {
         /// When the last successful sync happened.
@@ -118,13 +121,63 @@ pub struct QuotaSnapshot {
     pub interactive_waiters: usize,
 }
 
-/// The day and month used counts, with the windows they belong to (what survives a restart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl CountSource {
+    /// The `counts_source` value of `/v1/quota`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CountSource::Local => "local",
+            CountSource::Redis => "redis",
+            CountSource::Synced { .. } => "virustotal",
+        }
+    }
+}
+
+/// The used counts that survive a restart: the day and month counts with the windows they
+/// belong to, and the grant times of the last minute (so a crash loop cannot overrun the
+/// per-minute rate).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsedCounts {
     pub day: DayKey,
     pub day_used: u64,
     pub month: MonthKey,
     pub month_used: u64,
+    /// Grant times still in the minute window, oldest first.
+    pub minute: Vec<DateTime<Utc>>,
+}
+
+/// A slot the gate granted, carrying what the gate needs to give it back.
+///
+/// Only a call that never reached VirusTotal (the connection never opened) is given back:
+/// VirusTotal did not count it, so neither do we.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// When the slot was granted (the gate's clock).
+    pub at: DateTime<Utc>,
+    pub(crate) ticket: Ticket,
+}
+
+/// Where a grant was booked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ticket {
+    /// In a [`LocalGate`]'s own windows.
+    Local,
+    /// In the fleet's Redis windows: the minute-log member, on Redis's UTC date.
+    Shared {
+        member: String,
+        date: chrono::NaiveDate,
+    },
+    /// In the Redis gate's fallback share, owed to Redis as the spend at `at_ms` on `date`.
+    Alone { at_ms: i64, date: chrono::NaiveDate },
+}
+
+impl Grant {
+    /// A grant booked in a local gate's windows.
+    pub(crate) fn local(at: DateTime<Utc>) -> Self {
+        Self {
+            at,
+            ticket: Ticket::Local,
+        }
+    }
 }
 
 /// Used counts reported by VirusTotal for the key's user (`/users/{id}/overall_quotas`).
@@ -142,7 +195,12 @@ pub trait QuotaGate: Send + Sync + 'static {
         &self,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Result<(), Denied>>;
+    ) -> BoxFuture<'_, Result<Grant, Denied>>;
+
+    /// Gives a slot back: its call never reached VirusTotal (the connection never opened),
+    /// so it leaves the minute, day and month windows wherever they are kept. Never for a
+    /// call that may have been sent (a timeout after connecting): VirusTotal may count it.
+    fn refund(&self, grant: Grant) -> BoxFuture<'_, ()>;
 
     /// Records what VirusTotal said about our standing (sets a block).
     fn signal(&self, signal: UpstreamSignal);

@@ -7,7 +7,7 @@ use super::backend::BackendError;
 use super::fallback::{self, MINUTE_MARGIN_MS, ms};
 use super::gate::Inner;
 use crate::config::RedisFailureMode;
-use crate::quota::{Denied, DenyReason, Priority, QuotaGate, SyncedUsage};
+use crate::quota::{Denied, DenyReason, Grant, Priority, QuotaGate, SyncedUsage, Ticket};
 
 impl Inner {
     /// Decides while Redis is unreachable; `None` when Redis came back first.
@@ -16,7 +16,7 @@ impl Inner {
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
         shared: &mut watch::Receiver<bool>,
-    ) -> Option<Result<(), Denied>> {
+    ) -> Option<Result<Grant, Denied>> {
         match self.failure_mode {
             RedisFailureMode::Closed => {
                 if deadline.is_some() {
@@ -38,10 +38,7 @@ impl Inner {
             RedisFailureMode::LocalShare => {
                 tokio::select! {
                     result = self.fallback.acquire(priority, deadline) => {
-                        if result.is_ok() {
-                            self.record_alone_spend();
-                        }
-                        Some(result)
+                        Some(result.map(|grant| self.record_alone_spend(grant)))
                     }
                     // Back to the shared gate as soon as it answers again (a dropped local
                     // acquire has spent nothing).
@@ -51,12 +48,19 @@ impl Inner {
         }
     }
 
-    pub(super) fn record_alone_spend(&self) {
+    /// Owes Redis the spend the share gate granted; the grant remembers it, so a refund can
+    /// take it back from both.
+    pub(super) fn record_alone_spend(&self, grant: Grant) -> Grant {
         let mut state = self.state();
         let now = self.redis_now(&state);
-        state.pending.record_spend(ms(now), now.date_naive());
+        let (at_ms, date) = (ms(now), now.date_naive());
+        state.pending.record_spend(at_ms, date);
         drop(state);
         self.wake_sync.notify_one();
+        Grant {
+            at: grant.at,
+            ticket: Ticket::Alone { at_ms, date },
+        }
     }
 
     /// Stops asking Redis until the sync task has flushed what is owed to it.

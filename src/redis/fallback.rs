@@ -78,11 +78,24 @@ pub struct PendingBlock {
     pub until_ms: Option<i64>,
 }
 
+/// One spend to take back from the shared counters (its call never reached VirusTotal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    /// Unique across replicas and restarts; Redis applies each id at most once.
+    pub id: String,
+    /// The UTC day (Redis time) the spend was counted on.
+    pub date: NaiveDate,
+    /// The spend's minute-log member (`None` for a spend added from a fallback batch).
+    pub member: Option<String>,
+}
+
 /// What this replica owes the shared state.
 #[derive(Debug, Default)]
 pub struct Pending {
     /// Spends not yet put in a batch: (Unix ms, Redis date).
     spends: Vec<(i64, NaiveDate)>,
+    /// Spends to take back, in the order they were given back.
+    pub refunds: Vec<Refund>,
     batches: Vec<Batch>,
     next_batch: u64,
     pub block: PendingBlock,
@@ -96,6 +109,27 @@ impl Pending {
     /// Records one call granted by the share gate.
     pub fn record_spend(&mut self, at_ms: i64, date: NaiveDate) {
         self.spends.push((at_ms, date));
+    }
+
+    /// Forgets a spend not yet put in a batch; `false` when it is already in one (and may
+    /// already be in Redis), so it has to be taken back there.
+    pub fn forget_spend(&mut self, at_ms: i64, date: NaiveDate) -> bool {
+        match self
+            .spends
+            .iter()
+            .rposition(|spend| *spend == (at_ms, date))
+        {
+            Some(index) => {
+                self.spends.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets a refund Redis has applied.
+    pub fn refunded(&mut self, id: &str) {
+        self.refunds.retain(|r| r.id != id);
     }
 
     /// Whether spends are still to be added.
@@ -244,6 +278,23 @@ mod tests {
         assert_eq!(second[2].grants, vec![12]);
         let ids: std::collections::HashSet<_> = second.iter().map(|b| &b.id).collect();
         assert_eq!(ids.len(), 3);
+    }
+
+    #[test]
+    fn a_spend_given_back_before_its_batch_is_never_owed() {
+        let mut pending = Pending::default();
+        pending.record_spend(10, date(1));
+        pending.record_spend(11, date(1));
+
+        let forgotten = pending.forget_spend(10, date(1));
+        let batches = pending.batches("r");
+
+        assert!(forgotten);
+        assert_eq!(batches[0].grants, vec![11], "only the spend VirusTotal saw");
+        assert!(
+            !pending.forget_spend(11, date(1)),
+            "a batched spend is taken back in Redis instead"
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 --   2 day counter   {ns}:day:YYYY-MM-DD
 --   3 month counter {ns}:month:YYYY-MM
 --   4 block flag: ms until which VirusTotal blocks us (PX expiry is only clean-up)
---   5 flush marker (mode "add" only): makes adding fallback spends idempotent
+--   5 flush marker (mode "add"): makes adding fallback spends idempotent; refund marker
+--     (mode "refund"): makes giving a slot back idempotent
 -- ARGV:
---   1 mode: acquire | peek | block | adopt | add
+--   1 mode: acquire | peek | block | adopt | add | refund
 --   2 now override in Unix ms, or "" to use Redis TIME. Only tests pass an override: it
 --     lets them cross minute, day and month boundaries without waiting. Production always
 --     uses TIME, so the clocks of the replicas never matter.
@@ -15,6 +16,7 @@
 --   5 rate per minute, 6 per day, 7 per month
 --   8.. per mode: acquire: member | block: "midnight" or "for" ms or "until" ms
 --       adopt: day_used, month_used | add: count, then the grant times (ms) to log
+--       refund: the minute-log member to remove, or "" (a spend added by "add")
 -- Reply (always 9 integers/strings so the client parses one shape):
 --   status (1 granted, 0 denied, 2 done, -1 the keys name another date than now),
 --   reason (minute|blocked|day|month or ""), retry_ms, now_ms, minute_used,
@@ -100,6 +102,27 @@ if mode == 'add' then
       if at > now - MINUTE then
         redis.call('ZADD', KEYS[1], at, KEYS[5] .. ':' .. i)
         redis.call('PEXPIRE', KEYS[1], 2 * MINUTE)
+      end
+    end
+  end
+  return {2, '', applied, now, 0, 0, 0, 0, 0}
+end
+
+if mode == 'refund' then
+  -- A granted call that never reached VirusTotal (its connection never opened): VirusTotal
+  -- did not count it, so it leaves the minute log and the counters of the date the keys
+  -- name (maybe yesterday, for a call granted just before midnight). Once per marker, so a
+  -- retried refund whose answer was lost never gives back twice.
+  local applied = 0
+  if redis.call('SET', KEYS[5], '1', 'NX', 'PX', DAY) then
+    applied = 1
+    if ARGV[8] ~= '' then
+      redis.call('ZREM', KEYS[1], ARGV[8])
+    end
+    for _, key in ipairs({KEYS[2], KEYS[3]}) do
+      -- DECR keeps the key's expiry; a counter that already expired has nothing to give.
+      if tonumber(redis.call('GET', key) or '0') > 0 then
+        redis.call('DECR', key)
       end
     end
   end

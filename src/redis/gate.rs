@@ -23,15 +23,16 @@ use futures::future::BoxFuture;
 use tokio::sync::{Notify, watch};
 
 use super::backend::Backend;
-use super::fallback::{self, Pending};
+use super::backend::BackendError;
+use super::fallback::{self, Pending, Refund};
 use super::known::State;
 use super::script::{Op, QuotaScript, Status};
 use crate::clock::SharedClock;
 use crate::config::RedisFailureMode;
 use crate::metrics::Metrics;
 use crate::quota::{
-    CountSource, Denied, DenyReason, Limits, LocalGate, Priority, QuotaGate, QuotaSnapshot,
-    SyncedUsage, UpstreamSignal, WaiterGuard,
+    CountSource, Denied, DenyReason, Grant, Limits, LocalGate, Priority, QuotaGate, QuotaSnapshot,
+    SyncedUsage, Ticket, UpstreamSignal, WaiterGuard,
 };
 
 /// Where the quota script takes "now" from.
@@ -95,7 +96,7 @@ pub(super) struct Inner {
     pub(super) fallback: LocalGate,
     /// Names this replica's grants and flush batches; random, so restarts never collide.
     pub(super) replica: String,
-    seq: AtomicU64,
+    pub(super) seq: AtomicU64,
     pub(super) state: Mutex<State>,
     /// Woken on every change that can move a waiter's earliest slot.
     pub(super) changed: Notify,
@@ -156,7 +157,7 @@ impl RedisGate {
                 not_before: None,
                 blocked_until: None,
                 pending: Pending::default(),
-                source: CountSource::Local,
+                source: CountSource::Redis,
                 interactive_waiters: 0,
             }),
             changed: Notify::new(),
@@ -212,7 +213,7 @@ impl Inner {
         &self,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
-    ) -> Result<(), Denied> {
+    ) -> Result<Grant, Denied> {
         let _waiter = (priority == Priority::Interactive)
             .then(|| WaiterGuard::new(|delta| self.adjust_waiters(delta)));
         let mut shared = self.shared.subscribe();
@@ -253,10 +254,25 @@ impl Inner {
                         self.replica,
                         self.seq.fetch_add(1, Ordering::Relaxed)
                     );
-                    let result = self.ask(Op::Acquire { member }, None).await;
+                    let result = self
+                        .ask(
+                            Op::Acquire {
+                                member: member.clone(),
+                            },
+                            None,
+                        )
+                        .await;
                     self.changed.notify_waiters();
                     match result {
-                        Ok(reply) if reply.status == Status::Granted => return Ok(()),
+                        Ok(reply) if reply.status == Status::Granted => {
+                            let date = DateTime::from_timestamp_millis(reply.now_ms)
+                                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+                                .date_naive();
+                            return Ok(Grant {
+                                at: self.clock.now(),
+                                ticket: Ticket::Shared { member, date },
+                            });
+                        }
                         // A denial was learned as `not_before`; the next step waits or denies.
                         Ok(_) => {}
                         Err(err) => self.enter_fallback(&err),
@@ -268,6 +284,64 @@ impl Inner {
 }
 
 impl Inner {
+    /// Gives a slot back wherever it was booked: the shared windows, or the fallback share
+    /// and what it owes Redis.
+    async fn refund(&self, grant: Grant) {
+        let refund = match grant.ticket {
+            Ticket::Shared { member, date } => Refund {
+                id: member.clone(),
+                date,
+                member: Some(member),
+            },
+            Ticket::Alone { at_ms, date } => {
+                self.fallback.refund(Grant::local(grant.at)).await;
+                if self.state().pending.forget_spend(at_ms, date) {
+                    return;
+                }
+                // Already batched, maybe already added: take it back in Redis too.
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                Refund {
+                    id: format!("{}:{seq}", self.replica),
+                    date,
+                    member: None,
+                }
+            }
+            Ticket::Local => return self.fallback.refund(grant).await,
+        };
+        self.state().pending.refunds.push(refund.clone());
+        if !self.is_shared() {
+            // The sync task gives it back once Redis answers (after the batches it owes).
+            self.wake_sync.notify_one();
+            return;
+        }
+        if let Err(err) = self.push_refund(&refund).await {
+            self.enter_fallback(&err);
+        }
+    }
+
+    /// Applies one refund in Redis and re-reads the counts it changed.
+    pub(super) async fn push_refund(&self, refund: &Refund) -> Result<(), BackendError> {
+        let op = Op::Refund {
+            id: refund.id.clone(),
+            member: refund.member.clone(),
+        };
+        self.ask(op, Some(refund.date)).await?;
+        {
+            let mut state = self.state();
+            state.pending.refunded(&refund.id);
+            // The slot it freed may come before the one Redis last named.
+            if state
+                .not_before
+                .is_some_and(|(_, reason)| reason != DenyReason::Blocked)
+            {
+                state.not_before = None;
+            }
+        }
+        let peeked = self.ask(Op::Peek, None).await;
+        self.changed.notify_waiters();
+        peeked.map(drop)
+    }
+
     /// Adds `delta` to the interactive waiter count; a leaving waiter wakes the others.
     fn adjust_waiters(&self, delta: isize) {
         let mut state = self.state();
@@ -284,8 +358,12 @@ impl QuotaGate for RedisGate {
         &self,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
-    ) -> BoxFuture<'_, Result<(), Denied>> {
+    ) -> BoxFuture<'_, Result<Grant, Denied>> {
         Box::pin(self.inner.acquire(priority, deadline))
+    }
+
+    fn refund(&self, grant: Grant) -> BoxFuture<'_, ()> {
+        Box::pin(self.inner.refund(grant))
     }
 
     fn signal(&self, signal: UpstreamSignal) {

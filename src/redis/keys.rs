@@ -60,6 +60,11 @@ impl Keys {
         format!("{}:flush:{batch}", self.tag)
     }
 
+    /// Marks one refund as applied, so a retried refund gives nothing back twice.
+    pub fn refund(&self, id: &str) -> String {
+        format!("{}:refund:{id}", self.tag)
+    }
+
     /// The fleet-wide fetch lock of `ip`.
     pub fn lock(&self, ip: IpAddr) -> String {
         format!("{}:lock:{ip}", self.tag)
@@ -97,6 +102,7 @@ mod tests {
             keys.month(date),
             keys.blocked(),
             keys.flush("x"),
+            keys.refund("x"),
             keys.lock(ip),
             keys.entry(ip),
         ];

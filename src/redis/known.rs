@@ -103,7 +103,10 @@ impl Inner {
         if self.options.time == ScriptTime::Redis {
             state.skew_ms = reply.now_ms - ms(now);
         }
-        if matches!(call.op, Op::Add { .. }) || reply.status == Status::WrongDate {
+        // `Add` and `Refund` may name another day, and their replies carry no counts.
+        if matches!(call.op, Op::Add { .. } | Op::Refund { .. })
+            || reply.status == Status::WrongDate
+        {
             return;
         }
         let redis_now =
@@ -194,7 +197,11 @@ impl Inner {
         let blocked_until = state.blocked_until.filter(|until| *until > now);
         // While alone, the share gate's windows are the ones that decide.
         if !self.is_shared() && self.failure_mode == RedisFailureMode::LocalShare {
-            let (source, interactive_waiters) = (state.source, state.interactive_waiters);
+            let source = match state.source {
+                synced @ CountSource::Synced { .. } => synced,
+                _ => CountSource::Local,
+            };
+            let interactive_waiters = state.interactive_waiters;
             drop(state);
             let mut snapshot = self.fallback.snapshot();
             snapshot.blocked_until = snapshot.blocked_until.max(blocked_until);
@@ -236,7 +243,12 @@ impl Inner {
                 resets_at: next_month_reset(redis_now) - skew,
             },
             blocked_until,
-            source: state.source,
+            // The shared counters, as last read (also in closed mode while Redis is away:
+            // nothing is counted anywhere else then).
+            source: match state.source {
+                synced @ CountSource::Synced { .. } => synced,
+                _ => CountSource::Redis,
+            },
             interactive_waiters: state.interactive_waiters,
         }
     }

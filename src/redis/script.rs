@@ -30,6 +30,10 @@ pub enum Op {
         count: u64,
         grants: Vec<i64>,
     },
+    /// Gives back one spend whose call never reached VirusTotal, once per `id`: takes
+    /// `member` out of the minute log (`None` for a spend added by `Add`) and one call off
+    /// the day and month counters of the call's date.
+    Refund { id: String, member: Option<String> },
 }
 
 /// How long a block lasts.
@@ -48,7 +52,7 @@ pub enum BlockFor {
 pub struct Call {
     /// What to do.
     pub op: Op,
-    /// The date whose day and month keys are used. For every op but `Add` the script
+    /// The date whose day and month keys are used. For every op but `Add` and `Refund` the script
     /// refuses a date other than its own ([`Status::WrongDate`]).
     pub date: NaiveDate,
     /// Unix ms to use instead of Redis `TIME`. Tests only: production passes `None` so the
@@ -63,7 +67,7 @@ pub enum Status {
     Granted,
     /// No slot now; see `reason` and `retry_ms`.
     Denied,
-    /// A non-acquiring op completed (for `Add`: `applied` says whether the batch was new).
+    /// A non-acquiring op completed (for `Add` and `Refund`: `applied` says whether it was new).
     Done,
     /// The keys name another date than the script's now (`now_ms`); ask again with its date.
     WrongDate,
@@ -90,7 +94,7 @@ pub struct Reply {
     pub month_used: u64,
     /// Unix ms until which VirusTotal blocks us.
     pub blocked_until_ms: Option<i64>,
-    /// `Add` only: the batch was new and has been added.
+    /// `Add` and `Refund` only: the batch or refund was new and has been applied.
     pub applied: bool,
 }
 
@@ -135,6 +139,7 @@ impl QuotaScript {
             Op::Block(_) => "block",
             Op::Adopt { .. } => "adopt",
             Op::Add { .. } => "add",
+            Op::Refund { .. } => "refund",
         };
         let mut invocation = self.script.prepare_invoke();
         invocation
@@ -179,6 +184,11 @@ impl QuotaScript {
                 for at in grants {
                     invocation.arg(*at);
                 }
+            }
+            Op::Refund { id, member } => {
+                invocation
+                    .key(self.keys.refund(id))
+                    .arg(member.as_deref().unwrap_or(""));
             }
         }
         let raw: RawReply = invocation.invoke_async(conn).await?;

@@ -48,7 +48,7 @@ impl Inner {
         }
     }
 
-    /// Pushes pending blocks, spends made alone, and adopted counts. Each is forgotten only
+    /// Pushes pending blocks, spends made alone, refunds, and adopted counts. Each is forgotten only
     /// once Redis has taken it; spends go in batches Redis adds at most once each.
     async fn flush(&self) -> Result<(), BackendError> {
         let (block, batches, adopt, today, now_ms) = {
@@ -93,6 +93,12 @@ impl Inner {
             };
             self.ask(op, Some(batch.date)).await?;
             self.state().pending.added(&batch.id);
+        }
+
+        // After the batches: a refund of a batched spend must not come before its spend.
+        let refunds = self.state().pending.refunds.clone();
+        for refund in &refunds {
+            self.push_refund(refund).await?;
         }
 
         if let Some((date, usage)) = adopt {

@@ -32,8 +32,8 @@ use tables::{ENTRIES, EXPIRY, META, QUOTA_KEY};
 pub use error::StoreError;
 pub use purge::spawn_purger;
 
-/// The quota counts kept across restarts (calendar windows in UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The quota counts kept across restarts (calendar windows in UTC, and the last minute).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaCounts {
     /// The UTC day `day_used` counts.
     pub day: chrono::NaiveDate,
@@ -43,6 +43,9 @@ pub struct QuotaCounts {
     pub month: (i32, u32),
     /// Calls made in `month`.
     pub month_used: u64,
+    /// When the calls of the last minute were granted: the minute window a restart must
+    /// not forget (records saved before it was kept hold none).
+    pub minute: Vec<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The embedded durable store; cheap to clone, safe to share between threads.

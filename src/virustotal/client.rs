@@ -203,8 +203,12 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Maps a reqwest failure, keeping the cause chain (useful) but never the URL.
+///
+/// Connect errors come first: a connect timeout is also a timeout, but one before anything
+/// was sent, and that difference decides whether the quota slot is given back.
 fn request_error(e: reqwest::Error) -> VtError {
-    if e.is_timeout() {
+    let connect = e.is_connect();
+    if e.is_timeout() && !connect {
         return VtError::Timeout;
     }
     let e = e.without_url();
@@ -215,5 +219,9 @@ fn request_error(e: reqwest::Error) -> VtError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    VtError::Transport(message)
+    if connect {
+        VtError::Connect(message)
+    } else {
+        VtError::Transport(message)
+    }
 }

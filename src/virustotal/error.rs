@@ -26,7 +26,12 @@ pub enum VtError {
     /// No complete answer within the request timeout.
     #[error("VirusTotal did not answer in time")]
     Timeout,
-    /// Connection refused, reset, TLS failure, body cut short.
+    /// The connection never opened (DNS failure, connection refused, blocked egress, connect
+    /// timeout, TLS handshake failure): the request was never sent, so VirusTotal did not
+    /// count it.
+    #[error("could not connect to VirusTotal: {0}")]
+    Connect(String),
+    /// The connection failed after the request may have been sent (reset, body cut short).
     #[error("could not reach VirusTotal: {0}")]
     Transport(String),
     /// 200 with a body that is not the expected JSON, or over the size limit.
@@ -44,7 +49,7 @@ impl VtError {
             VtError::Client { .. } => "client_error",
             VtError::Server { .. } => "server_error",
             VtError::Timeout => "timeout",
-            VtError::Transport(_) => "server_error",
+            VtError::Connect(_) | VtError::Transport(_) => "transport",
             VtError::Malformed(_) => "malformed",
         }
     }
@@ -55,7 +60,9 @@ impl VtError {
             VtError::QuotaExceeded | VtError::TooManyRequests { .. } => "upstream_quota",
             VtError::Auth { .. } => "upstream_auth",
             VtError::Client { .. } => "upstream_rejected",
-            VtError::Server { .. } | VtError::Transport(_) => "upstream_unavailable",
+            VtError::Server { .. } | VtError::Connect(_) | VtError::Transport(_) => {
+                "upstream_unavailable"
+            }
             VtError::Timeout => "upstream_timeout",
             VtError::Malformed(_) => "upstream_malformed",
         }
@@ -65,7 +72,14 @@ impl VtError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            VtError::Server { .. } | VtError::Transport(_) | VtError::Timeout
+            VtError::Server { .. } | VtError::Connect(_) | VtError::Transport(_) | VtError::Timeout
         )
+    }
+
+    /// True when the request provably never reached VirusTotal (its connection never
+    /// opened), so the quota slot it used can be given back. A timeout is not: the request
+    /// may have arrived and been counted.
+    pub fn never_reached_virustotal(&self) -> bool {
+        matches!(self, VtError::Connect(_))
     }
 }

@@ -136,3 +136,89 @@ async fn an_upstream_failure_serves_an_expired_entry_as_stale() {
     assert_eq!(r["source"], "cache");
     assert_eq!(r["error"]["code"], "upstream_unavailable");
 }
+
+/// A base URL on a loopback port that was just free and is no longer listened on.
+fn closed_port_base_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    drop(listener);
+    format!("http://{addr}/api/v3")
+}
+
+/// The value of one sample line of `/metrics` (0 when absent).
+fn sample(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_call_whose_connection_never_opened_spends_no_quota_and_counts_as_transport() {
+    // Arrange: VirusTotal at a refused address, four calls a minute, two retries.
+    let app = spawn_app_with(
+        Options {
+            base_url: Some(closed_port_base_url()),
+            ..Options::default()
+        }
+        .configure(|s| {
+            s.virustotal.rate_per_minute = 4;
+            s.virustotal.daily_quota = 500;
+            s.virustotal.max_retries = 2;
+        }),
+    )
+    .await;
+
+    // Act
+    let body = app.enrich_ok(json!(["81.2.69.180"]), 5_000).await;
+
+    // Assert: the lookup failed after three attempts, none of which VirusTotal saw.
+    let r = &results(&body)[0];
+    assert_eq!(r["status"], "error", "{body}");
+    assert_eq!(r["error"]["code"], "upstream_unavailable", "{body}");
+    assert_eq!(body["summary"]["upstream_calls"], 0, "{body}");
+    let quota = app.get_json("/v1/quota").await.1;
+    for window in ["minute", "day", "month"] {
+        assert_eq!(quota["windows"][window]["used"], 0, "{window}: {quota}");
+    }
+    let metrics = app.get("/metrics").await.1;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"vtenrich_upstream_requests_total{outcome="transport"}"#
+        ),
+        3,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"vtenrich_upstream_request_duration_seconds_count{outcome="transport"}"#
+        ),
+        3
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"vtenrich_upstream_requests_total{outcome="server_error"}"#
+        ),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_connection_reset_after_the_request_was_sent_stays_counted() {
+    // Arrange: VirusTotal receives the request, then the connection breaks.
+    let app = app().await;
+    app.sim.inject("81.2.69.181", Fault::Reset, 2);
+
+    // Act
+    let body = app.enrich_ok(json!(["81.2.69.181"]), 5_000).await;
+
+    // Assert: every call VirusTotal saw is counted, as VirusTotal counts it.
+    assert_eq!(results(&body)[0]["status"], "error", "{body}");
+    let seen = app.sim.calls_for("81.2.69.181");
+    let quota = app.get_json("/v1/quota").await.1;
+    assert_eq!(quota["windows"]["day"]["used"], seen as u64, "{quota}");
+    assert_eq!(body["summary"]["upstream_calls"], seen as u64);
+}

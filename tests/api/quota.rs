@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use vtenrich::config::CallerSettings;
+use vtenrich::http::hash_key;
 
 use crate::helpers::{Options, known_addresses, results, spawn_app_with, statuses};
 
@@ -231,4 +233,88 @@ async fn a_full_deferred_queue_says_so_and_counts_the_drop() {
             .any(|l| l == "vtenrich_deferred_dropped_total 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn a_caller_filling_the_deferred_queue_makes_room_for_another_callers_lookups() {
+    // Arrange: two callers, one call a minute, room for ten deferred lookups.
+    let app = spawn_app_with(Options::default().configure(|s| {
+        s.virustotal.rate_per_minute = 1;
+        s.deferred.capacity = 10;
+        s.callers = vec![
+            CallerSettings {
+                id: "flood".into(),
+                key_sha256: vec![hash_key("flood-key")],
+            },
+            CallerSettings {
+                id: "analyst".into(),
+                key_sha256: vec![hash_key("analyst-key")],
+            },
+        ];
+    }))
+    .await;
+    let ips = known_addresses(33);
+    let enrich_as = |key: &'static str, observables: &[String]| {
+        app.http
+            .post(format!("{}/v1/enrich", app.address))
+            .bearer_auth(key)
+            .json(&json!({"observables": observables, "max_wait_ms": 0}))
+            .send()
+    };
+    let flood = enrich_as("flood-key", &ips[..30]).await.unwrap();
+    assert_eq!(flood.status().as_u16(), 200);
+    let dropped_by_the_flood = dropped(&app).await;
+
+    // Act
+    let analyst = enrich_as("analyst-key", &ips[30..]).await.unwrap();
+    let body: serde_json::Value = analyst.json().await.unwrap();
+
+    // Assert: every lookup of the analyst is queued, each in place of one of the flood's.
+    let r = results(&body);
+    assert_eq!(r.len(), 3);
+    for item in r {
+        assert_eq!(item["status"], "deferred", "{body}");
+        let message = item["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("queued for a background fill"),
+            "{message}"
+        );
+    }
+    assert_eq!(dropped_by_the_flood, 29 - 10, "the flood's overflow");
+    assert_eq!(dropped(&app).await, dropped_by_the_flood + 3);
+    let quota: serde_json::Value = app
+        .http
+        .get(format!("{}/v1/quota", app.address))
+        .bearer_auth("analyst-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quota["deferred_queue_depth"], 10, "{quota}");
+}
+
+/// `vtenrich_deferred_dropped_total` (`/metrics` stays open without a key).
+async fn dropped(app: &crate::helpers::TestApp) -> u64 {
+    app.get("/metrics")
+        .await
+        .1
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("vtenrich_deferred_dropped_total ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_single_node_reports_its_counts_as_local() {
+    let app = spawn_app_with(four_per_minute()).await;
+
+    let quota = app.get_json("/v1/quota").await.1;
+
+    assert_eq!(quota["counts_source"], "local", "{quota}");
+    assert!(quota["synced_at"].is_null());
 }

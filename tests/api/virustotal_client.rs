@@ -651,7 +651,7 @@ async fn a_body_cut_short_of_its_content_length_is_a_transport_error() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_a_transport_error() {
+async fn a_refused_connection_is_a_connect_error_that_never_reached_virustotal() {
     // Arrange: a port that was just free and is no longer listened on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local addr");
@@ -665,7 +665,9 @@ async fn a_refused_connection_is_a_transport_error() {
     );
 
     // Assert
-    assert!(matches!(err, VtError::Transport(_)), "{err:?}");
+    assert!(matches!(err, VtError::Connect(_)), "{err:?}");
+    assert!(err.never_reached_virustotal());
+    assert_eq!(err.outcome(), "transport");
 }
 
 // ---------------------------------------------------------------- the key stays secret

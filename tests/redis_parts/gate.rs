@@ -139,7 +139,7 @@ async fn a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhile() {
     })
     .await;
 
-    assert_eq!(waiter.await.unwrap(), Ok(()));
+    assert!(waiter.await.unwrap().is_ok());
     // One denial taught it the slot; the rest of the calls are the periodic refreshes
     // (every 200 ms here), far fewer than a polling waiter would make.
     assert!(
@@ -231,7 +231,7 @@ async fn too_many_requests_on_one_replica_pauses_the_other_for_the_backoff() {
                 break;
             }
             // Granted before the block reached Redis: spend and look again.
-            Ok(()) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
 

@@ -7,5 +7,6 @@ mod support;
 mod common;
 mod gate;
 mod outage;
+mod refund;
 mod script;
 mod store;

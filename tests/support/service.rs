@@ -39,7 +39,12 @@ impl Service {
 
     /// As [`Service::start`] for another subcommand that serves (`demo`).
     pub async fn start_command(subcommand: &str, vars: &[(&str, &str)]) -> Self {
-        Self::spawn(Command::new(env!("CARGO_BIN_EXE_vtenrich")), subcommand, vars).await
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_vtenrich")),
+            subcommand,
+            vars,
+        )
+        .await
     }
 
     /// As [`Service::start`], with `RLIMIT_NOFILE` set to `soft` and `hard` before the binary

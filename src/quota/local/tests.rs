@@ -33,6 +33,7 @@ fn try_now(gate: &LocalGate, priority: Priority) -> Result<(), Denied> {
     gate.acquire(priority, Some(now))
         .now_or_never()
         .expect("a deadline of now is decided without waiting")
+        .map(drop)
 }
 
 fn spawn_acquire(
@@ -41,7 +42,7 @@ fn spawn_acquire(
     deadline: Option<DateTime<Utc>>,
 ) -> tokio::task::JoinHandle<Result<(), Denied>> {
     let gate = Arc::clone(gate);
-    tokio::spawn(async move { gate.acquire(priority, deadline).await })
+    tokio::spawn(async move { gate.acquire(priority, deadline).await.map(drop) })
 }
 
 /// Lets spawned tasks run until they block again (bounded; the runtime is single-threaded).
@@ -488,19 +489,21 @@ async fn restored_counts_of_the_same_day_continue_and_old_ones_are_ignored() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let gate = LocalGate::new(limits(4, 3, 15_500), Arc::new(clock.clone())).on_change(Box::new(
-        move |counts: &UsedCounts| sink.lock().unwrap().push(*counts),
+        move |counts: &UsedCounts| sink.lock().unwrap().push(counts.clone()),
     ));
     gate.restore(&UsedCounts {
         day: day_key(at("2026-03-10T01:00:00Z")),
         day_used: 2,
         month: month_key(at("2026-03-01T00:00:00Z")),
         month_used: 40,
+        minute: vec![],
     });
     gate.restore(&UsedCounts {
         day: day_key(at("2026-03-09T01:00:00Z")),
         day_used: 400,
         month: month_key(at("2026-02-01T00:00:00Z")),
         month_used: 9_000,
+        minute: vec![],
     });
 
     try_now(&gate, Priority::Interactive).unwrap();

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate};
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,10 @@ struct StoredQuota {
     year: i32,
     month: u32,
     month_used: u64,
+    /// Grant times of the last minute (Unix ms). Absent in records written before the
+    /// minute was kept, which read as an empty minute: the layout stays version 1.
+    #[serde(default)]
+    minute_ms: Vec<i64>,
 }
 
 /// Encodes quota counts.
@@ -62,6 +66,11 @@ pub(super) fn encode_quota(counts: &QuotaCounts) -> Vec<u8> {
         year: counts.month.0,
         month: counts.month.1,
         month_used: counts.month_used,
+        minute_ms: counts
+            .minute
+            .iter()
+            .map(DateTime::timestamp_millis)
+            .collect(),
     };
     serde_json::to_vec(&stored).expect("a plain struct always serialises")
 }
@@ -74,6 +83,11 @@ pub(super) fn decode_quota(bytes: &[u8]) -> Option<QuotaCounts> {
         day_used: stored.day_used,
         month: (stored.year, stored.month),
         month_used: stored.month_used,
+        minute: stored
+            .minute_ms
+            .iter()
+            .filter_map(|ms| DateTime::from_timestamp_millis(*ms))
+            .collect(),
     })
 }
 
@@ -99,9 +113,24 @@ mod tests {
             day_used: 17,
             month: (2026, 11),
             month_used: 412,
+            minute: vec![
+                DateTime::from_timestamp_millis(1_795_000_000_123).unwrap(),
+                DateTime::from_timestamp_millis(1_795_000_001_456).unwrap(),
+            ],
         };
 
-        assert_eq!(decode_quota(&encode_quota(&counts)), Some(counts));
+        assert_eq!(decode_quota(&encode_quota(&counts)), Some(counts.clone()));
         assert_eq!(decode_quota(b"{}"), None);
+    }
+
+    #[test]
+    fn counts_saved_before_the_minute_was_kept_read_as_an_empty_minute() {
+        let old =
+            br#"{"v":1,"day":"2026-11-22","day_used":3,"year":2026,"month":11,"month_used":9}"#;
+
+        let counts = decode_quota(old).expect("an old record still reads");
+
+        assert_eq!(counts.day_used, 3);
+        assert!(counts.minute.is_empty());
     }
 }

@@ -229,6 +229,7 @@ fn a_full_disk_degrades_the_store_until_a_write_succeeds() {
         day_used: 1,
         month: (2026, 11),
         month_used: 1,
+        minute: vec![t0()],
     });
     let degraded = (store.is_degraded(), metrics.store_degraded.get());
     let reads_while_full = store.get_many(&[ip(1)]);

@@ -101,13 +101,14 @@ fn a_not_found_entry_is_read_back_after_reopening() {
 }
 
 #[test]
-fn quota_counts_survive_a_reopen() {
+fn quota_counts_and_the_last_minute_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let counts = QuotaCounts {
         day: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
         day_used: 123,
         month: (2026, 11),
         month_used: 4_567,
+        minute: vec![t0(), t0() + chrono::TimeDelta::seconds(2)],
     };
     let store = open(dir.path());
     assert_eq!(store.load_quota(), None);
