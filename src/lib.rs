@@ -7,6 +7,7 @@
 //! - `app`: builds the service from settings and runs it until shutdown.
 //! - `backends`: chooses the quota gate, second tier and lock for the configuration.
 //! - `cache`: in-memory answers with fresh and stale deadlines.
+//! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
 //! - `clock`: injected wall-clock time.
 //! - `config`: typed, layered settings.
@@ -27,6 +28,7 @@
 pub mod app;
 pub mod backends;
 pub mod cache;
+pub mod caller;
 pub mod cli;
 pub mod clock;
 pub mod config;

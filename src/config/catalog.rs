@@ -82,6 +82,7 @@ pub const SETTINGS: &[Setting] = &[
         "max_concurrent_upstream",
         Int,
     ),
+    plain("VTENRICH_RESERVE_INTERACTIVE", "reserve_interactive", Int),
     plain("VTENRICH_DRAIN_DELAY", "drain_delay", Duration),
     plain("VTENRICH_SWAGGER_UI", "swagger_ui", Bool),
     plain("VTENRICH_METRICS_OPEN", "metrics_open", Bool),

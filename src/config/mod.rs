@@ -89,6 +89,9 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Callers allowed to use the API; empty means no authentication.
     pub callers: Vec<CallerSettings>,
+    /// VirusTotal calls per UTC day kept for interactive callers: bulk callers cannot spend
+    /// the last ones (`VTENRICH_RESERVE_INTERACTIVE`; default 10% of the daily quota).
+    pub reserve_interactive: Option<u64>,
     /// Whether `/metrics` is reachable without a caller key (`VTENRICH_METRICS_OPEN`, default true).
     pub metrics_open: bool,
     /// Shared quota and cache through Redis (scale-out).
@@ -122,6 +125,7 @@ impl Default for Settings {
             data_dir: DataDir::Path("data".into()),
             store: StoreSettings::default(),
             callers: Vec::new(),
+            reserve_interactive: None,
             metrics_open: true,
             redis: RedisSettings::default(),
             origins: Origins::default(),
@@ -178,6 +182,13 @@ impl Settings {
         } else {
             Err(ConfigError(problems))
         }
+    }
+
+    /// Calls per UTC day kept for interactive callers (the setting, else 10% of the daily
+    /// quota).
+    pub fn reserve_interactive(&self) -> u64 {
+        self.reserve_interactive
+            .unwrap_or(self.virustotal.daily_quota / 10)
     }
 
     /// The VirusTotal key from `api_key` or `api_key_file`; `serve` refuses to start without

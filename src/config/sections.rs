@@ -9,6 +9,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::caller::{CallerId, CallerKind, CallerPriority, Profile, Role};
+
 /// Where the durable store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataDir {
@@ -58,14 +60,43 @@ impl Default for StoreSettings {
     }
 }
 
-/// One API caller: an id and the SHA-256 hashes (hex) of its keys, never the keys.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// One API caller from the configuration file: the source of truth for its own fields (the
+/// admin API cannot change them). Keys appear only as SHA-256 hashes.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallerSettings {
-    /// A name for logs (never the key).
+    /// `[a-z0-9][a-z0-9_.-]{0,63}`; names the caller in logs, metrics, usage and audit.
     pub id: String,
     /// Lower-case hex SHA-256 of each accepted key (`vtenrich hash-key` prints it).
     pub key_sha256: Vec<String>,
+    /// `admin` (also manages callers, reads the audit log) or `user` (default).
+    #[serde(default)]
+    pub role: Role,
+    /// `service` (default) or `person`; informational.
+    #[serde(default)]
+    pub kind: CallerKind,
+    /// `interactive` (default) or `bulk`: who waits first, and who stops at the reserve.
+    #[serde(default)]
+    pub priority: CallerPriority,
+    /// VirusTotal calls per UTC day this caller may cause; absent: no own cap.
+    #[serde(default)]
+    pub daily_cap: Option<u64>,
+    /// Free text for operators.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl CallerSettings {
+    /// The request-time record of this caller (its id was validated at start-up).
+    pub fn profile(&self) -> Option<Profile> {
+        Some(Profile {
+            id: CallerId::parse(&self.id).ok()?,
+            role: self.role,
+            kind: self.kind,
+            priority: self.priority,
+            daily_cap: self.daily_cap,
+        })
+    }
 }
 
 /// What to do when Redis cannot be reached.

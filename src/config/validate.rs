@@ -84,6 +84,14 @@ impl Settings {
             ),
         );
         rule(
+            self.reserve_interactive() >= vt.daily_quota,
+            format!(
+                "{} must be below {}, or bulk callers could never call",
+                n("reserve_interactive"),
+                n("virustotal.daily_quota")
+            ),
+        );
+        rule(
             vt.api_key.is_some() && vt.api_key_file.is_some(),
             format!(
                 "set only one of {} and {}",
@@ -101,7 +109,20 @@ impl Settings {
             .iter()
             .map(|key| (crate::http::hash_key(key), *key))
             .collect();
+        let mut seen = std::collections::BTreeSet::new();
         for caller in &self.callers {
+            if let Err(err) = crate::caller::CallerId::parse(&caller.id) {
+                problems.push(format!("callers.id: {err}"));
+            }
+            if !seen.insert(caller.id.as_str()) {
+                problems.push(format!("callers.id {:?} appears twice", caller.id));
+            }
+            if caller.daily_cap == Some(0) {
+                problems.push(format!(
+                    "callers.daily_cap of caller {:?} must be at least 1 (leave it out for no cap)",
+                    caller.id
+                ));
+            }
             let malformed = caller.key_sha256.is_empty()
                 || caller
                     .key_sha256

@@ -9,33 +9,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
+pub use crate::caller::Caller;
 use crate::metrics::Metrics;
-
-/// Who deferred a lookup: the authenticated caller id, or `anonymous` when no callers are
-/// configured. Cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Caller(Arc<str>);
-
-impl Caller {
-    /// The caller with this configured id.
-    pub fn new(id: &str) -> Self {
-        Self(Arc::from(id))
-    }
-
-    /// Everyone, when authentication is off.
-    pub fn anonymous() -> Self {
-        Self(Arc::from("anonymous"))
-    }
-
-    /// The caller id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// FIFO of addresses to fetch when quota frees up; each address is queued at most once.
 ///

@@ -12,14 +12,14 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use crate::caller::Caller;
 use crate::config::CallerSettings;
-use crate::enrich::Caller;
 
 /// The configured callers; empty means authentication is off.
 #[derive(Debug, Clone, Default)]
 pub struct Callers {
-    /// (caller id, SHA-256 of one of its keys)
-    keys: Arc<Vec<(String, [u8; 32])>>,
+    /// (caller, SHA-256 of one of its keys)
+    keys: Arc<Vec<(Caller, [u8; 32])>>,
     metrics_open: bool,
 }
 
@@ -33,11 +33,12 @@ impl Callers {
     pub fn new(callers: &[CallerSettings], metrics_open: bool) -> Self {
         let keys = callers
             .iter()
-            .flat_map(|c| {
-                c.key_sha256.iter().filter_map(|h| {
+            .filter_map(|c| Some((c, Caller::from_profile(c.profile()?))))
+            .flat_map(|(c, caller)| {
+                c.key_sha256.iter().filter_map(move |h| {
                     let mut digest = [0u8; 32];
                     hex::decode_to_slice(h, &mut digest).ok()?;
-                    Some((c.id.clone(), digest))
+                    Some((caller.clone(), digest))
                 })
             })
             .collect();
@@ -54,12 +55,12 @@ impl Callers {
 
     /// The caller owning `key`. Every configured hash is compared, in constant time, so the
     /// time taken does not tell which caller or how much of a hash matched.
-    fn identify(&self, key: &str) -> Option<&str> {
+    fn identify(&self, key: &str) -> Option<&Caller> {
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
         for (id, expected) in self.keys.iter() {
             if bool::from(digest.ct_eq(expected)) {
-                found = Some(id.as_str());
+                found = Some(id);
             }
         }
         found
@@ -99,17 +100,20 @@ impl Callers {
     /// presents a valid key (the caller id goes on the request span, and to the handlers as
     /// a [`Caller`] extension); else the 401 to send.
     pub fn authorize(&self, request: &mut Request) -> Result<(), ApiError> {
-        if !self.enabled() || self.is_open(request.uri().path()) {
+        if !self.enabled() {
+            request.extensions_mut().insert(Caller::anonymous());
+            return Ok(());
+        }
+        if self.is_open(request.uri().path()) {
             return Ok(());
         }
         let caller = presented_key(request.headers())
             .filter(|k| !k.is_empty())
             .and_then(|key| self.identify(&key));
         match caller {
-            Some(id) => {
-                tracing::Span::current().record("caller", id);
-                let caller = Caller::new(id);
-                request.extensions_mut().insert(caller);
+            Some(caller) => {
+                tracing::Span::current().record("caller", caller.as_str());
+                request.extensions_mut().insert(caller.clone());
                 Ok(())
             }
             None => Err(ApiError::new(
@@ -131,6 +135,7 @@ mod tests {
             &[CallerSettings {
                 id: "siem".into(),
                 key_sha256: vec![hash_key("s3cret")],
+                ..CallerSettings::default()
             }],
             true,
         )
@@ -139,7 +144,7 @@ mod tests {
     #[test]
     fn a_known_key_identifies_its_caller_and_others_do_not() {
         let c = callers();
-        assert_eq!(c.identify("s3cret"), Some("siem"));
+        assert_eq!(c.identify("s3cret").map(Caller::as_str), Some("siem"));
         assert_eq!(c.identify("s3cre"), None);
         assert_eq!(c.identify(""), None);
     }

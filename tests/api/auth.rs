@@ -13,6 +13,7 @@ async fn app(metrics_open: bool) -> TestApp {
         s.callers = vec![CallerSettings {
             id: "siem".into(),
             key_sha256: vec![hash_key("other-key"), hash_key(KEY)],
+            ..CallerSettings::default()
         }];
         s.metrics_open = metrics_open;
     }))

@@ -156,6 +156,7 @@ async fn the_declared_security_matches_what_the_server_enforces() {
         s.callers = vec![CallerSettings {
             id: "soar".into(),
             key_sha256: vec![hash_key("doc-check-key-5a4b")],
+            ..CallerSettings::default()
         }];
         s.metrics_open = false;
     }))

@@ -245,10 +245,12 @@ async fn a_caller_filling_the_deferred_queue_makes_room_for_another_callers_look
             CallerSettings {
                 id: "flood".into(),
                 key_sha256: vec![hash_key("flood-key")],
+                ..CallerSettings::default()
             },
             CallerSettings {
                 id: "analyst".into(),
                 key_sha256: vec![hash_key("analyst-key")],
+                ..CallerSettings::default()
             },
         ];
     }))

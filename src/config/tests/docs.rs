@@ -67,7 +67,7 @@ fn rendered(settings: &Settings) -> BTreeMap<String, (String, String)> {
 fn non_default(setting: &Setting, default: &str) -> String {
     let unquoted = default.trim_matches('"');
     match setting.kind {
-        Kind::Int => (unquoted.parse::<u64>().unwrap() + 1).to_string(),
+        Kind::Int => (unquoted.parse::<u64>().unwrap_or(0) + 1).to_string(),
         Kind::Bool => (unquoted != "true").to_string(),
         Kind::Duration => {
             let d = humantime::parse_duration(unquoted).unwrap() + Duration::from_secs(1);
@@ -114,6 +114,7 @@ fn the_settings_fields_and_the_settings_list_agree_both_ways() {
             ("VTENRICH_VT_USER_ID", "u"),
             ("VTENRICH_LOG_FORMAT", "json"),
             ("VTENRICH_REDIS_URL", "redis://127.0.0.1/"),
+            ("VTENRICH_RESERVE_INTERACTIVE", "5"),
         ],
     )
     .unwrap();
