@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::app::Application;
+use crate::caller::{CallerId, CallerKind, CallerPriority, Role};
+use crate::callers::{NewCaller, Registry, RegistryError};
+use crate::http::AuthPolicy;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DataDir, Flags, Origin, Settings, Sources};
 use crate::simulator::{Simulator, SimulatorConfig};
@@ -223,7 +226,16 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
         settings.virustotal.rate_per_minute,
         settings.virustotal.daily_quota,
     );
-    let app = Application::build(settings, SecretString::from("demo-key"), clock).await?;
+    // Enrichment without a key stays open in the demo (its examples, the CI smoke test and
+    // the benchmarks send none); the admin API needs the demo admin's key.
+    let app = Application::build_with(
+        settings,
+        SecretString::from("demo-key"),
+        clock,
+        AuthPolicy::AllowAnonymous,
+    )
+    .await?;
+    let admin_key = demo_admin(app.registry()).await?;
     let base = format!("http://{}", app.local_addr());
     // Written once and errors ignored: a closed stdout (`vtenrich demo | head -1`) must not
     // stop the demo.
@@ -235,7 +247,12 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
          -d '{{\"observables\": [\"8.8.8.8\", \"1.1.1.1\", \"10.0.0.1\", \"8.8.8.8\", \"2001:4860:4860::8888\"]}}'\n  \
          curl -s {base}/v1/quota\n  \
          curl -s {base}/metrics | grep '^vtenrich_quota'\n  \
-         open {base}/docs   (API documentation)\n\nCtrl-C stops it.\n"
+         open {base}/docs   (API documentation)\n\n\
+         Admin API (caller `{DEMO_ADMIN}`, key shown once, kept only as a hash):\n  \
+         curl -s {base}/v1/admin/callers -H 'authorization: Bearer {admin_key}'\n  \
+         curl -s {base}/v1/admin/callers -H 'authorization: Bearer {admin_key}' \\\n    \
+         -H 'content-type: application/json' -d '{{\"id\": \"soar\", \"priority\": \"bulk\", \"daily_cap\": 50}}'\n\n\
+         Ctrl-C stops it.\n"
     );
     {
         use std::io::Write;
@@ -245,6 +262,30 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
     let result = app.run_until(shutdown_signal()).await;
     simulator.shutdown().await;
     result
+}
+
+/// The id of the admin caller the demo creates.
+const DEMO_ADMIN: &str = "demo-admin";
+
+/// Creates the demo's admin caller and returns its key. The demo keeps no store, so each
+/// run starts without it; a configured caller of that id is left alone (its key is the
+/// operator's).
+async fn demo_admin(registry: &Registry) -> anyhow::Result<String> {
+    let created = registry
+        .create(NewCaller {
+            id: CallerId::parse(DEMO_ADMIN).expect("a valid literal id"),
+            role: Role::Admin,
+            kind: CallerKind::Person,
+            priority: CallerPriority::Interactive,
+            daily_cap: None,
+            description: Some("created by `vtenrich demo`".to_owned()),
+        })
+        .await;
+    match created {
+        Ok((_, key)) => Ok(key),
+        Err(RegistryError::Duplicate(_)) => Ok("<the key configured for demo-admin>".to_owned()),
+        Err(err) => Err(err).context("cannot create the demo's admin caller"),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
