@@ -17,6 +17,9 @@ mod registry;
 mod secret;
 mod usage;
 
+#[cfg(test)]
+mod tests;
+
 pub use change::{CallerChange, NewCaller, RegistryError};
 pub use persist::Persistence;
 pub use record::{CallerRecord, KeyHash, Listed, Source};

@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 
 /// The most callers that can exist, configuration included: keeps the per-caller metric
 /// labels, and the constant-time scan over every key hash, bounded.
-pub const MAX_CALLERS: usize = 1_000;
+pub(super) const MAX_CALLERS: usize = 1_000;
 
 /// How often a replica on Redis checks for changes made elsewhere: well inside the promised
 /// 2 s, one `GET` each time.
