@@ -267,13 +267,15 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
 /// The id of the admin caller the demo creates.
 const DEMO_ADMIN: &str = "demo-admin";
 
-/// Creates the demo's admin caller and returns its key. The demo keeps no store, so each
-/// run starts without it; a configured caller of that id is left alone (its key is the
-/// operator's).
+/// Creates the demo's admin caller and returns its key. Kept in memory, or under the demo's
+/// own Redis namespace when the demo shares a Redis: there a caller left by an earlier run,
+/// or made by another demo replica, gets a new key instead, and its earlier keys keep working
+/// for a day so every replica's banner stays true.
 async fn demo_admin(registry: &Registry) -> anyhow::Result<String> {
+    let id = CallerId::parse(DEMO_ADMIN).expect("a valid literal id");
     let created = registry
         .create(NewCaller {
-            id: CallerId::parse(DEMO_ADMIN).expect("a valid literal id"),
+            id: id.clone(),
             role: Role::Admin,
             kind: CallerKind::Person,
             priority: CallerPriority::Interactive,
@@ -281,12 +283,21 @@ async fn demo_admin(registry: &Registry) -> anyhow::Result<String> {
             description: Some("created by `vtenrich demo`".to_owned()),
         })
         .await;
-    match created {
+    let rotated = match created {
+        Ok((_, key)) => return Ok(key),
+        Err(RegistryError::Duplicate(_)) => registry.rotate(&id, DEMO_KEY_GRACE).await,
+        Err(err) => Err(err),
+    };
+    match rotated {
         Ok((_, key)) => Ok(key),
-        Err(RegistryError::Duplicate(_)) => Ok("<the key configured for demo-admin>".to_owned()),
+        // Configured by the operator: the key is theirs.
+        Err(RegistryError::FromConfig(_)) => Ok("<the key configured for demo-admin>".to_owned()),
         Err(err) => Err(err).context("cannot create the demo's admin caller"),
     }
 }
+
+/// How long a demo admin key printed by another replica or run keeps working.
+const DEMO_KEY_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
