@@ -13,9 +13,9 @@ use secrecy::SecretString;
 use crate::app::Application;
 use crate::caller::{CallerId, CallerKind, CallerPriority, Role};
 use crate::callers::{NewCaller, Registry, RegistryError};
-use crate::http::AuthPolicy;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DataDir, Flags, Origin, Settings, Sources};
+use crate::http::AuthPolicy;
 use crate::simulator::{Simulator, SimulatorConfig};
 
 /// Enrich IP addresses with VirusTotal reputation and location, frugally.

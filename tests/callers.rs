@@ -123,7 +123,11 @@ async fn runtime_callers_survive_kill_9_and_a_rotated_key_stops_after_its_grace(
     .await;
     assert_eq!(status, 200, "{rotated}");
     let new_key = rotated["key"].as_str().unwrap().to_owned();
-    assert_eq!(status_with_key(&base, &old_key).await, 200, "inside the grace");
+    assert_eq!(
+        status_with_key(&base, &old_key).await,
+        200,
+        "inside the grace"
+    );
     let mut old_refused = false;
     for _ in 0..100 {
         if status_with_key(&base, &old_key).await == 401 {
@@ -203,5 +207,8 @@ async fn the_demo_creates_an_admin_and_keeps_enrichment_keyless() {
         .filter(|l| l.starts_with('{'))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(!logs_after_banner.contains(&key), "the key is in no log line");
+    assert!(
+        !logs_after_banner.contains(&key),
+        "the key is in no log line"
+    );
 }

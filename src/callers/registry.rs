@@ -269,7 +269,9 @@ impl Registry {
         let until = now + TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
         let key = generate_key();
         let record = &mut runtime[at];
-        record.keys.retain(|k| grace > Duration::ZERO && k.valid_at(now));
+        record
+            .keys
+            .retain(|k| grace > Duration::ZERO && k.valid_at(now));
         for old in &mut record.keys {
             old.expires_at = Some(old.expires_at.map_or(until, |end| end.min(until)));
         }

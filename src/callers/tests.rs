@@ -106,7 +106,10 @@ async fn runtime_callers_are_read_back_from_the_durable_store() {
     )
     .await;
 
-    assert_eq!(again.identify(&key).map(|c| c.profile().daily_cap), Some(Some(7)));
+    assert_eq!(
+        again.identify(&key).map(|c| c.profile().daily_cap),
+        Some(Some(7))
+    );
     assert!(again.identify(&gone_key).is_none());
     assert_eq!(again.list().len(), 1);
 }

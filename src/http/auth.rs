@@ -187,11 +187,15 @@ mod tests {
 
         assert!(require_admin(Some(&Caller::from_profile(admin))).is_ok());
         assert_eq!(
-            require_admin(Some(&Caller::new("siem"))).unwrap_err().status,
+            require_admin(Some(&Caller::new("siem")))
+                .unwrap_err()
+                .status,
             StatusCode::FORBIDDEN
         );
         assert_eq!(
-            require_admin(Some(&Caller::anonymous())).unwrap_err().status,
+            require_admin(Some(&Caller::anonymous()))
+                .unwrap_err()
+                .status,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(

@@ -28,8 +28,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{AuthPolicy, Callers};
 pub use crate::callers::hash_key;
+pub use auth::{AuthPolicy, Callers};
 pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};

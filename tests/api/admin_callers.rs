@@ -95,7 +95,10 @@ async fn a_caller_is_created_used_capped_rotated_and_removed_through_the_api() {
     assert_eq!(status_with_key(&app, &key).await, 200);
     let (_, read) = admin(&app, "GET", "/v1/admin/callers/soar", None).await;
     assert!(read["last_seen_at"].is_string(), "{read}");
-    assert!(!read.to_string().contains(&key), "the key is never shown again");
+    assert!(
+        !read.to_string().contains(&key),
+        "the key is never shown again"
+    );
 
     // Patch the cap in our shape, then in VirusTotal's.
     let (status, patched) = admin(
@@ -132,7 +135,11 @@ async fn a_caller_is_created_used_capped_rotated_and_removed_through_the_api() {
     assert_eq!(status, 200, "{rotated}");
     let new_key = rotated["key"].as_str().unwrap().to_owned();
     assert_ne!(new_key, key);
-    assert_eq!(status_with_key(&app, &key).await, 200, "old key in the grace");
+    assert_eq!(
+        status_with_key(&app, &key).await,
+        200,
+        "old key in the grace"
+    );
     assert_eq!(status_with_key(&app, &new_key).await, 200);
     app.clock.advance(Duration::from_millis(1_001));
     assert_eq!(status_with_key(&app, &key).await, 401, "old key after it");
@@ -143,7 +150,10 @@ async fn a_caller_is_created_used_capped_rotated_and_removed_through_the_api() {
     assert_eq!(status, 204);
     assert_eq!(status_with_key(&app, &new_key).await, 401);
     let (status, gone) = admin(&app, "GET", "/v1/admin/callers/soar", None).await;
-    assert_eq!((status, gone["error"]["code"].as_str()), (404, Some("caller_not_found")));
+    assert_eq!(
+        (status, gone["error"]["code"].as_str()),
+        (404, Some("caller_not_found"))
+    );
     assert_eq!(
         app.metric("vtenrich_caller_daily_cap{caller=\"soar\"}")
             .await,
@@ -155,7 +165,13 @@ async fn a_caller_is_created_used_capped_rotated_and_removed_through_the_api() {
 #[tokio::test]
 async fn a_rotation_without_grace_stops_the_old_key_at_once() {
     let app = app().await;
-    let (_, created) = admin(&app, "POST", "/v1/admin/callers", Some(json!({"id": "tines"}))).await;
+    let (_, created) = admin(
+        &app,
+        "POST",
+        "/v1/admin/callers",
+        Some(json!({"id": "tines"})),
+    )
+    .await;
     let old = created["key"].as_str().unwrap().to_owned();
 
     let (status, rotated) = call(
@@ -198,7 +214,11 @@ async fn the_admin_api_is_401_without_a_valid_key_and_403_for_a_user() {
         assert_eq!(error["error"]["code"], "forbidden");
     }
     let (_, list) = admin(&app, "GET", "/v1/admin/callers", None).await;
-    assert_eq!(list["callers"].as_array().unwrap().len(), 2, "nothing was created");
+    assert_eq!(
+        list["callers"].as_array().unwrap().len(),
+        2,
+        "nothing was created"
+    );
 }
 
 #[tokio::test]
@@ -207,23 +227,71 @@ async fn the_admin_api_needs_a_key_even_on_a_service_without_callers() {
 
     let (status, body) = call(&app, "GET", "/v1/admin/callers", None, None).await;
 
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
 }
 
 #[tokio::test]
 async fn bad_input_is_422_naming_the_field() {
     let app = app().await;
     let cases = [
-        ("POST", "/v1/admin/callers", json!({"id": "Not An Id"}), "`id`"),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "Not An Id"}),
+            "`id`",
+        ),
         ("POST", "/v1/admin/callers", json!({"id": "siem"}), "id"),
-        ("POST", "/v1/admin/callers", json!({"id": "anonymous"}), "id"),
-        ("POST", "/v1/admin/callers", json!({"id": "a", "daily_cap": -3}), "`daily_cap`"),
-        ("POST", "/v1/admin/callers", json!({"id": "a", "daily_cap": 1.5}), "`daily_cap`"),
-        ("POST", "/v1/admin/callers", json!({"id": "a", "role": "root"}), "`role`"),
-        ("POST", "/v1/admin/callers", json!({"id": "a", "priority": "asap"}), "`priority`"),
-        ("POST", "/v1/admin/callers", json!({"id": "a", "kind": "bot"}), "`kind`"),
-        ("POST", "/v1/admin/callers", json!({"id": "a", "team": "x"}), "`team`"),
-        ("PATCH", "/v1/admin/callers/BAD!", json!({"daily_cap": 3}), "`id`"),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "anonymous"}),
+            "id",
+        ),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "a", "daily_cap": -3}),
+            "`daily_cap`",
+        ),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "a", "daily_cap": 1.5}),
+            "`daily_cap`",
+        ),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "a", "role": "root"}),
+            "`role`",
+        ),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "a", "priority": "asap"}),
+            "`priority`",
+        ),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "a", "kind": "bot"}),
+            "`kind`",
+        ),
+        (
+            "POST",
+            "/v1/admin/callers",
+            json!({"id": "a", "team": "x"}),
+            "`team`",
+        ),
+        (
+            "PATCH",
+            "/v1/admin/callers/BAD!",
+            json!({"daily_cap": 3}),
+            "`id`",
+        ),
         ("GET", "/v1/admin/callers/BAD!", Value::Null, "`id`"),
         ("POST", "/v1/admin/callers/BAD!/keys", Value::Null, "`id`"),
         ("DELETE", "/v1/admin/callers/BAD!", Value::Null, "`id`"),
@@ -234,10 +302,16 @@ async fn bad_input_is_422_naming_the_field() {
         let (status, error) = admin(&app, method, path, body.clone()).await;
         assert_eq!(status, 422, "{method} {path} {body:?}: {error}");
         let message = error["error"]["message"].as_str().unwrap();
-        assert!(message.contains(field), "{method} {path} {body:?}: {message}");
+        assert!(
+            message.contains(field),
+            "{method} {path} {body:?}: {message}"
+        );
     }
     let (status, list) = admin(&app, "GET", "/v1/admin/callers", None).await;
-    assert_eq!((status, list["callers"].as_array().unwrap().len()), (200, 2));
+    assert_eq!(
+        (status, list["callers"].as_array().unwrap().len()),
+        (200, 2)
+    );
 }
 
 #[tokio::test]
@@ -246,7 +320,11 @@ async fn an_unknown_caller_is_404_for_every_operation_on_it() {
 
     for (method, path, body) in [
         ("GET", "/v1/admin/callers/ghost", None),
-        ("PATCH", "/v1/admin/callers/ghost", Some(json!({"daily_cap": 3}))),
+        (
+            "PATCH",
+            "/v1/admin/callers/ghost",
+            Some(json!({"daily_cap": 3})),
+        ),
         ("POST", "/v1/admin/callers/ghost/keys", None),
         ("DELETE", "/v1/admin/callers/ghost", None),
     ] {
@@ -261,8 +339,16 @@ async fn configuration_callers_cannot_be_changed_through_the_api() {
     let app = app().await;
 
     for (method, path, body) in [
-        ("PATCH", "/v1/admin/callers/siem", Some(json!({"daily_cap": 3}))),
-        ("PATCH", "/v1/admin/callers/ops", Some(json!({"role": "user"}))),
+        (
+            "PATCH",
+            "/v1/admin/callers/siem",
+            Some(json!({"daily_cap": 3})),
+        ),
+        (
+            "PATCH",
+            "/v1/admin/callers/ops",
+            Some(json!({"role": "user"})),
+        ),
         ("POST", "/v1/admin/callers/siem/keys", None),
         ("DELETE", "/v1/admin/callers/siem", None),
     ] {
@@ -277,7 +363,10 @@ async fn configuration_callers_cannot_be_changed_through_the_api() {
         );
     }
     let (_, siem) = admin(&app, "GET", "/v1/admin/callers/siem", None).await;
-    assert_eq!((siem["daily_cap"].as_u64(), siem["source"].as_str()), (Some(40), Some("config")));
+    assert_eq!(
+        (siem["daily_cap"].as_u64(), siem["source"].as_str()),
+        (Some(40), Some("config"))
+    );
     assert_eq!(status_with_key(&app, USER_KEY).await, 200);
 }
 
@@ -348,9 +437,18 @@ async fn the_list_exports_as_csv_with_a_header_row() {
         "id,kind,role,priority,daily_cap,used_today,created_at,last_seen_at"
     );
     assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines[1].starts_with("ops,service,admin,interactive,,0,,"), "{text}");
-    assert!(lines[2].starts_with("siem,service,user,interactive,40,0,,"), "{text}");
-    assert!(lines[3].starts_with("webhook,service,user,bulk,25,0,20"), "{text}");
+    assert!(
+        lines[1].starts_with("ops,service,admin,interactive,,0,,"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("siem,service,user,interactive,40,0,,"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("webhook,service,user,bulk,25,0,20"),
+        "{text}"
+    );
     let (status, _) = admin(&app, "GET", "/v1/admin/callers?format=xml", None).await;
     assert_eq!(status, 400);
 }

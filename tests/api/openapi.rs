@@ -139,7 +139,9 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
         (
             "POST",
             "/v1/admin/callers/{id}/keys",
-            &["200", "400", "401", "403", "404", "409", "422", "500", "503"],
+            &[
+                "200", "400", "401", "403", "404", "409", "422", "500", "503",
+            ],
         ),
     ];
     let operations = operations(&doc);

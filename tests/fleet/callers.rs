@@ -10,13 +10,21 @@ use super::{RedisServer, Service, replicas, simulator};
 
 const ADMIN_KEY: &str = "fleet-admin-key-1a2b3c4d";
 
-async fn call(base: &str, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http.request(method, format!("{base}{path}")).bearer_auth(key);
+    let mut request = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(key);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -77,11 +85,25 @@ async fn a_caller_created_on_one_replica_is_accepted_by_the_others_within_two_se
     // Assert
     let accepted = accepted.expect("the other replicas accept the new caller");
     assert!(accepted <= Duration::from_secs(2), "took {accepted:?}");
-    let (_, seen) = call(&others[1].base, "GET", "/v1/admin/callers/webhook", ADMIN_KEY, None).await;
+    let (_, seen) = call(
+        &others[1].base,
+        "GET",
+        "/v1/admin/callers/webhook",
+        ADMIN_KEY,
+        None,
+    )
+    .await;
     assert_eq!(seen["daily_cap"], 3);
 
     // A removal on another replica reaches the first one the same way.
-    let (status, _) = call(&others[0].base, "DELETE", "/v1/admin/callers/webhook", ADMIN_KEY, None).await;
+    let (status, _) = call(
+        &others[0].base,
+        "DELETE",
+        "/v1/admin/callers/webhook",
+        ADMIN_KEY,
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
     let refused = until_all(&[one, others[1]], &key, 401)
         .await
@@ -99,7 +121,9 @@ async fn a_caller_created_on_one_replica_is_accepted_by_the_others_within_two_se
     let again_key = again["key"].as_str().unwrap().to_owned();
     let restarted = replicas(1, &sim, &redis, &[("VTENRICH_CONFIG", config.as_str())]).await;
     assert_eq!(
-        call(&restarted[0].base, "GET", "/v1/quota", &again_key, None).await.0,
+        call(&restarted[0].base, "GET", "/v1/quota", &again_key, None)
+            .await
+            .0,
         200
     );
     for replica in fleet.iter().chain(&restarted) {

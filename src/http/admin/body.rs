@@ -243,7 +243,10 @@ fn virustotal_change(map: Map<String, Value>, id: &CallerId) -> Result<CallerCha
     if let Some(kind) = data.get("type")
         && kind != "user"
     {
-        return Err(invalid("data.type", format!("must be \"user\", not {kind}")));
+        return Err(invalid(
+            "data.type",
+            format!("must be \"user\", not {kind}"),
+        ));
     }
     if let Some(given) = data.get("id")
         && given.as_str() != Some(id.as_str())
@@ -294,7 +297,9 @@ pub(super) fn grace(body: &[u8]) -> Result<Duration, ApiError> {
         Some(other) => {
             return Err(invalid(
                 "grace_secs",
-                format!("must be a whole number of seconds from 0 to {MAX_GRACE_SECS}, not {other}"),
+                format!(
+                    "must be a whole number of seconds from 0 to {MAX_GRACE_SECS}, not {other}"
+                ),
             ));
         }
     };
@@ -361,8 +366,10 @@ mod tests {
     #[test]
     fn a_virustotal_patch_names_the_path_of_its_bad_field() {
         let id = CallerId::parse("soar").unwrap();
-        let bad = json!({"data": {"attributes": {"quotas": {"api_requests_daily": {"allowed": -5}}}}});
-        let extra = json!({"data": {"attributes": {"quotas": {"api_requests_monthly": {"allowed": 5}}}}});
+        let bad =
+            json!({"data": {"attributes": {"quotas": {"api_requests_daily": {"allowed": -5}}}}});
+        let extra =
+            json!({"data": {"attributes": {"quotas": {"api_requests_monthly": {"allowed": 5}}}}});
 
         let text = message(change(bad, &id).unwrap_err());
         let extra_text = message(change(extra, &id).unwrap_err());
