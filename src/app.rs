@@ -12,10 +12,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::Cache;
+use crate::callers::{NoDailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::enrich::{Enricher, EnricherParts};
-use crate::http::{self, AppState, HttpOptions, Readiness, RequestLimits};
+use crate::http::{self, AppState, AuthPolicy, HttpOptions, Readiness, RequestLimits};
 use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
 use crate::server::ServerLimits;
@@ -35,14 +36,27 @@ pub struct Application {
     settle_limit: std::time::Duration,
     quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
     store: Option<DurableStore>,
+    registry: Registry,
 }
 
 impl Application {
-    /// Binds `settings.listen` (port 0 picks a free port) and wires every part.
+    /// Binds `settings.listen` (port 0 picks a free port) and wires every part; every API
+    /// request needs a key as soon as any caller exists.
     pub async fn build(
         settings: &Settings,
         api_key: SecretString,
         clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        Self::build_with(settings, api_key, clock, AuthPolicy::RequireKey).await
+    }
+
+    /// [`Application::build`] with an explicit authentication policy (the demo lets requests
+    /// without a key in).
+    pub async fn build_with(
+        settings: &Settings,
+        api_key: SecretString,
+        clock: SharedClock,
+        policy: AuthPolicy,
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let vt = &settings.virustotal;
@@ -66,7 +80,7 @@ impl Application {
             cache,
             gate: gate.clone(),
             client: client.clone(),
-            clock,
+            clock: clock.clone(),
             metrics: metrics.clone(),
             deferred_capacity: settings.deferred.capacity,
             max_retries: vt.max_retries,
@@ -75,6 +89,13 @@ impl Application {
             tier: backends.tier.clone(),
             lock: backends.lock.clone(),
         });
+        let registry = Registry::open(
+            &settings.callers,
+            backends.callers.clone(),
+            clock.clone(),
+            metrics.clone(),
+        )
+        .await;
         let ready = Readiness::default();
         let state = AppState {
             enricher: enricher.clone(),
@@ -86,6 +107,9 @@ impl Application {
             verdict: settings.verdict,
             metrics: metrics.clone(),
             ready: ready.clone(),
+            registry: registry.clone(),
+            // Reports 0 until the per-caller ledger is wired in here.
+            daily_use: Arc::new(NoDailyUse),
         };
         let router = http::router(
             state,
@@ -94,9 +118,9 @@ impl Application {
                 swagger_ui: settings.swagger_ui,
                 request_timeout: settings.request_timeout,
             },
-            http::Callers::new(&settings.callers, settings.metrics_open),
+            http::Callers::new(registry.clone(), policy, settings.metrics_open),
         );
-        if settings.callers.is_empty() && !settings.listen.ip().is_loopback() {
+        if registry.is_empty() && !settings.listen.ip().is_loopback() {
             tracing::warn!(
                 listen = %settings.listen,
                 "listening on a non-loopback address without [[callers]]: anyone who can reach \
@@ -130,6 +154,7 @@ impl Application {
             settle_limit: vt.request_timeout + std::time::Duration::from_secs(2),
             quota_sync,
             store: backends.store,
+            registry,
         })
     }
 
@@ -143,6 +168,11 @@ impl Application {
     /// The metrics registry (for tests and benchmarks).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Every caller (the demo creates its admin here).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The enricher (for tests and benchmarks).
@@ -163,6 +193,7 @@ impl Application {
             .store
             .clone()
             .map(|store| spawn_purger(store, self.enricher.clock().clone(), cancel.clone()));
+        tokio::spawn(self.registry.clone().follow(cancel.clone()));
         if let Some((client, user, every, gate)) = self.quota_sync {
             tokio::spawn(sync_quota(client, user, every, gate, cancel.clone()));
         }

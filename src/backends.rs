@@ -1,9 +1,11 @@
 //! Chooses and opens what sits behind the enricher: the quota gate, the second cache tier and
 //! the fleet lock. Single node: a local gate and the embedded durable store (unless
 //! `VTENRICH_DATA_DIR=none`). With `VTENRICH_REDIS_URL`: the shared Redis gate, tier and lock.
+//! Runtime callers are kept where the rest is: the durable store, Redis, or memory.
 
 use std::sync::Arc;
 
+use crate::callers::Persistence;
 use crate::clock::SharedClock;
 use crate::config::{DataDir, Settings};
 use crate::enrich::{FleetLock, SecondTier};
@@ -18,6 +20,8 @@ pub struct Backends {
     pub lock: Option<Arc<dyn FleetLock>>,
     /// The embedded store, when open (its purger is started with the app).
     pub store: Option<DurableStore>,
+    /// Where runtime callers are kept.
+    pub callers: Persistence,
 }
 
 /// The key's limits from the settings.
@@ -53,6 +57,7 @@ pub async fn open(
             tier: Some(parts.tier),
             lock: Some(parts.lock),
             store: None,
+            callers: Persistence::Redis(parts.callers),
         });
     }
     Ok(single_node(settings, clock, metrics).await)
@@ -89,6 +94,9 @@ async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics)
         gate: Arc::new(gate),
         tier: store.clone().map(|s| Arc::new(s) as Arc<dyn SecondTier>),
         lock: None,
+        callers: store
+            .clone()
+            .map_or(Persistence::Memory, Persistence::Durable),
         store,
     }
 }

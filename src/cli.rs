@@ -11,8 +11,11 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::app::Application;
+use crate::caller::{CallerId, CallerKind, CallerPriority, Role};
+use crate::callers::{NewCaller, Registry, RegistryError};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DataDir, Flags, Origin, Settings, Sources};
+use crate::http::AuthPolicy;
 use crate::simulator::{Simulator, SimulatorConfig};
 
 /// Enrich IP addresses with VirusTotal reputation and location, frugally.
@@ -223,7 +226,16 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
         settings.virustotal.rate_per_minute,
         settings.virustotal.daily_quota,
     );
-    let app = Application::build(settings, SecretString::from("demo-key"), clock).await?;
+    // Enrichment without a key stays open in the demo (its examples, the CI smoke test and
+    // the benchmarks send none); the admin API needs the demo admin's key.
+    let app = Application::build_with(
+        settings,
+        SecretString::from("demo-key"),
+        clock,
+        AuthPolicy::AllowAnonymous,
+    )
+    .await?;
+    let admin_key = demo_admin(app.registry()).await?;
     let base = format!("http://{}", app.local_addr());
     // Written once and errors ignored: a closed stdout (`vtenrich demo | head -1`) must not
     // stop the demo.
@@ -235,7 +247,12 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
          -d '{{\"observables\": [\"8.8.8.8\", \"1.1.1.1\", \"10.0.0.1\", \"8.8.8.8\", \"2001:4860:4860::8888\"]}}'\n  \
          curl -s {base}/v1/quota\n  \
          curl -s {base}/metrics | grep '^vtenrich_quota'\n  \
-         open {base}/docs   (API documentation)\n\nCtrl-C stops it.\n"
+         open {base}/docs   (API documentation)\n\n\
+         Admin API (caller `{DEMO_ADMIN}`, key shown once, kept only as a hash):\n  \
+         curl -s {base}/v1/admin/callers -H 'authorization: Bearer {admin_key}'\n  \
+         curl -s {base}/v1/admin/callers -H 'authorization: Bearer {admin_key}' \\\n    \
+         -H 'content-type: application/json' -d '{{\"id\": \"soar\", \"priority\": \"bulk\", \"daily_cap\": 50}}'\n\n\
+         Ctrl-C stops it.\n"
     );
     {
         use std::io::Write;
@@ -246,6 +263,41 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
     simulator.shutdown().await;
     result
 }
+
+/// The id of the admin caller the demo creates.
+const DEMO_ADMIN: &str = "demo-admin";
+
+/// Creates the demo's admin caller and returns its key. Kept in memory, or under the demo's
+/// own Redis namespace when the demo shares a Redis: there a caller left by an earlier run,
+/// or made by another demo replica, gets a new key instead, and its earlier keys keep working
+/// for a day so every replica's banner stays true.
+async fn demo_admin(registry: &Registry) -> anyhow::Result<String> {
+    let id = CallerId::parse(DEMO_ADMIN).expect("a valid literal id");
+    let created = registry
+        .create(NewCaller {
+            id: id.clone(),
+            role: Role::Admin,
+            kind: CallerKind::Person,
+            priority: CallerPriority::Interactive,
+            daily_cap: None,
+            description: Some("created by `vtenrich demo`".to_owned()),
+        })
+        .await;
+    let rotated = match created {
+        Ok((_, key)) => return Ok(key),
+        Err(RegistryError::Duplicate(_)) => registry.rotate(&id, DEMO_KEY_GRACE).await,
+        Err(err) => Err(err),
+    };
+    match rotated {
+        Ok((_, key)) => Ok(key),
+        // Configured by the operator: the key is theirs.
+        Err(RegistryError::FromConfig(_)) => Ok("<the key configured for demo-admin>".to_owned()),
+        Err(err) => Err(err).context("cannot create the demo's admin caller"),
+    }
+}
+
+/// How long a demo admin key printed by another replica or run keeps working.
+const DEMO_KEY_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

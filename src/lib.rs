@@ -9,6 +9,7 @@
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
+//! - `callers`: the caller registry (configured and runtime callers, their keys, persistence).
 //! - `clock`: injected wall-clock time.
 //! - `config`: typed, layered settings.
 //! - `enrich`: the orchestrator, single-flight and the deferred queue.
@@ -29,6 +30,7 @@ pub mod app;
 pub mod backends;
 pub mod cache;
 pub mod caller;
+pub mod callers;
 pub mod cli;
 pub mod clock;
 pub mod config;

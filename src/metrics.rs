@@ -112,6 +112,7 @@ pub struct MetricFamilies {
     pub connections_max: IntGauge,
     pub connections_refused: IntCounterVec,
     pub connections_closed: IntCounterVec,
+    pub caller_daily_cap: IntGaugeVec,
 }
 
 /// Why a new connection was closed without being served (`connections_refused_total{reason}`).
@@ -432,6 +433,14 @@ impl Metrics {
                 "Connections the server closed for silence, by reason (header_timeout or \
                  idle_timeout).",
                 &["reason"],
+            ),
+            // Bounded: caller ids are validated and there are at most 1,000 callers.
+            caller_daily_cap: gauge_vec(
+                &r,
+                "caller_daily_cap",
+                "VirusTotal calls per UTC day each caller may cause; callers without an own cap \
+                 have no series.",
+                &["caller"],
             ),
             registry: r,
         };

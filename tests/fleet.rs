@@ -4,6 +4,7 @@
 //!
 //! - `load`: a randomised concurrent load on three replicas under a 4/min, 20/day key.
 //! - `block`: a 429 seen by one replica, and a background fill, act for the whole fleet.
+//! - `callers`: a caller created or removed on one replica reaches the others within 2 s.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
 
 // The server helper serves several test binaries; this one needs only part of it.
@@ -15,6 +16,8 @@ mod service;
 
 #[path = "fleet/block.rs"]
 mod block;
+#[path = "fleet/callers.rs"]
+mod callers;
 #[path = "fleet/demo.rs"]
 mod demo;
 #[path = "fleet/load.rs"]

@@ -1,69 +1,46 @@
-//! Caller authentication: API keys checked against configured SHA-256 hashes in constant time.
+//! Caller authentication: API keys checked against the caller registry's SHA-256 hashes in
+//! constant time.
 //!
 //! SIEM webhooks can send a key in only a few ways, so three are accepted:
 //! `Authorization: Bearer <key>`, `X-API-Key: <key>`, and Basic auth's password.
 
-use std::sync::Arc;
-
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::caller::Caller;
-use crate::config::CallerSettings;
+use crate::caller::{Caller, Role};
+use crate::callers::Registry;
 
-/// The configured callers; empty means authentication is off.
-#[derive(Debug, Clone, Default)]
+/// Whether a request without a key may use the API while callers exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuthPolicy {
+    /// `serve`: as soon as any caller exists (configured or created at runtime), every API
+    /// request needs a valid key.
+    #[default]
+    RequireKey,
+    /// `vtenrich demo` only: requests without a key enrich as the `anonymous` caller, so the
+    /// demo's examples work unchanged; a key that is sent must be valid, and the admin API
+    /// still needs an admin's key.
+    AllowAnonymous,
+}
+
+/// Authentication at the edge: the registry, the policy, and whether `/metrics` is open.
+#[derive(Debug, Clone)]
 pub struct Callers {
-    /// (caller, SHA-256 of one of its keys)
-    keys: Arc<Vec<(Caller, [u8; 32])>>,
+    registry: Registry,
+    policy: AuthPolicy,
     metrics_open: bool,
 }
 
-/// The SHA-256 of a key, as configured in `callers.key_sha256` (lower-case hex).
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
 impl Callers {
-    /// Builds the table from settings (hashes were validated at start-up).
-    pub fn new(callers: &[CallerSettings], metrics_open: bool) -> Self {
-        let keys = callers
-            .iter()
-            .filter_map(|c| Some((c, Caller::from_profile(c.profile()?))))
-            .flat_map(|(c, caller)| {
-                c.key_sha256.iter().filter_map(move |h| {
-                    let mut digest = [0u8; 32];
-                    hex::decode_to_slice(h, &mut digest).ok()?;
-                    Some((caller.clone(), digest))
-                })
-            })
-            .collect();
+    /// Authenticates against `registry` under `policy`.
+    pub fn new(registry: Registry, policy: AuthPolicy, metrics_open: bool) -> Self {
         Self {
-            keys: Arc::new(keys),
+            registry,
+            policy,
             metrics_open,
         }
-    }
-
-    /// True when at least one caller is configured.
-    pub fn enabled(&self) -> bool {
-        !self.keys.is_empty()
-    }
-
-    /// The caller owning `key`. Every configured hash is compared, in constant time, so the
-    /// time taken does not tell which caller or how much of a hash matched.
-    fn identify(&self, key: &str) -> Option<&Caller> {
-        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        let mut found = None;
-        for (id, expected) in self.keys.iter() {
-            if bool::from(digest.ct_eq(expected)) {
-                found = Some(id);
-            }
-        }
-        found
     }
 
     fn is_open(&self, path: &str) -> bool {
@@ -71,6 +48,62 @@ impl Callers {
             || path == "/docs"
             || path.starts_with("/docs/")
             || (self.metrics_open && path == "/metrics")
+    }
+
+    /// Lets the request through when no callers exist, the path is open, the policy allows
+    /// requests without a key and none was sent, or it presents a valid key (the caller id
+    /// goes on the request span, and to the handlers as a [`Caller`] extension); else the
+    /// 401 to send.
+    pub fn authorize(&self, request: &mut Request) -> Result<(), ApiError> {
+        if self.registry.is_empty() {
+            request.extensions_mut().insert(Caller::anonymous());
+            return Ok(());
+        }
+        if self.is_open(request.uri().path()) {
+            return Ok(());
+        }
+        let key = presented_key(request.headers()).filter(|k| !k.is_empty());
+        if key.is_none() && self.policy == AuthPolicy::AllowAnonymous {
+            request.extensions_mut().insert(Caller::anonymous());
+            return Ok(());
+        }
+        match key.and_then(|key| self.registry.identify(&key)) {
+            Some(caller) => {
+                tracing::Span::current().record("caller", caller.as_str());
+                request.extensions_mut().insert(caller);
+                Ok(())
+            }
+            None => Err(unauthorized()),
+        }
+    }
+}
+
+/// The 401 of a missing or wrong key.
+pub(super) fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a valid API key is required: send `Authorization: Bearer <key>`, `X-API-Key: <key>` \
+         or Basic auth with the key as password",
+    )
+}
+
+/// Lets admins through: a request without a key (the implicit caller) is 401, a `user`
+/// caller's is 403.
+pub(super) fn require_admin(caller: Option<&Caller>) -> Result<(), ApiError> {
+    match caller {
+        Some(c) if c.profile().role == Role::Admin => Ok(()),
+        Some(c) if c.as_str() != Caller::ANONYMOUS => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the admin API needs a caller with the `admin` role",
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin API needs an admin caller's key: send `Authorization: Bearer <key>`, \
+             `X-API-Key: <key>` or Basic auth with the key as password",
+        )),
     }
 }
 
@@ -95,58 +128,36 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-impl Callers {
-    /// Lets the request through when no callers are configured, the path is open, or it
-    /// presents a valid key (the caller id goes on the request span, and to the handlers as
-    /// a [`Caller`] extension); else the 401 to send.
-    pub fn authorize(&self, request: &mut Request) -> Result<(), ApiError> {
-        if !self.enabled() {
-            request.extensions_mut().insert(Caller::anonymous());
-            return Ok(());
-        }
-        if self.is_open(request.uri().path()) {
-            return Ok(());
-        }
-        let caller = presented_key(request.headers())
-            .filter(|k| !k.is_empty())
-            .and_then(|key| self.identify(&key));
-        match caller {
-            Some(caller) => {
-                tracing::Span::current().record("caller", caller.as_str());
-                request.extensions_mut().insert(caller.clone());
-                Ok(())
-            }
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid API key is required: send `Authorization: Bearer <key>`, `X-API-Key: \
-                 <key>` or Basic auth with the key as password",
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    fn callers() -> Callers {
-        Callers::new(
+    use super::*;
+    use crate::callers::hash_key;
+    use crate::clock::SystemClock;
+    use crate::config::CallerSettings;
+
+    async fn registry() -> Registry {
+        Registry::in_memory(
             &[CallerSettings {
                 id: "siem".into(),
                 key_sha256: vec![hash_key("s3cret")],
                 ..CallerSettings::default()
             }],
-            true,
+            Arc::new(SystemClock),
         )
+        .await
     }
 
-    #[test]
-    fn a_known_key_identifies_its_caller_and_others_do_not() {
-        let c = callers();
-        assert_eq!(c.identify("s3cret").map(Caller::as_str), Some("siem"));
-        assert_eq!(c.identify("s3cre"), None);
-        assert_eq!(c.identify(""), None);
+    #[tokio::test]
+    async fn a_known_key_identifies_its_caller_and_others_do_not() {
+        let r = registry().await;
+        assert_eq!(
+            r.identify("s3cret").as_ref().map(Caller::as_str),
+            Some("siem")
+        );
+        assert_eq!(r.identify("s3cre"), None);
+        assert_eq!(r.identify(""), None);
     }
 
     #[test]
@@ -170,10 +181,26 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_is_lower_case_hex_sha256() {
+    fn only_admins_pass_the_admin_check_and_a_keyless_request_is_401() {
+        let mut admin = Caller::new("ops").profile().clone();
+        admin.role = Role::Admin;
+
+        assert!(require_admin(Some(&Caller::from_profile(admin))).is_ok());
         assert_eq!(
-            hash_key("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            require_admin(Some(&Caller::new("siem")))
+                .unwrap_err()
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            require_admin(Some(&Caller::anonymous()))
+                .unwrap_err()
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            require_admin(None).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes (each documented in the OpenAPI document by registering it),
 //! request ids, the per-request log line, metrics, and the one error shape.
 
+mod admin;
 mod auth;
 mod enrich;
 mod entry;
@@ -27,12 +28,14 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{Callers, hash_key};
+pub use crate::callers::hash_key;
+pub use auth::{AuthPolicy, Callers};
 pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
 
+use crate::callers::{DailyUse, Registry};
 use crate::enrich::Enricher;
 use crate::metrics::Metrics;
 use crate::report::VerdictPolicy;
@@ -61,6 +64,10 @@ pub struct AppState {
     pub verdict: VerdictPolicy,
     pub metrics: Metrics,
     pub ready: Readiness,
+    /// Every caller, for authentication and the admin API.
+    pub registry: Registry,
+    /// Calls charged to each caller today, for the caller list.
+    pub daily_use: Arc<dyn DailyUse>,
 }
 
 /// HTTP-level settings.
@@ -80,6 +87,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::livez))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
+        .routes(routes!(admin::list_callers, admin::create_caller))
+        .routes(routes!(
+            admin::get_caller,
+            admin::patch_caller,
+            admin::delete_caller
+        ))
+        .routes(routes!(admin::rotate_key))
 }
 
 /// The OpenAPI document, generated from the route registrations.

@@ -70,6 +70,16 @@ impl Keys {
         format!("{}:lock:{ip}", self.tag)
     }
 
+    /// Hash of the runtime callers: caller id → stored record (key hashes only).
+    pub fn callers(&self) -> String {
+        format!("{}:callers", self.tag)
+    }
+
+    /// Counter bumped with every change to [`Keys::callers`], which replicas poll.
+    pub fn callers_version(&self) -> String {
+        format!("{}:callers:version", self.tag)
+    }
+
     /// The cached answer for `ip`.
     pub fn entry(&self, ip: IpAddr) -> String {
         format!("{}:ip:{ip}", self.tag)
@@ -105,6 +115,8 @@ mod tests {
             keys.refund("x"),
             keys.lock(ip),
             keys.entry(ip),
+            keys.callers(),
+            keys.callers_version(),
         ];
 
         for key in &all {

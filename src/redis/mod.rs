@@ -5,6 +5,7 @@
 //! - `fallback`: the share each replica spends while Redis is unreachable, and what it owes.
 //! - `tier`: Redis as the second cache tier.
 //! - `lock`: the fleet-wide fetch lock.
+//! - `callers`: the runtime callers, shared by the fleet.
 //! - `keys`: key names under the account's hash tag.
 //! - `backend`: the connection, with every call bounded in time.
 //!
@@ -14,6 +15,7 @@
 
 mod alone;
 mod backend;
+mod callers;
 mod fallback;
 mod gate;
 mod keys;
@@ -31,6 +33,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
 
 pub use backend::{Backend, BackendError};
+pub use callers::RedisCallers;
 pub use gate::{GateOptions, RedisGate, ScriptTime};
 pub use keys::{BadNamespace, Keys};
 pub use lock::RedisLock;
@@ -43,7 +46,7 @@ use crate::enrich::{FleetLock, SecondTier};
 use crate::metrics::Metrics;
 use crate::quota::{Limits, QuotaGate};
 
-/// The three Redis-backed parts the application wires in.
+/// The Redis-backed parts the application wires in.
 pub struct RedisParts {
     /// The shared quota gate.
     pub gate: Arc<dyn QuotaGate>,
@@ -51,6 +54,8 @@ pub struct RedisParts {
     pub tier: Arc<dyn SecondTier>,
     /// The fleet-wide fetch lock.
     pub lock: Arc<dyn FleetLock>,
+    /// The runtime callers.
+    pub callers: RedisCallers,
 }
 
 /// Connection tuning; the defaults suit production.
@@ -136,6 +141,7 @@ pub async fn connect_with(
     Ok(RedisParts {
         gate: Arc::new(gate),
         tier: Arc::new(RedisTier::new(backend.clone(), keys.clone(), clock)),
-        lock: Arc::new(RedisLock::new(backend, keys)),
+        lock: Arc::new(RedisLock::new(backend.clone(), keys.clone())),
+        callers: RedisCallers::new(backend, keys),
     })
 }

@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::store::codec;
 
 use file::Opener;
-use tables::{ENTRIES, EXPIRY, META, QUOTA_KEY};
+use tables::{CALLERS, ENTRIES, EXPIRY, META, QUOTA_KEY};
 
 pub use error::StoreError;
 pub use purge::spawn_purger;
@@ -182,6 +182,38 @@ impl DurableStore {
         self.write("write", |txn| {
             txn.open_table(META)?
                 .insert(QUOTA_KEY, tables::encode_quota(counts).as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Every runtime caller's stored record (id, bytes). Unlike answers, a failed read is an
+    /// error: starting without the callers would lock them out, or forget a removal.
+    pub fn load_callers(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let db = self.writable()?;
+        file::guard(|| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(CALLERS)?;
+            let mut all = Vec::new();
+            for row in table.range::<&str>(..)? {
+                let (id, bytes) = row?;
+                all.push((id.value().to_owned(), bytes.value().to_vec()));
+            }
+            Ok(all)
+        })
+    }
+
+    /// Writes (or replaces) one runtime caller's record, committed before returning.
+    pub fn save_caller(&self, id: &str, record: &[u8]) -> Result<(), StoreError> {
+        self.write("write", |txn| {
+            txn.open_table(CALLERS)?.insert(id, record)?;
+            Ok(())
+        })
+    }
+
+    /// Removes one runtime caller's record, committed before returning.
+    pub fn delete_caller(&self, id: &str) -> Result<(), StoreError> {
+        self.write("write", |txn| {
+            txn.open_table(CALLERS)?.remove(id)?;
             Ok(())
         })
     }

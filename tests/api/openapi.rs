@@ -109,6 +109,40 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
         ("GET", "/metrics", &["200", "401", "500"]),
         ("GET", "/readyz", &["200", "503"]),
         ("GET", "/livez", &["200"]),
+        (
+            "GET",
+            "/v1/admin/callers",
+            &["200", "400", "401", "403", "500"],
+        ),
+        (
+            "POST",
+            "/v1/admin/callers",
+            &["201", "400", "401", "403", "415", "422", "500", "503"],
+        ),
+        (
+            "GET",
+            "/v1/admin/callers/{id}",
+            &["200", "401", "403", "404", "422", "500"],
+        ),
+        (
+            "PATCH",
+            "/v1/admin/callers/{id}",
+            &[
+                "200", "400", "401", "403", "404", "409", "415", "422", "500", "503",
+            ],
+        ),
+        (
+            "DELETE",
+            "/v1/admin/callers/{id}",
+            &["204", "401", "403", "404", "409", "422", "500", "503"],
+        ),
+        (
+            "POST",
+            "/v1/admin/callers/{id}/keys",
+            &[
+                "200", "400", "401", "403", "404", "409", "422", "500", "503",
+            ],
+        ),
     ];
     let operations = operations(&doc);
     assert_eq!(
@@ -165,7 +199,11 @@ async fn the_declared_security_matches_what_the_server_enforces() {
 
     for (method, path, operation) in operations(&doc) {
         let alternatives = alternatives(&operation);
-        let url = format!("{}{}", closed.address, path.replace("{ip}", "10.0.0.1"));
+        let url = format!(
+            "{}{}",
+            closed.address,
+            path.replace("{ip}", "10.0.0.1").replace("{id}", "soar")
+        );
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let anonymous = closed
             .http
@@ -197,7 +235,12 @@ async fn the_declared_security_matches_what_the_server_enforces() {
             );
             // /metrics is optional in the document: closed here, open by default.
             assert_eq!(anonymous.status(), 401, "{path} is declared protected");
-            assert!(with_key.status().is_success(), "{path} with a key");
+            if path.starts_with("/v1/admin/") {
+                // The key is a `user` caller's: authenticated, but not an admin.
+                assert_eq!(with_key.status(), 403, "{path} with a user's key");
+            } else {
+                assert!(with_key.status().is_success(), "{path} with a key");
+            }
         }
     }
     for open_path in ["/openapi.json", "/docs/"] {

@@ -24,6 +24,10 @@ pub(super) const EXPIRY: TableDefinition<'static, (i64, [u8; 16]), ()> =
 /// Small named records (the quota counts).
 pub(super) const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta_v1");
 
+/// Caller id → the runtime caller's stored record (`callers::stored` JSON; key hashes only).
+pub(super) const CALLERS: TableDefinition<'static, &str, &[u8]> =
+    TableDefinition::new("callers_v1");
+
 /// The `META` key of the quota counts.
 pub(super) const QUOTA_KEY: &str = "quota";
 

@@ -1,0 +1,28 @@
+//! The callers the service knows, in one registry that authentication reads on every request:
+//! those of the configuration file (the source of truth for their own fields) and those
+//! created at runtime through the admin API (kept in the durable store, or in Redis for a
+//! fleet).
+//!
+//! - `record`: a caller's full record and its stored form.
+//! - `change`: what the admin API asks for, as domain types, and why the registry refuses.
+//! - `registry`: the registry: identify a key, list, create, change, rotate, remove, sync.
+//! - `persist`: where runtime callers are kept (memory, durable store or Redis).
+//! - `secret`: generated keys and their hashes.
+//! - `usage`: how many calls a caller caused today, for the list.
+
+mod change;
+mod persist;
+mod record;
+mod registry;
+mod secret;
+mod usage;
+
+#[cfg(test)]
+mod tests;
+
+pub use change::{CallerChange, NewCaller, RegistryError};
+pub use persist::Persistence;
+pub use record::{CallerRecord, KeyHash, Listed, Source};
+pub use registry::Registry;
+pub use secret::{generate_key, hash_key};
+pub use usage::{DailyUse, NoDailyUse};

@@ -1,0 +1,403 @@
+//! The admin API's request bodies: parsed by hand from JSON into the registry's domain types,
+//! so every refusal names the field at fault (serde's messages name a line and column). The
+//! structs here only document the shapes in the OpenAPI document.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::caller::CallerId;
+use crate::callers::{CallerChange, NewCaller};
+use crate::http::error::ApiError;
+
+/// Longest grace a rotated key can get: 30 days.
+pub(super) const MAX_GRACE_SECS: u64 = 30 * 24 * 3600;
+
+/// Longest description, in characters.
+const MAX_DESCRIPTION: usize = 1024;
+
+/// Body of `POST /v1/admin/callers`.
+// Documents the shape only: the body is parsed by hand, to name a bad field.
+#[allow(dead_code)]
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"id": "soar-playbooks", "role": "user", "kind": "service", "priority": "bulk", "daily_cap": 300, "description": "SOAR enrichment playbooks"}))]
+pub struct CreateCallerBody {
+    /// `[a-z0-9][a-z0-9_.-]{0,63}`; not `anonymous` (the implicit caller).
+    #[schema(pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
+    pub id: String,
+    /// `admin` or `user` (default).
+    #[schema(value_type = Option<String>, example = "user")]
+    pub role: Option<String>,
+    /// `service` (default) or `person`.
+    #[schema(value_type = Option<String>, example = "service")]
+    pub kind: Option<String>,
+    /// `interactive` (default) or `bulk`.
+    #[schema(value_type = Option<String>, example = "interactive")]
+    pub priority: Option<String>,
+    /// VirusTotal calls per UTC day, at least 1; absent or null: no own cap.
+    #[schema(minimum = 1)]
+    pub daily_cap: Option<u64>,
+    /// Free text, at most 1,024 characters.
+    pub description: Option<String>,
+}
+
+/// Body of `PATCH /v1/admin/callers/{id}`: the fields to change (others stay), or
+/// VirusTotal's own user payload for the daily cap.
+// Documents the shape only: the body is parsed by hand, to name a bad field.
+#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PatchCallerBody {
+    /// Any of `role`, `kind`, `priority`, `daily_cap` (null removes the cap),
+    /// `description` (null removes it).
+    Fields(PatchFields),
+    /// `{"data": {"type": "user", "attributes": {"quotas": {"api_requests_daily": {"allowed": 300}}}}}`,
+    /// as sent to VirusTotal's `PATCH /users/{id}`: sets the daily cap.
+    VirusTotal(VtUserPatch),
+}
+
+/// The fields a patch may change.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"priority": "interactive", "daily_cap": 500}))]
+pub struct PatchFields {
+    #[schema(value_type = Option<String>, example = "admin")]
+    pub role: Option<String>,
+    #[schema(value_type = Option<String>, example = "person")]
+    pub kind: Option<String>,
+    #[schema(value_type = Option<String>, example = "bulk")]
+    pub priority: Option<String>,
+    #[schema(minimum = 1)]
+    pub daily_cap: Option<u64>,
+    pub description: Option<String>,
+}
+
+/// VirusTotal's user patch, as far as vtenrich reads it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": {"type": "user", "attributes": {"quotas": {"api_requests_daily": {"allowed": 300}}}}}))]
+pub struct VtUserPatch {
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// Body of `POST /v1/admin/callers/{id}/keys` (optional).
+// Documents the shape only: the body is parsed by hand, to name a bad field.
+#[allow(dead_code)]
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"grace_secs": 3600}))]
+pub struct RotateBody {
+    /// How long the current keys stay valid, in seconds (default 0: they stop at once; at
+    /// most 2,592,000, 30 days).
+    #[schema(minimum = 0, maximum = 2592000)]
+    pub grace_secs: Option<u64>,
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::unprocessable("invalid_request", format!("`{field}`: {why}"))
+}
+
+fn object(value: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::unprocessable(
+            "invalid_request",
+            format!("{what} must be a JSON object"),
+        )),
+    }
+}
+
+fn only(map: &Map<String, Value>, prefix: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(invalid(
+            &format!("{prefix}{unknown}"),
+            format!("unknown field; expected one of {}", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A closed-set field (`role`, `kind`, `priority`); `None` when absent.
+fn choice<T: DeserializeOwned>(
+    map: &Map<String, Value>,
+    field: &str,
+    allowed: &str,
+) -> Result<Option<T>, ApiError> {
+    match map.get(field) {
+        None => Ok(None),
+        Some(value) => serde_json::from_value(value.clone())
+            .map(Some)
+            .map_err(|_| invalid(field, format!("must be one of {allowed}, not {value}"))),
+    }
+}
+
+/// A daily cap: a whole number of at least 1; null: no cap.
+fn cap(value: &Value, field: &str) -> Result<Option<u64>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(n) => match n.as_u64() {
+            Some(cap) if cap >= 1 => Ok(Some(cap)),
+            _ => Err(invalid(
+                field,
+                format!("must be a whole number of at least 1 (or null for no cap), not {n}"),
+            )),
+        },
+        other => Err(invalid(
+            field,
+            format!("must be a whole number of at least 1 (or null for no cap), not {other}"),
+        )),
+    }
+}
+
+fn description(value: &Value) -> Result<Option<String>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if s.chars().count() <= MAX_DESCRIPTION => Ok(Some(s.clone())),
+        Value::String(_) => Err(invalid(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        )),
+        other => Err(invalid(
+            "description",
+            format!("must be a string or null, not {other}"),
+        )),
+    }
+}
+
+/// A caller id from a path or body; malformed is 422 naming `id`.
+pub(super) fn caller_id(text: &str) -> Result<CallerId, ApiError> {
+    CallerId::parse(text).map_err(|err| invalid("id", err))
+}
+
+const ROLES: &str = "admin, user";
+const KINDS: &str = "service, person";
+const PRIORITIES: &str = "interactive, bulk";
+
+/// Parses a create body.
+pub(super) fn new_caller(value: Value) -> Result<NewCaller, ApiError> {
+    let map = object(value, "the body")?;
+    only(
+        &map,
+        "",
+        &["id", "role", "kind", "priority", "daily_cap", "description"],
+    )?;
+    let id = match map.get("id") {
+        Some(Value::String(id)) => caller_id(id)?,
+        Some(other) => return Err(invalid("id", format!("must be a string, not {other}"))),
+        None => return Err(invalid("id", "is required")),
+    };
+    Ok(NewCaller {
+        id,
+        role: choice(&map, "role", ROLES)?.unwrap_or_default(),
+        kind: choice(&map, "kind", KINDS)?.unwrap_or_default(),
+        priority: choice(&map, "priority", PRIORITIES)?.unwrap_or_default(),
+        daily_cap: map
+            .get("daily_cap")
+            .map(|v| cap(v, "daily_cap"))
+            .transpose()?
+            .flatten(),
+        description: map
+            .get("description")
+            .map(description)
+            .transpose()?
+            .flatten(),
+    })
+}
+
+/// Parses a patch body: our fields, or VirusTotal's user payload (recognised by `data`).
+pub(super) fn change(value: Value, id: &CallerId) -> Result<CallerChange, ApiError> {
+    let map = object(value, "the body")?;
+    if map.contains_key("data") {
+        return virustotal_change(map, id);
+    }
+    only(
+        &map,
+        "",
+        &["role", "kind", "priority", "daily_cap", "description"],
+    )?;
+    if map.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            "the body names no field to change: role, kind, priority, daily_cap or description",
+        ));
+    }
+    Ok(CallerChange {
+        role: choice(&map, "role", ROLES)?,
+        kind: choice(&map, "kind", KINDS)?,
+        priority: choice(&map, "priority", PRIORITIES)?,
+        daily_cap: map
+            .get("daily_cap")
+            .map(|v| cap(v, "daily_cap"))
+            .transpose()?,
+        description: map.get("description").map(description).transpose()?,
+    })
+}
+
+/// `{"data": {"type": "user", "attributes": {"quotas": {"api_requests_daily": {"allowed": N}}}}}`.
+fn virustotal_change(map: Map<String, Value>, id: &CallerId) -> Result<CallerChange, ApiError> {
+    only(&map, "", &["data"])?;
+    let mut at = String::from("data");
+    let data = object(map["data"].clone(), &format!("`{at}`"))?;
+    only(&data, "data.", &["type", "id", "attributes"])?;
+    if let Some(kind) = data.get("type")
+        && kind != "user"
+    {
+        return Err(invalid(
+            "data.type",
+            format!("must be \"user\", not {kind}"),
+        ));
+    }
+    if let Some(given) = data.get("id")
+        && given.as_str() != Some(id.as_str())
+    {
+        return Err(invalid(
+            "data.id",
+            format!("must be the caller's id {:?} when given", id.as_str()),
+        ));
+    }
+    let mut level = data;
+    for name in ["attributes", "quotas", "api_requests_daily"] {
+        let next = level
+            .get(name)
+            .cloned()
+            .ok_or_else(|| invalid(&format!("{at}.{name}"), "is required"))?;
+        at = format!("{at}.{name}");
+        level = object(next, &format!("`{at}`"))?;
+        let expected = match name {
+            "attributes" => "quotas",
+            "quotas" => "api_requests_daily",
+            _ => "allowed",
+        };
+        only(&level, &format!("{at}."), &[expected])?;
+    }
+    let field = format!("{at}.allowed");
+    let allowed = level
+        .get("allowed")
+        .ok_or_else(|| invalid(&field, "is required"))?;
+    Ok(CallerChange {
+        daily_cap: Some(cap(allowed, &field)?),
+        ..CallerChange::default()
+    })
+}
+
+/// Parses a rotate body (an empty body is the default: no grace).
+pub(super) fn grace(body: &[u8]) -> Result<Duration, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Duration::ZERO);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(super::super::extract::json_error)?;
+    let map = object(value, "the body")?;
+    only(&map, "", &["grace_secs"])?;
+    let secs = match map.get("grace_secs") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|s| s <= MAX_GRACE_SECS) => {
+            n.as_u64().unwrap_or(0)
+        }
+        Some(other) => {
+            return Err(invalid(
+                "grace_secs",
+                format!(
+                    "must be a whole number of seconds from 0 to {MAX_GRACE_SECS}, not {other}"
+                ),
+            ));
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::caller::{CallerPriority, Role};
+
+    fn message(err: ApiError) -> String {
+        assert_eq!(err.status.as_u16(), 422, "{}", err.message);
+        err.message
+    }
+
+    #[test]
+    fn a_create_body_with_only_an_id_gets_the_defaults() {
+        let new = new_caller(json!({"id": "siem"})).unwrap();
+
+        assert_eq!(new.role, Role::User);
+        assert_eq!(new.priority, CallerPriority::Interactive);
+        assert_eq!(new.daily_cap, None);
+    }
+
+    #[test]
+    fn each_bad_create_field_is_refused_by_its_name() {
+        let cases = [
+            (json!({"id": "Bad Id"}), "`id`"),
+            (json!({"role": "user"}), "`id`"),
+            (json!({"id": "a", "daily_cap": -1}), "`daily_cap`"),
+            (json!({"id": "a", "daily_cap": 2.5}), "`daily_cap`"),
+            (json!({"id": "a", "daily_cap": "3"}), "`daily_cap`"),
+            (json!({"id": "a", "daily_cap": 0}), "`daily_cap`"),
+            (json!({"id": "a", "role": "root"}), "`role`"),
+            (json!({"id": "a", "priority": "urgent"}), "`priority`"),
+            (json!({"id": "a", "kind": "robot"}), "`kind`"),
+            (json!({"id": "a", "colour": "red"}), "`colour`"),
+        ];
+        for (body, field) in cases {
+            let text = message(new_caller(body.clone()).unwrap_err());
+            assert!(text.starts_with(field), "{body}: {text}");
+        }
+    }
+
+    #[test]
+    fn both_patch_shapes_set_the_cap_and_null_removes_it() {
+        let id = CallerId::parse("soar").unwrap();
+        let ours = change(json!({"daily_cap": 300}), &id).unwrap();
+        let theirs = change(
+            json!({"data": {"type": "user", "attributes": {"quotas": {"api_requests_daily": {"allowed": 300}}}}}),
+            &id,
+        )
+        .unwrap();
+        let removed = change(json!({"daily_cap": null}), &id).unwrap();
+
+        assert_eq!(ours.daily_cap, Some(Some(300)));
+        assert_eq!(theirs, ours);
+        assert_eq!(removed.daily_cap, Some(None));
+    }
+
+    #[test]
+    fn a_virustotal_patch_names_the_path_of_its_bad_field() {
+        let id = CallerId::parse("soar").unwrap();
+        let bad =
+            json!({"data": {"attributes": {"quotas": {"api_requests_daily": {"allowed": -5}}}}});
+        let extra =
+            json!({"data": {"attributes": {"quotas": {"api_requests_monthly": {"allowed": 5}}}}});
+
+        let text = message(change(bad, &id).unwrap_err());
+        let extra_text = message(change(extra, &id).unwrap_err());
+
+        assert!(
+            text.starts_with("`data.attributes.quotas.api_requests_daily.allowed`"),
+            "{text}"
+        );
+        assert!(
+            extra_text.starts_with("`data.attributes.quotas.api_requests_monthly`"),
+            "{extra_text}"
+        );
+    }
+
+    #[test]
+    fn a_rotation_grace_defaults_to_zero_and_must_be_whole_seconds() {
+        assert_eq!(grace(b"").unwrap(), Duration::ZERO);
+        assert_eq!(
+            grace(br#"{"grace_secs": 60}"#).unwrap(),
+            Duration::from_secs(60)
+        );
+        for bad in [
+            &br#"{"grace_secs": -1}"#[..],
+            br#"{"grace_secs": 1.5}"#,
+            br#"{"grace": 1}"#,
+        ] {
+            let text = message(grace(bad).unwrap_err());
+            assert!(text.starts_with("`grace"), "{text}");
+        }
+    }
+}
