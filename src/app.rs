@@ -65,6 +65,7 @@ impl Application {
         let enricher = Enricher::new(EnricherParts {
             cache,
             gate: gate.clone(),
+            ledger: backends.ledger.clone(),
             client: client.clone(),
             clock,
             metrics: metrics.clone(),

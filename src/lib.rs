@@ -8,6 +8,7 @@
 //! - `backends`: chooses the quota gate, second tier and lock for the configuration.
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
+//! - `callers`: callers as group members: per-caller daily use, caps and charging.
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
 //! - `clock`: injected wall-clock time.
 //! - `config`: typed, layered settings.
@@ -29,6 +30,7 @@ pub mod app;
 pub mod backends;
 pub mod cache;
 pub mod caller;
+pub mod callers;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -20,12 +20,17 @@ pub use outcome::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
 pub use tiers::{FleetLock, LockOutcome, SecondTier};
 
 use crate::cache::{Cache, Entry, Lookup};
+use crate::caller::CallerPriority;
+use crate::callers::ledger::{CallerLedger, CapSpent};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::observable::{InvalidObservable, Observable, special_purpose};
 use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
 use crate::virustotal::{VtClient, VtError};
 use flight::{FlightEnd, FlightResult, Join, Upstream};
+
+/// The item error code of a new observable refused because its caller's daily cap is spent.
+pub const CALLER_QUOTA_EXCEEDED: &str = "caller_quota_exceeded";
 
 /// How long past its deadline a caller waits on another request's flight.
 const JOIN_GRACE: Duration = Duration::from_millis(500);
@@ -43,6 +48,8 @@ pub struct ParsedItem {
 pub struct EnricherParts {
     pub cache: Cache,
     pub gate: Arc<dyn QuotaGate>,
+    /// Charges callers for the calls they start, within their daily caps.
+    pub ledger: Arc<dyn CallerLedger>,
     pub client: VtClient,
     pub clock: SharedClock,
     pub metrics: Metrics,
@@ -79,6 +86,7 @@ impl Enricher {
             upstream: Arc::new(Upstream {
                 cache: parts.cache,
                 gate: parts.gate,
+                ledger: parts.ledger,
                 client: parts.client,
                 clock: parts.clock,
                 metrics: parts.metrics,
@@ -229,8 +237,13 @@ impl Enricher {
         caller: &Caller,
     ) -> (Outcome, u32) {
         let up = &self.upstream;
-        let joined = up.join_or_start(ip, Priority::Interactive, Some(deadline), caller);
-        let (result, leader) = match joined {
+        let priority = match caller.profile().priority {
+            CallerPriority::Interactive => Priority::Interactive,
+            CallerPriority::Bulk => Priority::Bulk,
+        };
+        let mut rejoined = false;
+        let (result, leader) = loop {
+            let (result, leader) = match up.join_or_start(ip, priority, Some(deadline), caller) {
             Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
             Join::Started(flight) => (Some(flight.await), true),
             Join::Joined(mut flight) => {
@@ -249,6 +262,15 @@ impl Enricher {
                 (result, false)
             }
         };
+            // A joined flight that stopped at its starter's cap says nothing about ours: ask
+            // once more, as ourselves (that flight has left the map, so this starts our own).
+            let refused = matches!(&result, Some(r) if matches!(r.end, FlightEnd::Refused(_)));
+            if refused && !leader && !rejoined {
+                rejoined = true;
+                continue;
+            }
+            break (result, leader);
+        };
         let Some(FlightResult { end, calls }) = result else {
             let denied = Denied {
                 reason: crate::quota::DenyReason::Minute,
@@ -261,6 +283,7 @@ impl Enricher {
             FlightEnd::Answered(entry) => answered(entry, Source::VirusTotal),
             FlightEnd::Deferred(denied) => self.fallback(ip, stale, Fallback::Deferred(denied)),
             FlightEnd::Failed(err) => self.fallback(ip, stale, Fallback::Failed(err)),
+            FlightEnd::Refused(spent) => self.fallback(ip, stale, Fallback::Refused(spent)),
         };
         (outcome, calls)
     }
@@ -278,10 +301,17 @@ impl Enricher {
                     "the background queue is full and this caller already holds its share of \
                      it, so it will not be filled on its own; ask again after retry_after_secs"
                 };
-                let message = format!(
-                    "no VirusTotal quota slot within the wait ({} limit); {fill}",
-                    denied.reason.as_str()
-                );
+                let message = if denied.reason == crate::quota::DenyReason::Reserve {
+                    format!(
+                        "the rest of the day's VirusTotal quota is kept for interactive callers \
+                         (reserve_interactive); {fill}"
+                    )
+                } else {
+                    format!(
+                        "no VirusTotal quota slot within the wait ({} limit); {fill}",
+                        denied.reason.as_str()
+                    )
+                };
                 (
                     ItemError {
                         code: "quota_wait_exceeded",
@@ -302,6 +332,24 @@ impl Enricher {
                     _ => None,
                 },
             ),
+            Fallback::Refused(spent) => (
+                ItemError {
+                    code: CALLER_QUOTA_EXCEEDED,
+                    message: format!(
+                        "this caller's daily cap of {} VirusTotal calls is spent; cached answers \
+                         still come, new observables after the next UTC midnight \
+                         (retry_after_secs)",
+                        spent.cap
+                    ),
+                },
+                Some(
+                    Denied {
+                        reason: crate::quota::DenyReason::Day,
+                        retry_at: spent.retry_at,
+                    }
+                    .retry_after_secs(now),
+                ),
+            ),
         };
         if let Some(entry) = stale {
             self.upstream.cache.record_stale_hit();
@@ -317,7 +365,7 @@ impl Enricher {
                 error,
                 retry_after_secs: retry_after_secs.unwrap_or(1),
             },
-            Fallback::Failed(_) => Outcome::Error {
+            Fallback::Failed(_) | Fallback::Refused(_) => Outcome::Error {
                 error,
                 retry_after_secs,
             },
@@ -393,6 +441,7 @@ impl Enricher {
 enum Fallback {
     Deferred(Denied),
     Failed(VtError),
+    Refused(CapSpent),
 }
 
 fn answered(entry: Arc<Entry>, source: Source) -> Outcome {
