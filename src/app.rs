@@ -73,6 +73,7 @@ impl Application {
             max_retries: vt.max_retries,
             call_timeout: vt.request_timeout,
             max_concurrent_upstream: settings.max_concurrent_upstream,
+            reserve_interactive: settings.reserve_interactive(),
             tier: backends.tier.clone(),
             lock: backends.lock.clone(),
         });

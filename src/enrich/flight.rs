@@ -60,6 +60,8 @@ pub struct Upstream {
     pub gate: Arc<dyn QuotaGate>,
     /// Charges callers for the calls they start, within their daily caps.
     pub ledger: Arc<dyn CallerLedger>,
+    /// The gate's interactive reserve (for the budget bulk callers are shown).
+    pub gate_reserve: u64,
     pub client: VtClient,
     pub clock: SharedClock,
     pub metrics: Metrics,

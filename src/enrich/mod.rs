@@ -29,6 +29,17 @@ use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
 use crate::virustotal::{VtClient, VtError};
 use flight::{FlightEnd, FlightResult, Join, Upstream};
 
+/// A caller's daily budget of VirusTotal calls (the RateLimit headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyBudget {
+    /// Calls per UTC day: the caller's cap, else the key's daily quota.
+    pub limit: u64,
+    /// Calls left today.
+    pub remaining: u64,
+    /// Seconds until the next UTC midnight (at least 1).
+    pub reset_secs: u64,
+}
+
 /// The item error code of a new observable refused because its caller's daily cap is spent.
 pub const CALLER_QUOTA_EXCEEDED: &str = "caller_quota_exceeded";
 
@@ -60,6 +71,9 @@ pub struct EnricherParts {
     pub call_timeout: Duration,
     /// Most VirusTotal calls in flight at once.
     pub max_concurrent_upstream: usize,
+    /// The last calls of each UTC day kept for interactive callers (the gate enforces it;
+    /// the budget a bulk caller is shown leaves it out).
+    pub reserve_interactive: u64,
     /// The durable (embedded) or shared (Redis) tier behind the memory cache.
     pub tier: Option<Arc<dyn SecondTier>>,
     /// The fleet-wide fetch lock (Redis only).
@@ -87,6 +101,7 @@ impl Enricher {
                 cache: parts.cache,
                 gate: parts.gate,
                 ledger: parts.ledger,
+                gate_reserve: parts.reserve_interactive,
                 client: parts.client,
                 clock: parts.clock,
                 metrics: parts.metrics,
@@ -420,6 +435,33 @@ impl Enricher {
         let snapshot = self.upstream.gate.snapshot();
         self.upstream.metrics.observe_quota(&snapshot);
         snapshot
+    }
+
+    /// `caller`'s budget of VirusTotal calls for the rest of the UTC day: its cap and what is
+    /// left of it (never more than the key's own day has left), or, for a caller without a
+    /// cap, the key's daily quota and what is left of it (less the interactive reserve for a
+    /// bulk caller, which cannot spend it).
+    pub fn budget(&self, caller: &Caller) -> DailyBudget {
+        let up = &self.upstream;
+        let now = up.clock.now();
+        let day = up.gate.snapshot().day;
+        let mut left = day.remaining();
+        if caller.profile().priority == CallerPriority::Bulk {
+            left = left.saturating_sub(up.gate_reserve);
+        }
+        let (limit, remaining) = match caller.profile().daily_cap {
+            Some(cap) => {
+                let used = up.ledger.used_today(caller.id());
+                (cap, cap.saturating_sub(used).min(left))
+            }
+            None => (day.limit, left),
+        };
+        let reset = crate::quota::next_day_reset(now);
+        DailyBudget {
+            limit,
+            remaining,
+            reset_secs: u64::try_from((reset - now).num_seconds()).unwrap_or(0).max(1),
+        }
     }
 
     /// Observables waiting for a background fill.
