@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_requests;
+mod caller_caps;
 mod config_command;
 mod connections;
 mod corpus;
