@@ -3,6 +3,7 @@
 //! observable, and through a Redis outage spend no more than their shares.
 //!
 //! - `load`: a randomised concurrent load on three replicas under a 4/min, 20/day key.
+//! - `caps`: a caller's daily cap counted for the whole fleet.
 //! - `block`: a 429 seen by one replica, and a background fill, act for the whole fleet.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
 
@@ -15,6 +16,8 @@ mod service;
 
 #[path = "fleet/block.rs"]
 mod block;
+#[path = "fleet/caps.rs"]
+mod caps;
 #[path = "fleet/demo.rs"]
 mod demo;
 #[path = "fleet/load.rs"]
