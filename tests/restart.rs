@@ -305,7 +305,11 @@ async fn after_kill_9_and_a_restart_a_callers_charged_calls_still_count_against_
     let after = ask(&second, vec!["81.3.99.17".to_owned()]).await;
 
     // Assert
-    assert_eq!(sim.ip_call_count(), calls_before_restart, "no call past the cap");
+    assert_eq!(
+        sim.ip_call_count(),
+        calls_before_restart,
+        "no call past the cap"
+    );
     assert_eq!(
         after["results"][0]["error"]["code"], "caller_quota_exceeded",
         "{after}"

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::deferred::Caller;
-use crate::callers::ledger::{CapSpent, Charge};
 use super::flight::{FlightEnd, FlightResult, Upstream};
 use super::tiers::{FleetLock, LockOutcome};
 use crate::cache::{Answer, Entry};
+use crate::callers::ledger::{CapSpent, Charge};
 use crate::quota::{Denied, DenyReason, Grant, Priority, UpstreamSignal};
 use crate::report::IpReport;
 use crate::virustotal::VtError;
@@ -157,7 +157,9 @@ impl Upstream {
                 Some(result)
             }
             LockOutcome::Busy => None,
-            LockOutcome::Unavailable => Some(self.spend_and_call(ip, priority, deadline, caller).await),
+            LockOutcome::Unavailable => {
+                Some(self.spend_and_call(ip, priority, deadline, caller).await)
+            }
         }
     }
 

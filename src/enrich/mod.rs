@@ -259,24 +259,25 @@ impl Enricher {
         let mut rejoined = false;
         let (result, leader) = loop {
             let (result, leader) = match up.join_or_start(ip, priority, Some(deadline), caller) {
-            Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
-            Join::Started(flight) => (Some(flight.await), true),
-            Join::Joined(mut flight) => {
-                // The wait bounds the time for a slot, not for a call under way: wait until
-                // our deadline (plus a little), then longer only if the call has started.
-                // The flight may be a background fill that waits for its slot unbounded.
-                let first = (deadline - up.clock.now()).to_std().unwrap_or_default() + JOIN_GRACE;
-                let result = match tokio::time::timeout(first, &mut flight).await {
-                    Ok(result) => Some(result),
-                    Err(_) if up.is_calling(&ip) => {
-                        let call = self.call_budget.to_std().unwrap_or_default();
-                        tokio::time::timeout(call, flight).await.ok()
-                    }
-                    Err(_) => None,
-                };
-                (result, false)
-            }
-        };
+                Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
+                Join::Started(flight) => (Some(flight.await), true),
+                Join::Joined(mut flight) => {
+                    // The wait bounds the time for a slot, not for a call under way: wait until
+                    // our deadline (plus a little), then longer only if the call has started.
+                    // The flight may be a background fill that waits for its slot unbounded.
+                    let first =
+                        (deadline - up.clock.now()).to_std().unwrap_or_default() + JOIN_GRACE;
+                    let result = match tokio::time::timeout(first, &mut flight).await {
+                        Ok(result) => Some(result),
+                        Err(_) if up.is_calling(&ip) => {
+                            let call = self.call_budget.to_std().unwrap_or_default();
+                            tokio::time::timeout(call, flight).await.ok()
+                        }
+                        Err(_) => None,
+                    };
+                    (result, false)
+                }
+            };
             // A joined flight that stopped at its starter's cap says nothing about ours: ask
             // once more, as ourselves (that flight has left the map, so this starts our own).
             let refused = matches!(&result, Some(r) if matches!(r.end, FlightEnd::Refused(_)));
@@ -460,7 +461,9 @@ impl Enricher {
         DailyBudget {
             limit,
             remaining,
-            reset_secs: u64::try_from((reset - now).num_seconds()).unwrap_or(0).max(1),
+            reset_secs: u64::try_from((reset - now).num_seconds())
+                .unwrap_or(0)
+                .max(1),
         }
     }
 

@@ -197,8 +197,7 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
                 .is_some_and(|r| BUDGETED_ROUTES.contains(&r.as_str()))
                 .then(|| request.extensions().get::<crate::caller::Caller>().cloned())
                 .flatten();
-            let mut response = match tokio::time::timeout(edge.deadline, next.run(request)).await
-            {
+            let mut response = match tokio::time::timeout(edge.deadline, next.run(request)).await {
                 Ok(response) => response,
                 Err(_) => ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

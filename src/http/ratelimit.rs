@@ -24,10 +24,7 @@ const WINDOW_SECS: u64 = 86_400;
 /// Adds the two headers for `budget`.
 pub fn add(headers: &mut HeaderMap, budget: DailyBudget) {
     let policy = format!("\"{NAME}\";q={};w={WINDOW_SECS}", budget.limit);
-    let limit = format!(
-        "\"{NAME}\";r={};t={}",
-        budget.remaining, budget.reset_secs
-    );
+    let limit = format!("\"{NAME}\";r={};t={}", budget.remaining, budget.reset_secs);
     for (name, value) in [(POLICY, policy), (RATE_LIMIT, limit)] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);

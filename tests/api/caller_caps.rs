@@ -87,7 +87,7 @@ fn refused(body: &Value) -> Vec<&Value> {
 
 #[tokio::test]
 async fn two_callers_asking_for_the_same_new_address_at_once_cause_one_call_charged_to_one_of_them()
- {
+{
     // Arrange: a slow upstream, so both requests arrive while the call is under way.
     let app = app_with(
         vec![
@@ -104,7 +104,10 @@ async fn two_callers_asking_for_the_same_new_address_at_once_cause_one_call_char
     let (a, b) = tokio::join!(get_as(&app, "siem", &path), get_as(&app, "soar", &path));
 
     // Assert
-    assert_eq!((a.2["status"].as_str(), b.2["status"].as_str()), (Some("ok"), Some("ok")));
+    assert_eq!(
+        (a.2["status"].as_str(), b.2["status"].as_str()),
+        (Some("ok"), Some("ok"))
+    );
     assert_eq!(app.sim.calls_for(&ip), 1, "{:?}", app.sim.calls());
     let series = |id: &str| format!("vtenrich_caller_upstream_calls_total{{caller=\"{id}\"}}");
     let siem = app.metric(&series("siem")).await.unwrap_or(0.0);
@@ -138,7 +141,11 @@ async fn a_caller_with_a_cap_of_two_gets_two_calls_and_three_refusals_and_its_ca
 
     // Assert
     assert_eq!(status, 200);
-    assert_eq!(app.sim.ip_call_count() - before, 2 + 2, "soar's two, analyst's two");
+    assert_eq!(
+        app.sim.ip_call_count() - before,
+        2 + 2,
+        "soar's two, analyst's two"
+    );
     let refusals = refused(&body);
     assert_eq!(refusals.len(), 3, "{body}");
     for item in &refusals {
@@ -152,13 +159,29 @@ async fn a_caller_with_a_cap_of_two_gets_two_calls_and_three_refusals_and_its_ca
         header(&headers, "retry-after").is_none(),
         "two of the new observables were answered"
     );
-    assert!(results(&others_body).iter().all(|r| r["status"] == "ok"), "{others_body}");
-    let answered_again = results(&again).iter().filter(|r| r["status"] == "ok").count();
-    assert_eq!(answered_again, 3, "the two fetched and the cached one: {again}");
-    assert_eq!(refused(&again).len(), 3, "no call spent past the cap: {again}");
+    assert!(
+        results(&others_body).iter().all(|r| r["status"] == "ok"),
+        "{others_body}"
+    );
+    let answered_again = results(&again)
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .count();
+    assert_eq!(
+        answered_again, 3,
+        "the two fetched and the cached one: {again}"
+    );
+    assert_eq!(
+        refused(&again).len(),
+        3,
+        "no call spent past the cap: {again}"
+    );
     assert_eq!(app.sim.ip_call_count() - before, 4);
     let (_, _, quota) = get_as(&app, "analyst", "/v1/quota").await;
-    assert_eq!(quota["deferred_queue_depth"], 0, "refusals are never deferred");
+    assert_eq!(
+        quota["deferred_queue_depth"], 0,
+        "refusals are never deferred"
+    );
     let series = "vtenrich_caller_refused_total{caller=\"soar\",reason=\"cap\"}";
     assert_eq!(app.metric(series).await, Some(6.0));
     let used = "vtenrich_caller_daily_used{caller=\"soar\"}";
@@ -176,7 +199,12 @@ async fn a_refused_single_lookup_and_an_all_refused_batch_carry_retry_after() {
     enrich_as(&app, "soar", &ips[..1]).await;
 
     let (status, single, body) = get_as(&app, "soar", &format!("/v1/ip/{}", ips[1])).await;
-    let (_, batch, _) = enrich_as(&app, "soar", &[ips[0].clone(), ips[2].clone(), ips[3].clone()]).await;
+    let (_, batch, _) = enrich_as(
+        &app,
+        "soar",
+        &[ips[0].clone(), ips[2].clone(), ips[3].clone()],
+    )
+    .await;
 
     assert_eq!(status, 200);
     assert_eq!(body["error"]["code"], "caller_quota_exceeded");
@@ -210,9 +238,15 @@ async fn every_authenticated_answer_carries_the_callers_daily_budget_as_ratelimi
     let health = app.get("/livez").await;
 
     // Assert
-    assert_eq!(header(&spent, "ratelimit-policy"), Some("\"daily\";q=300;w=86400"));
+    assert_eq!(
+        header(&spent, "ratelimit-policy"),
+        Some("\"daily\";q=300;w=86400")
+    );
     assert_eq!(header(&spent, "ratelimit"), Some("\"daily\";r=298;t=43200"));
-    assert_eq!(header(&single, "ratelimit"), Some("\"daily\";r=297;t=43200"));
+    assert_eq!(
+        header(&single, "ratelimit"),
+        Some("\"daily\";r=297;t=43200")
+    );
     assert_eq!(header(&quota, "ratelimit"), Some("\"daily\";r=297;t=43200"));
     assert!(header(&quota, "retry-after").is_none());
     assert_eq!(
@@ -220,7 +254,10 @@ async fn every_authenticated_answer_carries_the_callers_daily_budget_as_ratelimi
         Some("\"daily\";q=100000;w=86400"),
         "without a cap: the key's daily quota"
     );
-    assert_eq!(header(&uncapped, "ratelimit"), Some("\"daily\";r=99997;t=43200"));
+    assert_eq!(
+        header(&uncapped, "ratelimit"),
+        Some("\"daily\";r=99997;t=43200")
+    );
     assert_eq!(health.0, 200);
 }
 
@@ -243,7 +280,10 @@ async fn bulk_callers_stop_at_the_reserve_while_an_interactive_caller_still_gets
     let (_, _, analyst) = enrich_as(&app, "analyst", &ips[10..13]).await;
 
     // Assert
-    let answered = results(&storm).iter().filter(|r| r["status"] == "ok").count();
+    let answered = results(&storm)
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .count();
     let deferred: Vec<&Value> = results(&storm)
         .iter()
         .filter(|r| r["status"] == "deferred")
@@ -257,8 +297,14 @@ async fn bulk_callers_stop_at_the_reserve_while_an_interactive_caller_still_gets
         "{}",
         deferred[0]
     );
-    assert_eq!(header(&bulk_headers, "ratelimit"), Some("\"daily\";r=0;t=43200"));
-    assert!(results(&analyst).iter().all(|r| r["status"] == "ok"), "{analyst}");
+    assert_eq!(
+        header(&bulk_headers, "ratelimit"),
+        Some("\"daily\";r=0;t=43200")
+    );
+    assert!(
+        results(&analyst).iter().all(|r| r["status"] == "ok"),
+        "{analyst}"
+    );
     assert_eq!(app.sim.ip_call_count(), 10);
     let series = "vtenrich_caller_refused_total{caller=\"webhook\",reason=\"reserve\"}";
     assert_eq!(app.metric(series).await, Some(3.0));

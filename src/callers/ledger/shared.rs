@@ -71,7 +71,10 @@ impl SharedLedger {
         let day = now.date_naive();
         let key = self.keys.caller_day(caller.id(), day);
         let expire_ms = ((next_day_reset(now) - now).num_milliseconds() + MARGIN_MS).max(1);
-        let cap = caller.profile().daily_cap.map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
+        let cap = caller
+            .profile()
+            .daily_cap
+            .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX));
         let reply: Result<(i64, i64), _> = self
             .backend
             .run(|mut conn| async move {

@@ -537,7 +537,10 @@ async fn an_interactive_request_gets_the_next_slot_before_a_bulk_request_that_wa
     settle().await;
 
     // Assert
-    assert!(interactive.is_finished(), "the interactive request took the slot");
+    assert!(
+        interactive.is_finished(),
+        "the interactive request took the slot"
+    );
     assert!(!bulk.is_finished(), "the bulk request still waits");
     interactive.await.unwrap().unwrap();
     clock.set(t0 + MINUTE + MINUTE);
