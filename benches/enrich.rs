@@ -66,12 +66,15 @@ fn enricher(addresses: &[(IpAddr, vtenrich::report::IpReport)]) -> Enricher {
             per_day: 500,
             per_month: 15_500,
             too_many_requests_backoff: Duration::from_secs(60),
+            reserve_interactive: 50,
         },
         clock.clone(),
     ));
+    let ledger = Arc::new(vtenrich::callers::ledger::LocalLedger::new(clock.clone()));
     Enricher::new(EnricherParts {
         cache,
         gate,
+        ledger,
         client,
         clock,
         metrics,
@@ -79,6 +82,7 @@ fn enricher(addresses: &[(IpAddr, vtenrich::report::IpReport)]) -> Enricher {
         max_retries: 0,
         call_timeout: Duration::from_secs(1),
         max_concurrent_upstream: 1,
+        reserve_interactive: 50,
         tier: None,
         lock: None,
     })

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::Cache;
-use crate::callers::{NoDailyUse, Registry};
+use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::enrich::{Enricher, EnricherParts};
@@ -79,6 +79,7 @@ impl Application {
         let enricher = Enricher::new(EnricherParts {
             cache,
             gate: gate.clone(),
+            ledger: backends.ledger.clone(),
             client: client.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
@@ -86,6 +87,7 @@ impl Application {
             max_retries: vt.max_retries,
             call_timeout: vt.request_timeout,
             max_concurrent_upstream: settings.max_concurrent_upstream,
+            reserve_interactive: settings.reserve_interactive(),
             tier: backends.tier.clone(),
             lock: backends.lock.clone(),
         });
@@ -108,8 +110,7 @@ impl Application {
             metrics: metrics.clone(),
             ready: ready.clone(),
             registry: registry.clone(),
-            // Reports 0 until the per-caller ledger is wired in here.
-            daily_use: Arc::new(NoDailyUse),
+            daily_use: backends.ledger.clone() as Arc<dyn DailyUse>,
         };
         let router = http::router(
             state,

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use crate::callers::Persistence;
+use crate::caller::CallerId;
+use crate::callers::ledger::{CallerLedger, LocalLedger};
 use crate::clock::SharedClock;
 use crate::config::{DataDir, Settings};
 use crate::enrich::{FleetLock, SecondTier};
@@ -16,6 +18,8 @@ use crate::store::durable::{DurableStore, QuotaCounts};
 /// The parts chosen for this configuration.
 pub struct Backends {
     pub gate: Arc<dyn QuotaGate>,
+    /// Each caller's use of its daily cap.
+    pub ledger: Arc<dyn CallerLedger>,
     pub tier: Option<Arc<dyn SecondTier>>,
     pub lock: Option<Arc<dyn FleetLock>>,
     /// The embedded store, when open (its purger is started with the app).
@@ -32,6 +36,7 @@ pub fn limits(settings: &Settings) -> Limits {
         per_day: vt.daily_quota,
         per_month: vt.monthly_quota,
         too_many_requests_backoff: vt.too_many_requests_backoff,
+        reserve_interactive: settings.reserve_interactive(),
     }
 }
 
@@ -54,6 +59,7 @@ pub async fn open(
         // Redis is the shared tier; the embedded store would only duplicate it per replica.
         return Ok(Backends {
             gate: parts.gate,
+            ledger: parts.ledger,
             tier: Some(parts.tier),
             lock: Some(parts.lock),
             store: None,
@@ -65,8 +71,21 @@ pub async fn open(
 
 async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics) -> Backends {
     let store = open_store(settings, metrics).await;
-    let mut gate = LocalGate::new(limits(settings), clock);
+    let mut gate = LocalGate::new(limits(settings), clock.clone());
+    let mut ledger = LocalLedger::new(clock);
     if let Some(store) = &store {
+        ledger.restore(
+            store
+                .load_caller_days()
+                .into_iter()
+                .filter_map(|(id, day, used)| Some((CallerId::parse(&id).ok()?, day, used))),
+        );
+        let saver = store.clone();
+        // Saved before the call, like the quota counts: kill -9 right after a charged call
+        // must not hand the caller its unit back.
+        ledger = ledger.on_change(Box::new(move |id: &CallerId, day, used| {
+            let _ = saver.save_caller_day(id.as_str(), day, used);
+        }));
         if let Some(saved) = store.load_quota() {
             gate.restore(&UsedCounts {
                 day: saved.day,
@@ -92,6 +111,7 @@ async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics)
     }
     Backends {
         gate: Arc::new(gate),
+        ledger: Arc::new(ledger),
         tier: store.clone().map(|s| Arc::new(s) as Arc<dyn SecondTier>),
         lock: None,
         callers: store

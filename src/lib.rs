@@ -8,6 +8,7 @@
 //! - `backends`: chooses the quota gate, second tier and lock for the configuration.
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
+//! - `callers`: callers as group members: per-caller daily use, caps and charging.
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
 //! - `callers`: the caller registry (configured and runtime callers, their keys, persistence).
 //! - `clock`: injected wall-clock time.

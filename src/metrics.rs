@@ -35,9 +35,11 @@ pub mod labels {
     ];
     /// `quota_decisions_total{decision,reason}`: grants by priority, denials by
     /// `DenyReason::as_str()`.
-    pub const QUOTA_DECISIONS: [(&str, &str); 7] = [
+    pub const QUOTA_DECISIONS: [(&str, &str); 9] = [
         ("granted", "interactive"),
+        ("granted", "bulk"),
         ("granted", "background"),
+        ("denied", "reserve"),
         ("denied", "minute"),
         ("denied", "day"),
         ("denied", "month"),
@@ -112,7 +114,11 @@ pub struct MetricFamilies {
     pub connections_max: IntGauge,
     pub connections_refused: IntCounterVec,
     pub connections_closed: IntCounterVec,
+    /// Per caller (the label is a validated caller id; at most 1,000 callers exist).
+    pub caller_upstream_calls: IntCounterVec,
+    pub caller_daily_used: IntGaugeVec,
     pub caller_daily_cap: IntGaugeVec,
+    pub caller_refused: IntCounterVec,
 }
 
 /// Why a new connection was closed without being served (`connections_refused_total{reason}`).
@@ -434,13 +440,31 @@ impl Metrics {
                  idle_timeout).",
                 &["reason"],
             ),
-            // Bounded: caller ids are validated and there are at most 1,000 callers.
+            caller_upstream_calls: counter_vec(
+                &r,
+                "caller_upstream_calls_total",
+                "VirusTotal calls each caller started (the calls it is charged for), by caller.",
+                &["caller"],
+            ),
+            caller_daily_used: gauge_vec(
+                &r,
+                "caller_daily_used",
+                "VirusTotal calls each caller started this UTC day, by caller.",
+                &["caller"],
+            ),
             caller_daily_cap: gauge_vec(
                 &r,
                 "caller_daily_cap",
-                "VirusTotal calls per UTC day each caller may cause; callers without an own cap \
-                 have no series.",
+                "Each capped caller's daily cap (VirusTotal calls per UTC day), by caller.",
                 &["caller"],
+            ),
+            caller_refused: counter_vec(
+                &r,
+                "caller_refused_total",
+                "New observables a caller got no VirusTotal call for, by caller and reason: its \
+                 cap was spent (cap), the rest of the day is kept for interactive callers \
+                 (reserve), or the day's or month's quota is spent (quota).",
+                &["caller", "reason"],
             ),
             registry: r,
         };

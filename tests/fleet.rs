@@ -3,6 +3,7 @@
 //! observable, and through a Redis outage spend no more than their shares.
 //!
 //! - `load`: a randomised concurrent load on three replicas under a 4/min, 20/day key.
+//! - `caps`: a caller's daily cap counted for the whole fleet.
 //! - `block`: a 429 seen by one replica, and a background fill, act for the whole fleet.
 //! - `callers`: a caller created or removed on one replica reaches the others within 2 s.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
@@ -18,6 +19,8 @@ mod service;
 mod block;
 #[path = "fleet/callers.rs"]
 mod callers;
+#[path = "fleet/caps.rs"]
+mod caps;
 #[path = "fleet/demo.rs"]
 mod demo;
 #[path = "fleet/load.rs"]

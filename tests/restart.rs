@@ -260,3 +260,58 @@ async fn an_answer_in_flight_at_sigterm_is_written_before_the_process_exits() {
     assert_eq!(sim.calls_for(&ip), 1, "paid once, kept: {answer}");
     assert_eq!(answer["results"][0]["source"], "cache", "{answer}");
 }
+
+#[tokio::test]
+async fn after_kill_9_and_a_restart_a_callers_charged_calls_still_count_against_its_cap() {
+    // Arrange: a caller with a cap of 2 spends it, then a hard kill.
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vtenrich.toml");
+    let caller_key = "soar-restart-key";
+    std::fs::write(
+        &config,
+        format!(
+            "[[callers]]\nid = \"soar\"\nkey_sha256 = [\"{}\"]\ndaily_cap = 2\n",
+            vtenrich::http::hash_key(caller_key)
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let env = [("VTENRICH_CONFIG", config.to_str().unwrap())];
+    let ask = |service: &Service, ips: Vec<String>| {
+        let url = format!("{}/v1/enrich", service.base);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("x-api-key", caller_key)
+                .json(&json!({"observables": ips, "max_wait_ms": 5000}))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let mut first = start_with(&sim, &data, &env).await;
+    let spent = ask(&first, addresses(2)).await;
+    assert_eq!(spent["summary"]["upstream_calls"], 2, "{spent}");
+    first.child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    first.child.wait().unwrap();
+    let calls_before_restart = sim.ip_call_count();
+
+    // Act
+    let second = start_with(&sim, &data, &env).await;
+    let after = ask(&second, vec!["81.3.99.17".to_owned()]).await;
+
+    // Assert
+    assert_eq!(
+        sim.ip_call_count(),
+        calls_before_restart,
+        "no call past the cap"
+    );
+    assert_eq!(
+        after["results"][0]["error"]["code"], "caller_quota_exceeded",
+        "{after}"
+    );
+}

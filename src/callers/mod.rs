@@ -8,14 +8,16 @@
 //! - `registry`: the registry: identify a key, list, create, change, rotate, remove, sync.
 //! - `persist`: where runtime callers are kept (memory, durable store or Redis).
 //! - `secret`: generated keys and their hashes.
-//! - `usage`: how many calls a caller caused today, for the list.
+//! - `ledger`: per-caller, per-UTC-day counts of the VirusTotal calls each caller started,
+//!   checked against its daily cap before each call (and read by the list as `DailyUse`).
 
 mod change;
 mod persist;
 mod record;
 mod registry;
 mod secret;
-mod usage;
+
+pub mod ledger;
 
 #[cfg(test)]
 mod tests;
@@ -25,4 +27,4 @@ pub use persist::Persistence;
 pub use record::{CallerRecord, KeyHash, Listed, Source};
 pub use registry::Registry;
 pub use secret::{generate_key, hash_key};
-pub use usage::{DailyUse, NoDailyUse};
+pub use ledger::DailyUse;

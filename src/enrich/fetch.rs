@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use super::deferred::Caller;
 use super::flight::{FlightEnd, FlightResult, Upstream};
 use super::tiers::{FleetLock, LockOutcome};
 use crate::cache::{Answer, Entry};
+use crate::callers::ledger::{CapSpent, Charge};
 use crate::quota::{Denied, DenyReason, Grant, Priority, UpstreamSignal};
 use crate::report::IpReport;
 use crate::virustotal::VtError;
@@ -33,31 +35,39 @@ fn until(now: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Duration {
 
 impl Upstream {
     /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
+    /// The call, if one is made, is charged to `caller`.
     pub(super) async fn fetch(
         &self,
         ip: IpAddr,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
+        caller: &Caller,
     ) -> FlightResult {
         match priority {
-            Priority::Interactive => self.fetch_for_caller(ip, deadline).await,
-            Priority::Background => self.fill(ip).await,
+            Priority::Interactive | Priority::Bulk => {
+                self.fetch_for_caller(ip, priority, deadline, caller).await
+            }
+            Priority::Background => self.fill(ip, caller).await,
         }
     }
 
     /// A caller is waiting: fetch under the fleet lock, or wait (up to the caller's deadline)
     /// for the replica holding it; if that replica gives up, take over.
-    async fn fetch_for_caller(&self, ip: IpAddr, deadline: Option<DateTime<Utc>>) -> FlightResult {
+    async fn fetch_for_caller(
+        &self,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+        caller: &Caller,
+    ) -> FlightResult {
         let Some(lock) = self.lock.clone() else {
-            return self
-                .spend_and_call(ip, Priority::Interactive, deadline)
-                .await;
+            return self.spend_and_call(ip, priority, deadline, caller).await;
         };
         let give_up = Instant::now() + until(self.clock.now(), deadline) + PEER_GRACE;
         let mut waited = false;
         loop {
             if let Some(result) = self
-                .locked_fetch(lock.as_ref(), ip, Priority::Interactive, deadline)
+                .locked_fetch(lock.as_ref(), ip, priority, deadline, caller)
                 .await
             {
                 return result;
@@ -86,18 +96,26 @@ impl Upstream {
     /// A background fill. It never holds the fleet lock through an unbounded quota wait (the
     /// lock would expire and let a peer fetch the same observable): it locks, waits for a slot
     /// at most [`BACKGROUND_HOLD`], and otherwise lets go and sleeps until the slot is due.
-    async fn fill(&self, ip: IpAddr) -> FlightResult {
+    async fn fill(&self, ip: IpAddr, caller: &Caller) -> FlightResult {
         loop {
             // Another replica, or a restart's store, may have the answer by now.
             if let Some(entry) = self.fresh_in_tier(ip).await {
                 return answered(entry, 0);
             }
             let Some(lock) = self.lock.clone() else {
-                return self.spend_and_call(ip, Priority::Background, None).await;
+                return self
+                    .spend_and_call(ip, Priority::Background, None, caller)
+                    .await;
             };
             let deadline = self.clock.now() + BACKGROUND_HOLD;
             match self
-                .locked_fetch(lock.as_ref(), ip, Priority::Background, Some(deadline))
+                .locked_fetch(
+                    lock.as_ref(),
+                    ip,
+                    Priority::Background,
+                    Some(deadline),
+                    caller,
+                )
                 .await
             {
                 Some(FlightResult {
@@ -123,6 +141,7 @@ impl Upstream {
         ip: IpAddr,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
+        caller: &Caller,
     ) -> Option<FlightResult> {
         // The lock must outlive the quota wait plus the call.
         let ttl = until(self.clock.now(), deadline)
@@ -132,13 +151,15 @@ impl Upstream {
                 // Double-checked: a peer may have finished just before we took the lock.
                 let result = match self.fresh_in_tier(ip).await {
                     Some(entry) => answered(entry, 0),
-                    None => self.spend_and_call(ip, priority, deadline).await,
+                    None => self.spend_and_call(ip, priority, deadline, caller).await,
                 };
                 lock.release(ip, &token).await;
                 Some(result)
             }
             LockOutcome::Busy => None,
-            LockOutcome::Unavailable => Some(self.spend_and_call(ip, priority, deadline).await),
+            LockOutcome::Unavailable => {
+                Some(self.spend_and_call(ip, priority, deadline, caller).await)
+            }
         }
     }
 
@@ -153,22 +174,33 @@ impl Upstream {
         })
     }
 
-    /// Spends quota and calls VirusTotal, retrying 5xx and transport failures within the wait.
-    /// A call whose connection never opened gives its slot back: VirusTotal never saw it.
+    /// Charges `caller`, spends quota and calls VirusTotal, retrying 5xx and transport
+    /// failures within the wait. Each attempt is charged before it starts (a retry is a call
+    /// VirusTotal counts); a charge whose call does not happen (no slot, the connection never
+    /// opened) is given back, and so is the slot of a call VirusTotal never saw.
     async fn spend_and_call(
         &self,
         ip: IpAddr,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
+        caller: &Caller,
     ) -> FlightResult {
         // Attempts bound the retries; calls are what VirusTotal saw (and counted).
         let mut attempts = 0;
         let mut calls = 0;
         let mut last_error: Option<VtError> = None;
         loop {
-            let grant = match self.acquire(priority, deadline).await {
-                Ok(grant) => grant,
-                Err(denied) => {
+            let (grant, charge) = match self.admit(priority, deadline, caller).await {
+                Ok(admitted) => admitted,
+                Err(NotAdmitted::Cap(spent)) => {
+                    let end = match last_error {
+                        // A retry the cap stops reports the failure it was retrying.
+                        Some(err) => FlightEnd::Failed(err),
+                        None => FlightEnd::Refused(spent),
+                    };
+                    return FlightResult { end, calls };
+                }
+                Err(NotAdmitted::Quota(denied)) => {
                     let end = match last_error {
                         // A retry that cannot get a slot reports the failure it was retrying.
                         Some(err) if !matches!(err, VtError::TooManyRequests { .. }) => {
@@ -188,8 +220,18 @@ impl Upstream {
             drop(permit);
             self.record_call(&result, started.elapsed());
             match &result {
-                Err(err) if err.never_reached_virustotal() => self.gate.refund(grant).await,
-                _ => calls += 1,
+                Err(err) if err.never_reached_virustotal() => {
+                    self.gate.refund(grant).await;
+                    self.ledger.refund(charge).await;
+                    self.observe_use(caller);
+                }
+                _ => {
+                    calls += 1;
+                    self.metrics
+                        .caller_upstream_calls
+                        .with_label_values(&[caller.as_str()])
+                        .inc();
+                }
             }
             let err = match result {
                 Ok(Some(report)) => return self.keep(ip, Answer::Found(report), calls).await,
@@ -271,6 +313,60 @@ impl Upstream {
         answered(entry, calls)
     }
 
+    /// A quota slot and `caller`'s charge for one attempt, or why not.
+    ///
+    /// A waiting request is charged before it waits, so a caller whose cap is spent is told
+    /// at once instead of holding a place in the line. A background fill, which may wait
+    /// until another day, is charged once it has its slot, on the day of its call.
+    async fn admit(
+        &self,
+        priority: Priority,
+        deadline: Option<DateTime<Utc>>,
+        caller: &Caller,
+    ) -> Result<(Grant, Charge), NotAdmitted> {
+        let (grant, charge) = if priority == Priority::Background {
+            let grant = self
+                .acquire(priority, deadline)
+                .await
+                .map_err(|denied| self.denied(caller, denied))?;
+            match self.ledger.charge(caller).await {
+                Ok(charge) => (grant, charge),
+                Err(spent) => {
+                    self.gate.refund(grant).await;
+                    self.refused(caller, "cap");
+                    return Err(NotAdmitted::Cap(spent));
+                }
+            }
+        } else {
+            let charge = self.ledger.charge(caller).await.map_err(|spent| {
+                self.refused(caller, "cap");
+                NotAdmitted::Cap(spent)
+            })?;
+            match self.acquire(priority, deadline).await {
+                Ok(grant) => (grant, charge),
+                Err(denied) => {
+                    self.ledger.refund(charge).await;
+                    self.observe_use(caller);
+                    return Err(self.denied(caller, denied));
+                }
+            }
+        };
+        self.observe_use(caller);
+        Ok((grant, charge))
+    }
+
+    /// Counts a quota denial against `caller` when it is one of the day's limits.
+    fn denied(&self, caller: &Caller, denied: Denied) -> NotAdmitted {
+        match denied.reason {
+            DenyReason::Reserve => self.refused(caller, "reserve"),
+            DenyReason::Day | DenyReason::Month | DenyReason::Blocked => {
+                self.refused(caller, "quota")
+            }
+            DenyReason::Minute | DenyReason::Closed => {}
+        }
+        NotAdmitted::Quota(denied)
+    }
+
     async fn acquire(
         &self,
         priority: Priority,
@@ -283,11 +379,7 @@ impl Upstream {
                 self.metrics
                     .quota_wait
                     .observe(asked.elapsed().as_secs_f64());
-                let reason = match priority {
-                    Priority::Interactive => "interactive",
-                    Priority::Background => "background",
-                };
-                ("granted", reason)
+                ("granted", priority.as_str())
             }
             Err(denied) => ("denied", denied.reason.as_str()),
         };
@@ -297,6 +389,29 @@ impl Upstream {
             .inc();
         self.metrics.observe_quota(&self.gate.snapshot());
         result
+    }
+
+    /// Counts a refusal of `caller`'s call (`cap`, `reserve` or `quota`).
+    fn refused(&self, caller: &Caller, reason: &'static str) {
+        self.metrics
+            .caller_refused
+            .with_label_values(&[caller.as_str(), reason])
+            .inc();
+    }
+
+    /// Exports `caller`'s use of the day and its cap.
+    fn observe_use(&self, caller: &Caller) {
+        let id = caller.as_str();
+        self.metrics
+            .caller_daily_used
+            .with_label_values(&[id])
+            .set(i64::try_from(self.ledger.used_today(caller.id())).unwrap_or(i64::MAX));
+        if let Some(cap) = caller.profile().daily_cap {
+            self.metrics
+                .caller_daily_cap
+                .with_label_values(&[id])
+                .set(i64::try_from(cap).unwrap_or(i64::MAX));
+        }
     }
 
     fn record_call(&self, result: &Result<Option<IpReport>, VtError>, took: Duration) {
@@ -319,6 +434,14 @@ impl Upstream {
             "VirusTotal call"
         );
     }
+}
+
+/// Why an attempt got no slot.
+enum NotAdmitted {
+    /// The caller's daily cap is spent.
+    Cap(CapSpent),
+    /// The quota gate gave no slot in time.
+    Quota(Denied),
 }
 
 /// Marks `ip` as having a call under way for as long as it lives.

@@ -15,6 +15,7 @@ use futures::future::{BoxFuture, Shared};
 use super::deferred::{Caller, DeferredQueue};
 use super::tiers::{FleetLock, SecondTier};
 use crate::cache::{Cache, Entry, Lookup};
+use crate::callers::ledger::{CallerLedger, CapSpent};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::quota::{Denied, DenyReason, Priority, QuotaGate};
@@ -29,6 +30,9 @@ pub enum FlightEnd {
     Deferred(Denied),
     /// The call failed; nothing was cached.
     Failed(VtError),
+    /// The starting caller's daily cap is spent: no call was made and nothing is queued
+    /// (a background fill would spend past the cap).
+    Refused(CapSpent),
 }
 
 /// A flight's end and the upstream calls it made.
@@ -54,6 +58,10 @@ pub enum Join {
 pub struct Upstream {
     pub cache: Cache,
     pub gate: Arc<dyn QuotaGate>,
+    /// Charges callers for the calls they start, within their daily caps.
+    pub ledger: Arc<dyn CallerLedger>,
+    /// The gate's interactive reserve (for the budget bulk callers are shown).
+    pub gate_reserve: u64,
     pub client: VtClient,
     pub clock: SharedClock,
     pub metrics: Metrics,
@@ -84,8 +92,8 @@ impl Upstream {
         self.calling.lock().expect("calling lock").contains(ip)
     }
 
-    /// Joins the running flight for `ip`, or starts one; a deferral is queued under the
-    /// `caller` that started the flight.
+    /// Joins the running flight for `ip`, or starts one; a call it makes is charged to the
+    /// `caller` that started the flight, and a deferral is queued under that caller.
     pub fn join_or_start(
         self: &Arc<Self>,
         ip: IpAddr,
@@ -107,7 +115,7 @@ impl Upstream {
         let caller = caller.clone();
         // The task cannot remove itself from the map before we insert it: it needs this lock.
         let task = tokio::spawn(async move {
-            let result = this.fetch(ip, priority, deadline).await;
+            let result = this.fetch(ip, priority, deadline, &caller).await;
             this.flights.lock().expect("flights lock").remove(&ip);
             // Queued only now that the flight has left the map: a filler taking the address
             // at once must start a new fetch, not join this one and see its deferral.

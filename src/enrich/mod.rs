@@ -20,12 +20,28 @@ pub use outcome::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
 pub use tiers::{FleetLock, LockOutcome, SecondTier};
 
 use crate::cache::{Cache, Entry, Lookup};
+use crate::caller::CallerPriority;
+use crate::callers::ledger::{CallerLedger, CapSpent};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::observable::{InvalidObservable, Observable, special_purpose};
 use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
 use crate::virustotal::{VtClient, VtError};
 use flight::{FlightEnd, FlightResult, Join, Upstream};
+
+/// A caller's daily budget of VirusTotal calls (the RateLimit headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyBudget {
+    /// Calls per UTC day: the caller's cap, else the key's daily quota.
+    pub limit: u64,
+    /// Calls left today.
+    pub remaining: u64,
+    /// Seconds until the next UTC midnight (at least 1).
+    pub reset_secs: u64,
+}
+
+/// The item error code of a new observable refused because its caller's daily cap is spent.
+pub const CALLER_QUOTA_EXCEEDED: &str = "caller_quota_exceeded";
 
 /// How long past its deadline a caller waits on another request's flight.
 const JOIN_GRACE: Duration = Duration::from_millis(500);
@@ -43,6 +59,8 @@ pub struct ParsedItem {
 pub struct EnricherParts {
     pub cache: Cache,
     pub gate: Arc<dyn QuotaGate>,
+    /// Charges callers for the calls they start, within their daily caps.
+    pub ledger: Arc<dyn CallerLedger>,
     pub client: VtClient,
     pub clock: SharedClock,
     pub metrics: Metrics,
@@ -53,6 +71,9 @@ pub struct EnricherParts {
     pub call_timeout: Duration,
     /// Most VirusTotal calls in flight at once.
     pub max_concurrent_upstream: usize,
+    /// The last calls of each UTC day kept for interactive callers (the gate enforces it;
+    /// the budget a bulk caller is shown leaves it out).
+    pub reserve_interactive: u64,
     /// The durable (embedded) or shared (Redis) tier behind the memory cache.
     pub tier: Option<Arc<dyn SecondTier>>,
     /// The fleet-wide fetch lock (Redis only).
@@ -79,6 +100,8 @@ impl Enricher {
             upstream: Arc::new(Upstream {
                 cache: parts.cache,
                 gate: parts.gate,
+                ledger: parts.ledger,
+                gate_reserve: parts.reserve_interactive,
                 client: parts.client,
                 clock: parts.clock,
                 metrics: parts.metrics,
@@ -229,25 +252,40 @@ impl Enricher {
         caller: &Caller,
     ) -> (Outcome, u32) {
         let up = &self.upstream;
-        let joined = up.join_or_start(ip, Priority::Interactive, Some(deadline), caller);
-        let (result, leader) = match joined {
-            Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
-            Join::Started(flight) => (Some(flight.await), true),
-            Join::Joined(mut flight) => {
-                // The wait bounds the time for a slot, not for a call under way: wait until
-                // our deadline (plus a little), then longer only if the call has started.
-                // The flight may be a background fill that waits for its slot unbounded.
-                let first = (deadline - up.clock.now()).to_std().unwrap_or_default() + JOIN_GRACE;
-                let result = match tokio::time::timeout(first, &mut flight).await {
-                    Ok(result) => Some(result),
-                    Err(_) if up.is_calling(&ip) => {
-                        let call = self.call_budget.to_std().unwrap_or_default();
-                        tokio::time::timeout(call, flight).await.ok()
-                    }
-                    Err(_) => None,
-                };
-                (result, false)
+        let priority = match caller.profile().priority {
+            CallerPriority::Interactive => Priority::Interactive,
+            CallerPriority::Bulk => Priority::Bulk,
+        };
+        let mut rejoined = false;
+        let (result, leader) = loop {
+            let (result, leader) = match up.join_or_start(ip, priority, Some(deadline), caller) {
+                Join::Cached(entry) => return (answered(entry, Source::Cache), 0),
+                Join::Started(flight) => (Some(flight.await), true),
+                Join::Joined(mut flight) => {
+                    // The wait bounds the time for a slot, not for a call under way: wait until
+                    // our deadline (plus a little), then longer only if the call has started.
+                    // The flight may be a background fill that waits for its slot unbounded.
+                    let first =
+                        (deadline - up.clock.now()).to_std().unwrap_or_default() + JOIN_GRACE;
+                    let result = match tokio::time::timeout(first, &mut flight).await {
+                        Ok(result) => Some(result),
+                        Err(_) if up.is_calling(&ip) => {
+                            let call = self.call_budget.to_std().unwrap_or_default();
+                            tokio::time::timeout(call, flight).await.ok()
+                        }
+                        Err(_) => None,
+                    };
+                    (result, false)
+                }
+            };
+            // A joined flight that stopped at its starter's cap says nothing about ours: ask
+            // once more, as ourselves (that flight has left the map, so this starts our own).
+            let refused = matches!(&result, Some(r) if matches!(r.end, FlightEnd::Refused(_)));
+            if refused && !leader && !rejoined {
+                rejoined = true;
+                continue;
             }
+            break (result, leader);
         };
         let Some(FlightResult { end, calls }) = result else {
             let denied = Denied {
@@ -261,6 +299,7 @@ impl Enricher {
             FlightEnd::Answered(entry) => answered(entry, Source::VirusTotal),
             FlightEnd::Deferred(denied) => self.fallback(ip, stale, Fallback::Deferred(denied)),
             FlightEnd::Failed(err) => self.fallback(ip, stale, Fallback::Failed(err)),
+            FlightEnd::Refused(spent) => self.fallback(ip, stale, Fallback::Refused(spent)),
         };
         (outcome, calls)
     }
@@ -278,10 +317,17 @@ impl Enricher {
                     "the background queue is full and this caller already holds its share of \
                      it, so it will not be filled on its own; ask again after retry_after_secs"
                 };
-                let message = format!(
-                    "no VirusTotal quota slot within the wait ({} limit); {fill}",
-                    denied.reason.as_str()
-                );
+                let message = if denied.reason == crate::quota::DenyReason::Reserve {
+                    format!(
+                        "the rest of the day's VirusTotal quota is kept for interactive callers \
+                         (reserve_interactive); {fill}"
+                    )
+                } else {
+                    format!(
+                        "no VirusTotal quota slot within the wait ({} limit); {fill}",
+                        denied.reason.as_str()
+                    )
+                };
                 (
                     ItemError {
                         code: "quota_wait_exceeded",
@@ -302,6 +348,24 @@ impl Enricher {
                     _ => None,
                 },
             ),
+            Fallback::Refused(spent) => (
+                ItemError {
+                    code: CALLER_QUOTA_EXCEEDED,
+                    message: format!(
+                        "this caller's daily cap of {} VirusTotal calls is spent; cached answers \
+                         still come, new observables after the next UTC midnight \
+                         (retry_after_secs)",
+                        spent.cap
+                    ),
+                },
+                Some(
+                    Denied {
+                        reason: crate::quota::DenyReason::Day,
+                        retry_at: spent.retry_at,
+                    }
+                    .retry_after_secs(now),
+                ),
+            ),
         };
         if let Some(entry) = stale {
             self.upstream.cache.record_stale_hit();
@@ -317,7 +381,7 @@ impl Enricher {
                 error,
                 retry_after_secs: retry_after_secs.unwrap_or(1),
             },
-            Fallback::Failed(_) => Outcome::Error {
+            Fallback::Failed(_) | Fallback::Refused(_) => Outcome::Error {
                 error,
                 retry_after_secs,
             },
@@ -374,6 +438,35 @@ impl Enricher {
         snapshot
     }
 
+    /// `caller`'s budget of VirusTotal calls for the rest of the UTC day: its cap and what is
+    /// left of it (never more than the key's own day has left), or, for a caller without a
+    /// cap, the key's daily quota and what is left of it (less the interactive reserve for a
+    /// bulk caller, which cannot spend it).
+    pub fn budget(&self, caller: &Caller) -> DailyBudget {
+        let up = &self.upstream;
+        let now = up.clock.now();
+        let day = up.gate.snapshot().day;
+        let mut left = day.remaining();
+        if caller.profile().priority == CallerPriority::Bulk {
+            left = left.saturating_sub(up.gate_reserve);
+        }
+        let (limit, remaining) = match caller.profile().daily_cap {
+            Some(cap) => {
+                let used = up.ledger.used_today(caller.id());
+                (cap, cap.saturating_sub(used).min(left))
+            }
+            None => (day.limit, left),
+        };
+        let reset = crate::quota::next_day_reset(now);
+        DailyBudget {
+            limit,
+            remaining,
+            reset_secs: u64::try_from((reset - now).num_seconds())
+                .unwrap_or(0)
+                .max(1),
+        }
+    }
+
     /// Observables waiting for a background fill.
     pub fn deferred_depth(&self) -> usize {
         self.upstream.deferred.depth()
@@ -393,6 +486,7 @@ impl Enricher {
 enum Fallback {
     Deferred(Denied),
     Failed(VtError),
+    Refused(CapSpent),
 }
 
 fn answered(entry: Arc<Entry>, source: Source) -> Outcome {

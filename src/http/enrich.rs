@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::{HeaderName, header};
+use axum::response::AppendHeaders;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -94,7 +96,11 @@ pub struct WaitQuery {
     request_body = EnrichRequest,
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "One result per input entry, in input order, and a summary.", body = EnrichResponse),
+        (status = 200, description = "One result per input entry, in input order, and a summary.", body = EnrichResponse, headers(
+            ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
+            ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
+            ("Retry-After" = u64, description = "Only when the caller's daily cap refused every new observable of the batch (`caller_quota_exceeded`): seconds until the next UTC midnight."),
+        )),
         (status = 400, description = "The body is not valid JSON or not UTF-8 (`invalid_json`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
         (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
@@ -108,11 +114,12 @@ pub async fn enrich_batch(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
     ApiJson(request): ApiJson<EnrichRequest>,
-) -> Result<Json<EnrichResponse>, ApiError> {
+) -> Result<(RetryAfter, Json<EnrichResponse>), ApiError> {
     let (items, wait) = request.into_items(&state.limits)?;
     let batch = state.enricher.enrich(who(caller), items, wait).await;
     record_on_span(&batch);
-    Ok(Json(EnrichResponse::render(batch, &state.verdict)))
+    let retry = retry_after(&batch);
+    Ok((retry, Json(EnrichResponse::render(batch, &state.verdict))))
 }
 
 /// Enrich one IP address.
@@ -129,7 +136,11 @@ pub async fn enrich_batch(
     ),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses).", body = ResultBody),
+        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses).", body = ResultBody, headers(
+            ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
+            ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
+            ("Retry-After" = u64, description = "Only when the caller's daily cap refused the address (`caller_quota_exceeded`): seconds until the next UTC midnight."),
+        )),
         (status = 400, description = "Not a valid IP address (`invalid_observable`), or a query parameter that is unknown or not a plain integer (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
         (status = 500, description = INTERNAL, body = ErrorBody),
@@ -141,7 +152,7 @@ pub async fn enrich_ip(
     caller: Option<Extension<Caller>>,
     ApiPath(ip): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
-) -> Result<Json<ResultBody>, ApiError> {
+) -> Result<(RetryAfter, Json<ResultBody>), ApiError> {
     let parsed = Observable::parse(ObservableType::Ip, &ip).map_err(|invalid| {
         ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
     })?;
@@ -152,12 +163,22 @@ pub async fn enrich_ip(
     let wait = state.limits.wait(query.max_wait_ms);
     let batch = state.enricher.enrich(who(caller), vec![item], wait).await;
     record_on_span(&batch);
+    let retry = retry_after(&batch);
     let item = batch
         .items
         .into_iter()
         .next()
         .ok_or_else(ApiError::internal)?;
-    Ok(Json(ResultBody::render(item, &state.verdict)))
+    Ok((retry, Json(ResultBody::render(item, &state.verdict))))
+}
+
+/// `Retry-After` on an answer whose new observables the caller's spent cap all refused.
+type RetryAfter = AppendHeaders<Option<(HeaderName, String)>>;
+
+fn retry_after(batch: &BatchResult) -> RetryAfter {
+    AppendHeaders(
+        super::ratelimit::retry_after(batch).map(|secs| (header::RETRY_AFTER, secs.to_string())),
+    )
 }
 
 /// The caller authentication identified (anonymous when no callers are configured).

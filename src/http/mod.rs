@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod openapi;
 mod ops;
+mod ratelimit;
 mod request_id;
 mod result;
 
@@ -127,6 +128,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
     }
     let edge = Edge {
         metrics: state.metrics.clone(),
+        enricher: state.enricher.clone(),
         callers,
         deadline: options.request_timeout,
     };
@@ -187,6 +189,8 @@ fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Respon
 #[derive(Clone)]
 struct Edge {
     metrics: Metrics,
+    /// Reads each caller's daily budget for the RateLimit headers.
+    enricher: Enricher,
     callers: Callers,
     deadline: Duration,
 }
@@ -201,15 +205,27 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
     let method = known_method(request.method().as_str());
     let response = match edge.callers.authorize(&mut request) {
         Err(refused) => refused.into_response(),
-        Ok(()) => match tokio::time::timeout(edge.deadline, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "deadline_exceeded",
-                "the request took longer than the server's deadline (VTENRICH_REQUEST_TIMEOUT)",
-            )
-            .into_response(),
-        },
+        Ok(()) => {
+            let budgeted = route
+                .as_ref()
+                .is_some_and(|r| BUDGETED_ROUTES.contains(&r.as_str()))
+                .then(|| request.extensions().get::<crate::caller::Caller>().cloned())
+                .flatten();
+            let mut response = match tokio::time::timeout(edge.deadline, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "deadline_exceeded",
+                    "the request took longer than the server's deadline (VTENRICH_REQUEST_TIMEOUT)",
+                )
+                .into_response(),
+            };
+            // Read after the handler, so the budget counts what this request spent.
+            if let Some(caller) = budgeted {
+                ratelimit::add(response.headers_mut(), edge.enricher.budget(&caller));
+            }
+            response
+        }
     };
     let response = error::in_error_shape(response);
     let class = match response.status().as_u16() {
@@ -230,6 +246,9 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
         .observe(started.elapsed().as_secs_f64());
     response
 }
+
+/// The routes whose answers carry the caller's daily budget (RateLimit headers).
+const BUDGETED_ROUTES: [&str; 3] = ["/v1/enrich", "/v1/ip/{ip}", "/v1/quota"];
 
 /// Keeps the method label a closed set: anything exotic is `other`.
 fn known_method(method: &str) -> &'static str {

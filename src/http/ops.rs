@@ -114,7 +114,10 @@ pub struct QuotaBody {
 #[utoipa::path(get, path = "/v1/quota", tag = "operations",
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "Quota state.", body = QuotaBody),
+        (status = 200, description = "Quota state.", body = QuotaBody, headers(
+            ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
+            ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
+        )),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
         (status = 500, description = INTERNAL, body = ErrorBody),
     ))]

@@ -69,9 +69,13 @@ pub struct ResultBody {
     pub network: Option<Network>,
     /// The VirusTotal GUI page for the observable.
     pub link: Option<String>,
-    /// Why the item is not `ok`, or why a stale entry was served.
+    /// Why the item is not `ok`, or why a stale entry was served. `error.code`
+    /// `caller_quota_exceeded` (status `error`): this caller's `daily_cap` is spent; cached
+    /// answers still come, new observables get this until the next UTC midnight
+    /// (`retry_after_secs`), and are never deferred.
     pub error: Option<ItemErrorBody>,
-    /// For `deferred` (and rate-limited errors): ask again after this many seconds.
+    /// For `deferred`, rate-limited errors and `caller_quota_exceeded`: ask again after this
+    /// many seconds.
     pub retry_after_secs: Option<u64>,
 }
 

@@ -51,7 +51,10 @@ struct State {
     month_used: u64,
     blocked_until: Option<DateTime<Utc>>,
     source: CountSource,
+    /// Interactive callers' requests waiting for a slot.
     interactive_waiters: usize,
+    /// Bulk callers' requests waiting for a slot.
+    bulk_waiters: usize,
 }
 
 /// What a caller may do right now.
@@ -62,7 +65,7 @@ enum Decision {
         earliest: DateTime<Utc>,
         reason: DenyReason,
     },
-    /// A slot is free but an interactive caller is waiting for it.
+    /// A slot is free but a caller ahead in line is waiting for it.
     Yield,
 }
 
@@ -150,6 +153,7 @@ impl LocalGate {
             blocked_until: None,
             source: CountSource::Local,
             interactive_waiters: 0,
+            bulk_waiters: 0,
         };
         Self {
             limits,
@@ -175,11 +179,11 @@ impl LocalGate {
     fn try_grant(&self, priority: Priority, now: DateTime<Utc>) -> Decision {
         let mut state = self.state();
         state.roll(now);
-        let (earliest, reason) = state.earliest(now, &self.limits);
+        let (earliest, reason) = state.earliest(now, &self.limits, priority);
         if earliest > now {
             return Decision::Wait { earliest, reason };
         }
-        if priority == Priority::Background && state.interactive_waiters > 0 {
+        if state.ahead_of(priority) > 0 {
             return Decision::Yield;
         }
         state.record(now, self.limits.per_minute);
@@ -247,8 +251,22 @@ impl State {
         }
     }
 
-    /// The earliest moment a slot may be granted, and the limit that decides it.
-    fn earliest(&self, now: DateTime<Utc>, limits: &Limits) -> (DateTime<Utc>, DenyReason) {
+    /// Requests waiting that go before an ask of `priority`.
+    fn ahead_of(&self, priority: Priority) -> usize {
+        match priority {
+            Priority::Interactive => 0,
+            Priority::Bulk => self.interactive_waiters,
+            Priority::Background => self.interactive_waiters + self.bulk_waiters,
+        }
+    }
+
+    /// The earliest moment a slot may be granted to `priority`, and the limit that decides it.
+    fn earliest(
+        &self,
+        now: DateTime<Utc>,
+        limits: &Limits,
+        priority: Priority,
+    ) -> (DateTime<Utc>, DenyReason) {
         let mut earliest = (
             self.next_minute_slot(now, limits.per_minute),
             DenyReason::Minute,
@@ -264,6 +282,10 @@ impl State {
         }
         if self.day_used >= limits.per_day {
             consider(next_day_reset(now), DenyReason::Day);
+        } else if priority.keeps_off_reserve()
+            && self.day_used + limits.reserve_interactive >= limits.per_day
+        {
+            consider(next_day_reset(now), DenyReason::Reserve);
         }
         if self.month_used >= limits.per_month {
             consider(next_month_reset(now), DenyReason::Month);
@@ -294,10 +316,15 @@ impl State {
 }
 
 impl LocalGate {
-    /// Adds `delta` to the interactive waiter count; a leaving waiter wakes the others.
-    fn adjust_waiters(&self, delta: isize) {
+    /// Adds `delta` to the waiter count of `priority`; a leaving waiter wakes the others.
+    fn adjust_waiters(&self, priority: Priority, delta: isize) {
         let mut state = self.state();
-        state.interactive_waiters = state.interactive_waiters.saturating_add_signed(delta);
+        let count = match priority {
+            Priority::Interactive => &mut state.interactive_waiters,
+            Priority::Bulk => &mut state.bulk_waiters,
+            Priority::Background => return,
+        };
+        *count = count.saturating_add_signed(delta);
         drop(state);
         if delta < 0 {
             self.changed.notify_waiters();
@@ -312,8 +339,8 @@ impl QuotaGate for LocalGate {
         deadline: Option<DateTime<Utc>>,
     ) -> BoxFuture<'_, Result<Grant, Denied>> {
         Box::pin(async move {
-            let _waiter = (priority == Priority::Interactive)
-                .then(|| WaiterGuard::new(|delta| self.adjust_waiters(delta)));
+            let _waiter = (priority != Priority::Background)
+                .then(|| WaiterGuard::new(|delta| self.adjust_waiters(priority, delta)));
             loop {
                 // Listen before deciding, so a change made between the decision and the wait
                 // still wakes us.
@@ -343,7 +370,7 @@ impl QuotaGate for LocalGate {
                             () = &mut changed => {}
                         }
                     }
-                    // The interactive waiter takes the slot on its own wake-up and notifies.
+                    // The waiter ahead takes the slot on its own wake-up and notifies.
                     Decision::Yield => changed.await,
                 }
             }
@@ -408,7 +435,7 @@ impl QuotaGate for LocalGate {
             },
             blocked_until: state.blocked_until,
             source: state.source,
-            interactive_waiters: state.interactive_waiters,
+            interactive_waiters: state.interactive_waiters + state.bulk_waiters,
         }
     }
 }

@@ -14,13 +14,36 @@ use futures::future::BoxFuture;
 pub use local::{CountsObserver, LocalGate};
 pub use windows::{DayKey, MonthKey, next_day_reset, next_month_reset};
 
-/// Who is asking for a slot. A waiting request always gets a slot before a background fill.
+/// Who is asking for a slot, in the order slots are handed out when several wait: an
+/// interactive caller's request, then a bulk caller's request, then a background fill.
+///
+/// Bulk requests and background fills also stop at the day's reserve
+/// ([`Limits::reserve_interactive`]): the last calls of the day are kept for interactive
+/// callers, who are the ones waiting for an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
-    /// A caller is waiting for the answer.
+    /// An interactive caller is waiting for the answer.
     Interactive,
+    /// A bulk caller is waiting for the answer.
+    Bulk,
     /// The deferred queue filling the cache.
     Background,
+}
+
+impl Priority {
+    /// Whether this ask may not spend the day's reserve.
+    pub fn keeps_off_reserve(self) -> bool {
+        self != Priority::Interactive
+    }
+
+    /// Label value for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Interactive => "interactive",
+            Priority::Bulk => "bulk",
+            Priority::Background => "background",
+        }
+    }
 }
 
 /// Why no slot was granted.
@@ -30,6 +53,8 @@ pub enum DenyReason {
     Minute,
     /// The UTC day's budget is used up.
     Day,
+    /// What is left of the UTC day is the reserve kept for interactive callers.
+    Reserve,
     /// The UTC month's budget is used up.
     Month,
     /// VirusTotal answered 429 QuotaExceededError; we stay away until the block ends.
@@ -44,6 +69,7 @@ impl DenyReason {
         match self {
             DenyReason::Minute => "minute",
             DenyReason::Day => "day",
+            DenyReason::Reserve => "reserve",
             DenyReason::Month => "month",
             DenyReason::Blocked => "blocked",
             DenyReason::Closed => "closed",
@@ -117,7 +143,7 @@ pub struct QuotaSnapshot {
     /// Set while VirusTotal blocks us (QuotaExceeded or TooManyRequests back-off).
     pub blocked_until: Option<DateTime<Utc>>,
     pub source: CountSource,
-    /// Requests currently waiting for a slot.
+    /// Requests currently waiting for a slot (interactive and bulk callers').
     pub interactive_waiters: usize,
 }
 
@@ -239,4 +265,6 @@ pub struct Limits {
     pub per_month: u64,
     /// How long to stay away after 429 TooManyRequestsError.
     pub too_many_requests_backoff: Duration,
+    /// The last calls of each UTC day that only interactive callers' requests may spend.
+    pub reserve_interactive: u64,
 }

@@ -18,6 +18,7 @@ pub fn share(limits: Limits, replicas: u32) -> Limits {
         per_day: limits.per_day / u64::from(n),
         per_month: limits.per_month / u64::from(n),
         too_many_requests_backoff: limits.too_many_requests_backoff,
+        reserve_interactive: limits.reserve_interactive / u64::from(n),
     }
 }
 
@@ -212,6 +213,7 @@ mod tests {
             per_day,
             per_month,
             too_many_requests_backoff: Duration::from_secs(60),
+            reserve_interactive: 0,
         }
     }
 

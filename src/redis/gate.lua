@@ -14,12 +14,13 @@
 --     uses TIME, so the clocks of the replicas never matter.
 --   3 day "YYYY-MM-DD" and 4 month "YYYY-MM" named by KEYS 2 and 3
 --   5 rate per minute, 6 per day, 7 per month
---   8.. per mode: acquire: member | block: "midnight" or "for" ms or "until" ms
+--   8.. per mode: acquire: member, reserve (the last calls of the day this ask may not
+--       spend: bulk callers and background fills keep off what is kept for interactive ones) | block: "midnight" or "for" ms or "until" ms
 --       adopt: day_used, month_used | add: count, then the grant times (ms) to log
 --       refund: the minute-log member to remove, or "" (a spend added by "add")
 -- Reply (always 9 integers/strings so the client parses one shape):
 --   status (1 granted, 0 denied, 2 done, -1 the keys name another date than now),
---   reason (minute|blocked|day|month or ""), retry_ms, now_ms, minute_used,
+--   reason (minute|blocked|day|month|reserve or ""), retry_ms, now_ms, minute_used,
 --   minute_frees_ms (when the oldest logged grant ages out), day_used, month_used,
 --   blocked_until_ms (0 = not blocked)
 --
@@ -195,6 +196,11 @@ local at, reason = minute_at, 'minute'
 if blocked > 0 and blocked >= at then at, reason = blocked, 'blocked' end
 if day_used >= per_day and day_reset >= at then at, reason = day_reset, 'day' end
 if month_used >= per_month and month_reset >= at then at, reason = month_reset, 'month' end
+-- The reserve: only when nothing else already waits as long (a spent day says `day`).
+local reserve = tonumber(ARGV[9] or '0')
+if reserve > 0 and day_used < per_day and day_used + reserve >= per_day and day_reset > at then
+  at, reason = day_reset, 'reserve'
+end
 if at > now then
   return {0, reason, at - now, now, minute_used, minute_frees, day_used, month_used, blocked}
 end

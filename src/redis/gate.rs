@@ -159,6 +159,7 @@ impl RedisGate {
                 pending: Pending::default(),
                 source: CountSource::Redis,
                 interactive_waiters: 0,
+                bulk_waiters: 0,
             }),
             changed: Notify::new(),
             wake_sync: Notify::new(),
@@ -203,7 +204,12 @@ impl Inner {
         if !self.is_shared() {
             return Step::Alone;
         }
-        if priority == Priority::Background && state.interactive_waiters > 0 {
+        let ahead = match priority {
+            Priority::Interactive => 0,
+            Priority::Bulk => state.interactive_waiters,
+            Priority::Background => state.interactive_waiters + state.bulk_waiters,
+        };
+        if ahead > 0 {
             return Step::Yield;
         }
         Step::Ask
@@ -214,8 +220,8 @@ impl Inner {
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
     ) -> Result<Grant, Denied> {
-        let _waiter = (priority == Priority::Interactive)
-            .then(|| WaiterGuard::new(|delta| self.adjust_waiters(delta)));
+        let _waiter = (priority != Priority::Background)
+            .then(|| WaiterGuard::new(|delta| self.adjust_waiters(priority, delta)));
         let mut shared = self.shared.subscribe();
         loop {
             // Listen before deciding, so a change between the decision and the wait wakes us.
@@ -258,6 +264,11 @@ impl Inner {
                         .ask(
                             Op::Acquire {
                                 member: member.clone(),
+                                reserve: if priority.keeps_off_reserve() {
+                                    self.limits.reserve_interactive
+                                } else {
+                                    0
+                                },
                             },
                             None,
                         )
@@ -272,6 +283,25 @@ impl Inner {
                                 at: self.clock.now(),
                                 ticket: Ticket::Shared { member, date },
                             });
+                        }
+                        // The reserve holds for the rest of the day, and only for this ask's
+                        // kind: it is not learned as everyone's `not_before`.
+                        Ok(reply) if reply.reason == Some(DenyReason::Reserve) => {
+                            let retry_at = self.clock.now()
+                                + chrono::TimeDelta::milliseconds(
+                                    i64::try_from(reply.retry_ms).unwrap_or(i64::MAX / 2),
+                                );
+                            if deadline.is_some_and(|d| retry_at > d) {
+                                return Err(Denied {
+                                    reason: DenyReason::Reserve,
+                                    retry_at,
+                                });
+                            }
+                            drop(_turn);
+                            tokio::select! {
+                                () = self.clock.sleep_until(retry_at) => {}
+                                () = &mut changed => {}
+                            }
                         }
                         // A denial was learned as `not_before`; the next step waits or denies.
                         Ok(_) => {}
@@ -342,10 +372,15 @@ impl Inner {
         peeked.map(drop)
     }
 
-    /// Adds `delta` to the interactive waiter count; a leaving waiter wakes the others.
-    fn adjust_waiters(&self, delta: isize) {
+    /// Adds `delta` to the waiter count of `priority`; a leaving waiter wakes the others.
+    fn adjust_waiters(&self, priority: Priority, delta: isize) {
         let mut state = self.state();
-        state.interactive_waiters = state.interactive_waiters.saturating_add_signed(delta);
+        let count = match priority {
+            Priority::Interactive => &mut state.interactive_waiters,
+            Priority::Bulk => &mut state.bulk_waiters,
+            Priority::Background => return,
+        };
+        *count = count.saturating_add_signed(delta);
         drop(state);
         if delta < 0 {
             self.changed.notify_waiters();

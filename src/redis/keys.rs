@@ -65,6 +65,11 @@ impl Keys {
         format!("{}:refund:{id}", self.tag)
     }
 
+    /// VirusTotal calls caller `id` started on the UTC day `date` (the caller's cap).
+    pub fn caller_day(&self, id: &crate::caller::CallerId, date: NaiveDate) -> String {
+        format!("{}:caller:{id}:day:{}", self.tag, day_text(date))
+    }
+
     /// The fleet-wide fetch lock of `ip`.
     pub fn lock(&self, ip: IpAddr) -> String {
         format!("{}:lock:{ip}", self.tag)
@@ -117,6 +122,7 @@ mod tests {
             keys.entry(ip),
             keys.callers(),
             keys.callers_version(),
+            keys.caller_day(&crate::caller::CallerId::parse("soar").unwrap(), date),
         ];
 
         for key in &all {
@@ -124,6 +130,7 @@ mod tests {
         }
         assert_eq!(keys.day(date), "{acct}:day:2026-01-05");
         assert_eq!(keys.month(date), "{acct}:month:2026-01");
+        assert_eq!(all[8], "{acct}:caller:soar:day:2026-01-05");
     }
 
     #[test]

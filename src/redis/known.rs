@@ -29,8 +29,10 @@ pub(super) struct State {
     pub(super) pending: Pending,
     /// Whether VirusTotal's own counts were adopted, and when.
     pub(super) source: CountSource,
-    /// Interactive callers of this replica waiting for a slot.
+    /// Interactive callers' requests of this replica waiting for a slot.
     pub(super) interactive_waiters: usize,
+    /// Bulk callers' requests of this replica waiting for a slot.
+    pub(super) bulk_waiters: usize,
 }
 
 /// The shared counts as of one script answer.
@@ -124,6 +126,8 @@ impl Inner {
             state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
         }
         match (reply.status, reply.reason) {
+            // The reserve stops only bulk asks and background fills: not everyone's wait.
+            (Status::Denied, Some(DenyReason::Reserve)) => {}
             (Status::Denied, Some(reason)) => {
                 let retry =
                     TimeDelta::milliseconds(i64::try_from(reply.retry_ms).unwrap_or(i64::MAX));
@@ -201,7 +205,7 @@ impl Inner {
                 synced @ CountSource::Synced { .. } => synced,
                 _ => CountSource::Local,
             };
-            let interactive_waiters = state.interactive_waiters;
+            let interactive_waiters = state.interactive_waiters + state.bulk_waiters;
             drop(state);
             let mut snapshot = self.fallback.snapshot();
             snapshot.blocked_until = snapshot.blocked_until.max(blocked_until);
@@ -249,7 +253,7 @@ impl Inner {
                 synced @ CountSource::Synced { .. } => synced,
                 _ => CountSource::Redis,
             },
-            interactive_waiters: state.interactive_waiters,
+            interactive_waiters: state.interactive_waiters + state.bulk_waiters,
         }
     }
 }

@@ -32,7 +32,7 @@ use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
 
-pub use backend::{Backend, BackendError};
+pub use backend::{Backend, BackendError, WarnLimiter};
 pub use callers::RedisCallers;
 pub use gate::{GateOptions, RedisGate, ScriptTime};
 pub use keys::{BadNamespace, Keys};
@@ -40,6 +40,7 @@ pub use lock::RedisLock;
 pub use script::{BlockFor, Call, Op, QuotaScript, Reply, Status};
 pub use tier::RedisTier;
 
+use crate::callers::ledger::{CallerLedger, SharedLedger};
 use crate::clock::SharedClock;
 use crate::config::RedisSettings;
 use crate::enrich::{FleetLock, SecondTier};
@@ -50,6 +51,8 @@ use crate::quota::{Limits, QuotaGate};
 pub struct RedisParts {
     /// The shared quota gate.
     pub gate: Arc<dyn QuotaGate>,
+    /// The fleet's per-caller day counts.
+    pub ledger: Arc<dyn CallerLedger>,
     /// The shared second cache tier.
     pub tier: Arc<dyn SecondTier>,
     /// The fleet-wide fetch lock.
@@ -140,6 +143,11 @@ pub async fn connect_with(
     );
     Ok(RedisParts {
         gate: Arc::new(gate),
+        ledger: Arc::new(SharedLedger::new(
+            backend.clone(),
+            keys.clone(),
+            clock.clone(),
+        )),
         tier: Arc::new(RedisTier::new(backend.clone(), keys.clone(), clock)),
         lock: Arc::new(RedisLock::new(backend.clone(), keys.clone())),
         callers: RedisCallers::new(backend, keys),

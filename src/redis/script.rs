@@ -15,8 +15,9 @@ use crate::quota::{DenyReason, Limits};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Checks every window and spends one call when all pass; `member` names the grant in
-    /// the minute log and must be unique.
-    Acquire { member: String },
+    /// the minute log and must be unique. `reserve`: the last calls of the day this ask may
+    /// not spend (0 for interactive callers).
+    Acquire { member: String, reserve: u64 },
     /// Reads the state without spending.
     Peek,
     /// Sets the shared block (never shortening a longer one).
@@ -155,8 +156,8 @@ impl QuotaScript {
             .arg(self.limits.per_day)
             .arg(self.limits.per_month);
         match &call.op {
-            Op::Acquire { member } => {
-                invocation.arg(member);
+            Op::Acquire { member, reserve } => {
+                invocation.arg(member).arg(*reserve);
             }
             Op::Peek => {}
             Op::Block(BlockFor::Midnight) => {
@@ -212,6 +213,7 @@ fn parse(raw: RawReply) -> Reply {
             "blocked" => Some(DenyReason::Blocked),
             "day" => Some(DenyReason::Day),
             "month" => Some(DenyReason::Month),
+            "reserve" => Some(DenyReason::Reserve),
             _ => None,
         },
         retry_ms: count(retry),

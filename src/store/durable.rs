@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use anyhow::Context;
-use redb::{Database, ReadableDatabase, ReadableTableMetadata, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use crate::cache::Entry;
 use crate::config::StoreSettings;
@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::store::codec;
 
 use file::Opener;
-use tables::{CALLERS, ENTRIES, EXPIRY, META, QUOTA_KEY};
+use tables::{CALLER_DAYS, CALLERS, ENTRIES, EXPIRY, META, QUOTA_KEY};
 
 pub use error::StoreError;
 pub use purge::spawn_purger;
@@ -214,6 +214,47 @@ impl DurableStore {
     pub fn delete_caller(&self, id: &str) -> Result<(), StoreError> {
         self.write("write", |txn| {
             txn.open_table(CALLERS)?.remove(id)?;
+            Ok(())
+        })
+    }
+
+    /// Each caller's use of its daily cap as last saved: (id, UTC day, calls started).
+    pub fn load_caller_days(&self) -> Vec<(String, chrono::NaiveDate, u64)> {
+        let Some(db) = self.current() else {
+            return Vec::new();
+        };
+        let read = || -> Result<Vec<(String, chrono::NaiveDate, u64)>, StoreError> {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(CALLER_DAYS)?;
+            let mut rows = Vec::new();
+            for row in table.iter()? {
+                let (id, value) = row?;
+                let (day, used) = value.value();
+                if let Some(day) = chrono::DateTime::from_timestamp(day * 86_400, 0) {
+                    rows.push((id.value().to_owned(), day.date_naive(), used));
+                }
+            }
+            Ok(rows)
+        };
+        file::guard(read).unwrap_or_else(|err| {
+            self.read_failed(&err);
+            Vec::new()
+        })
+    }
+
+    /// Saves one caller's use of the day (one small write transaction, committed before
+    /// returning: the call it allows is made afterwards).
+    pub fn save_caller_day(
+        &self,
+        id: &str,
+        day: chrono::NaiveDate,
+        used: u64,
+    ) -> Result<(), StoreError> {
+        let days = day
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |d| d.and_utc().timestamp() / 86_400);
+        self.write("write", |txn| {
+            txn.open_table(CALLER_DAYS)?.insert(id, (days, used))?;
             Ok(())
         })
     }

@@ -3,6 +3,7 @@
 mod admin_callers;
 mod auth;
 mod bad_requests;
+mod caller_caps;
 mod config_command;
 mod connections;
 mod corpus;

@@ -27,6 +27,7 @@ pub fn limits(per_minute: u32, per_day: u64, per_month: u64) -> Limits {
         per_day,
         per_month,
         too_many_requests_backoff: Duration::from_secs(30),
+        reserve_interactive: 0,
     }
 }
 

@@ -270,3 +270,38 @@ async fn adopted_counts_reach_the_other_replica() {
     assert_eq!(denied.retry_at, at("2026-03-11T00:00:00Z"));
     assert_eq!(b.gate.snapshot().month.used, 900);
 }
+
+#[tokio::test]
+async fn across_replicas_bulk_asks_stop_at_the_reserve_while_interactive_asks_spend_it() {
+    // Arrange: 5 calls a day for the fleet, the last 2 kept for interactive callers; 3 spent.
+    let server = RedisServer::start();
+    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let mut rate = limits(100, 5, 15_500);
+    rate.reserve_interactive = 2;
+    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let now = Some(clock.now());
+    for _ in 0..3 {
+        a.gate.acquire(Priority::Bulk, now).await.unwrap();
+    }
+
+    // Act
+    let bulk_on_b = b.gate.acquire(Priority::Bulk, now).await.unwrap_err();
+    let interactive_on_b = b.gate.acquire(Priority::Interactive, now).await;
+    let interactive_on_a = a.gate.acquire(Priority::Interactive, now).await;
+    let spent = a
+        .gate
+        .acquire(Priority::Interactive, now)
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(bulk_on_b.reason, DenyReason::Reserve);
+    assert_eq!(bulk_on_b.retry_at, at("2026-03-11T00:00:00Z"));
+    assert!(
+        interactive_on_b.is_ok(),
+        "the reserve denial held back no one else"
+    );
+    assert!(interactive_on_a.is_ok());
+    assert_eq!(spent.reason, DenyReason::Day);
+}

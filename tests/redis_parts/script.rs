@@ -43,7 +43,7 @@ impl Harness {
     async fn acquire(&mut self, now: DateTime<Utc>) -> Reply {
         self.next += 1;
         let member = format!("test:{}", self.next);
-        self.run(now, Op::Acquire { member }).await
+        self.run(now, Op::Acquire { member, reserve: 0 }).await
     }
 
     async fn granted(&mut self, now: DateTime<Utc>) {
@@ -364,6 +364,7 @@ async fn without_an_override_the_script_counts_on_redis_time() {
     let ask = |date| Call {
         op: Op::Acquire {
             member: "m".to_owned(),
+            reserve: 0,
         },
         date,
         now_ms: None,

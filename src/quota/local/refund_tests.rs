@@ -18,6 +18,7 @@ fn limits(per_minute: u32, per_day: u64) -> Limits {
         per_day,
         per_month: 15_500,
         too_many_requests_backoff: Duration::from_secs(30),
+        reserve_interactive: 0,
     }
 }
 

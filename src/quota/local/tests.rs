@@ -18,6 +18,7 @@ fn limits(per_minute: u32, per_day: u64, per_month: u64) -> Limits {
         per_day,
         per_month,
         too_many_requests_backoff: Duration::from_secs(30),
+        reserve_interactive: 0,
     }
 }
 
@@ -374,7 +375,7 @@ async fn a_free_slot_waits_for_a_registered_interactive_caller() {
     let (gate, _clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
     // Holding the registration without polling stands for an interactive caller that has
     // not yet been scheduled.
-    let waiter = WaiterGuard::new(|delta| gate.adjust_waiters(delta));
+    let waiter = WaiterGuard::new(|delta| gate.adjust_waiters(Priority::Interactive, delta));
 
     let background = gate.acquire(Priority::Background, None).now_or_never();
     assert!(background.is_none());
@@ -518,4 +519,77 @@ async fn restored_counts_of_the_same_day_continue_and_old_ones_are_ignored() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1, "the observer hears of the grant");
     assert_eq!((seen[0].day_used, seen[0].month_used), (3, 41));
+}
+
+#[tokio::test]
+async fn an_interactive_request_gets_the_next_slot_before_a_bulk_request_that_waited_longer() {
+    // Arrange: the minute is full; a bulk request starts waiting, then an interactive one.
+    let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(1, 500, 15_500));
+    let t0 = clock.now();
+    try_now(&gate, Priority::Interactive).unwrap();
+    let bulk = spawn_acquire(&gate, Priority::Bulk, None);
+    settle().await;
+    let interactive = spawn_acquire(&gate, Priority::Interactive, None);
+    settle().await;
+
+    // Act: the slot frees.
+    clock.set(t0 + MINUTE);
+    settle().await;
+
+    // Assert
+    assert!(
+        interactive.is_finished(),
+        "the interactive request took the slot"
+    );
+    assert!(!bulk.is_finished(), "the bulk request still waits");
+    interactive.await.unwrap().unwrap();
+    clock.set(t0 + MINUTE + MINUTE);
+    settle().await;
+    assert!(bulk.is_finished());
+    bulk.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_bulk_request_still_goes_before_a_background_fill() {
+    let (gate, clock) = gate_at("2026-03-10T08:00:00Z", limits(1, 500, 15_500));
+    let t0 = clock.now();
+    try_now(&gate, Priority::Interactive).unwrap();
+    let fill = spawn_acquire(&gate, Priority::Background, None);
+    settle().await;
+    let bulk = spawn_acquire(&gate, Priority::Bulk, None);
+    settle().await;
+
+    clock.set(t0 + MINUTE);
+    settle().await;
+
+    assert!(bulk.is_finished());
+    assert!(!fill.is_finished());
+    bulk.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn bulk_requests_and_fills_stop_at_the_reserve_while_interactive_requests_spend_it() {
+    // Arrange: 5 calls a day, the last 2 kept for interactive callers.
+    let mut with_reserve = limits(100, 5, 15_500);
+    with_reserve.reserve_interactive = 2;
+    let (gate, _clock) = gate_at("2026-03-10T08:00:00Z", with_reserve);
+    for _ in 0..3 {
+        try_now(&gate, Priority::Bulk).unwrap();
+    }
+
+    // Act
+    let bulk = try_now(&gate, Priority::Bulk).unwrap_err();
+    let fill = try_now(&gate, Priority::Background).unwrap_err();
+    let interactive = [
+        try_now(&gate, Priority::Interactive),
+        try_now(&gate, Priority::Interactive),
+    ];
+    let spent = try_now(&gate, Priority::Interactive).unwrap_err();
+
+    // Assert
+    assert_eq!(bulk.reason, DenyReason::Reserve);
+    assert_eq!(bulk.retry_at, at("2026-03-11T00:00:00Z"));
+    assert_eq!(fill.reason, DenyReason::Reserve);
+    assert!(interactive.iter().all(Result::is_ok));
+    assert_eq!(spent.reason, DenyReason::Day);
 }

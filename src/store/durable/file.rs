@@ -9,7 +9,7 @@ use std::sync::Arc;
 use redb::{Database, DatabaseError, WriteTransaction};
 
 use super::StoreError;
-use super::tables::{CALLERS, ENTRIES, EXPIRY, META};
+use super::tables::{CALLER_DAYS, CALLERS, ENTRIES, EXPIRY, META};
 use crate::metrics::Metrics;
 
 /// The store's file name inside the data directory.
@@ -104,6 +104,7 @@ fn try_open(file: &Path, opener: &Opener) -> Result<Database, StoreError> {
         txn.open_table(EXPIRY)?;
         txn.open_table(META)?;
         txn.open_table(CALLERS)?;
+        txn.open_table(CALLER_DAYS)?;
         txn.commit()?;
         Ok(db)
     })

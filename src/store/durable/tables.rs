@@ -28,6 +28,12 @@ pub(super) const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::
 pub(super) const CALLERS: TableDefinition<'static, &str, &[u8]> =
     TableDefinition::new("callers_v1");
 
+/// Caller id → (UTC day as days since 1970-01-01, VirusTotal calls the caller started that
+/// day): each caller's use of its daily cap. One row per caller, overwritten as it charges,
+/// so the table never holds more rows than there are callers.
+pub(super) const CALLER_DAYS: TableDefinition<'static, &str, (i64, u64)> =
+    TableDefinition::new("caller_days_v1");
+
 /// The `META` key of the quota counts.
 pub(super) const QUOTA_KEY: &str = "quota";
 
