@@ -130,7 +130,7 @@ mod tests {
         }
         assert_eq!(keys.day(date), "{acct}:day:2026-01-05");
         assert_eq!(keys.month(date), "{acct}:month:2026-01");
-        assert_eq!(all[8], "{acct}:caller:soar:day:2026-01-05");
+        assert_eq!(all[10], "{acct}:caller:soar:day:2026-01-05");
     }
 
     #[test]
