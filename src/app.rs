@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{AuditLog, AuditedGate};
 use crate::cache::Cache;
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -35,6 +36,7 @@ pub struct Application {
     settle_limit: std::time::Duration,
     quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
     store: Option<DurableStore>,
+    audit: AuditLog,
 }
 
 impl Application {
@@ -54,7 +56,18 @@ impl Application {
             max_body_bytes: vt.max_body_bytes,
         })?;
         let backends = crate::backends::open(settings, clock.clone(), &metrics).await?;
-        let gate = backends.gate.clone();
+        let audit = AuditLog::open(
+            backends.audit.clone(),
+            settings.audit,
+            clock.clone(),
+            metrics.clone(),
+        )
+        .await?;
+        let gate: Arc<dyn QuotaGate> = Arc::new(AuditedGate::new(
+            backends.gate.clone(),
+            audit.clone(),
+            clock.clone(),
+        ));
         metrics.observe_quota(&gate.snapshot());
         let mut cache = Cache::new(settings.cache, clock.clone(), metrics.clone());
         if settings.redis.url.is_some() {
@@ -86,6 +99,7 @@ impl Application {
             verdict: settings.verdict,
             metrics: metrics.clone(),
             ready: ready.clone(),
+            audit: audit.clone(),
         };
         let router = http::router(
             state,
@@ -93,6 +107,7 @@ impl Application {
                 body_limit_bytes: settings.body_limit_bytes,
                 swagger_ui: settings.swagger_ui,
                 request_timeout: settings.request_timeout,
+                trusted_proxies: settings.trusted_proxies.clone(),
             },
             http::Callers::new(&settings.callers, settings.metrics_open),
         );
@@ -110,6 +125,7 @@ impl Application {
             .user_id
             .clone()
             .map(|user| (client, user, vt.quota_sync_interval, gate));
+        audit.started(settings).await;
         Ok(Self {
             listener,
             router,
@@ -130,6 +146,7 @@ impl Application {
             settle_limit: vt.request_timeout + std::time::Duration::from_secs(2),
             quota_sync,
             store: backends.store,
+            audit,
         })
     }
 
@@ -143,6 +160,11 @@ impl Application {
     /// The metrics registry (for tests and benchmarks).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The audit log (the callers admin API records its changes through it).
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// The enricher (for tests and benchmarks).
@@ -159,6 +181,7 @@ impl Application {
         let address = self.local_addr();
         let cancel = CancellationToken::new();
         let filler = self.enricher.spawn_filler(cancel.clone());
+        let sweeper = self.audit.spawn_minute_sweeper(cancel.clone());
         let purger = self
             .store
             .clone()
@@ -190,6 +213,8 @@ impl Application {
         // Answers already paid for are written before the process goes.
         self.enricher.settle(self.settle_limit).await;
         cancel.cancel();
+        let _ = sweeper.await;
+        self.audit.stopped().await;
         let _ = filler.await;
         if let Some(purger) = purger {
             let _ = purger.await;

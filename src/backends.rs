@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditBackend, MemoryBackend};
 use crate::clock::SharedClock;
 use crate::config::{DataDir, Settings};
 use crate::enrich::{FleetLock, SecondTier};
@@ -18,6 +19,8 @@ pub struct Backends {
     pub lock: Option<Arc<dyn FleetLock>>,
     /// The embedded store, when open (its purger is started with the app).
     pub store: Option<DurableStore>,
+    /// Where the audit log is kept: the Redis stream, the store, or memory.
+    pub audit: Arc<dyn AuditBackend>,
 }
 
 /// The key's limits from the settings.
@@ -47,12 +50,18 @@ pub async fn open(
             expected_replicas = settings.redis.expected_replicas,
             "sharing quota and cache through Redis"
         );
+        let (backend, keys) = parts.shared;
         // Redis is the shared tier; the embedded store would only duplicate it per replica.
         return Ok(Backends {
             gate: parts.gate,
             tier: Some(parts.tier),
             lock: Some(parts.lock),
             store: None,
+            audit: Arc::new(crate::redis::RedisAudit::new(
+                backend,
+                &keys,
+                settings.audit.max_entries,
+            )),
         });
     }
     Ok(single_node(settings, clock, metrics).await)
@@ -89,6 +98,10 @@ async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics)
         gate: Arc::new(gate),
         tier: store.clone().map(|s| Arc::new(s) as Arc<dyn SecondTier>),
         lock: None,
+        audit: match &store {
+            Some(store) => Arc::new(store.clone()),
+            None => Arc::new(MemoryBackend::default()),
+        },
         store,
     }
 }

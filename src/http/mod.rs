@@ -1,6 +1,7 @@
 //! The HTTP edge: routes (each documented in the OpenAPI document by registering it),
 //! request ids, the per-request log line, metrics, and the one error shape.
 
+mod audit;
 mod auth;
 mod enrich;
 mod entry;
@@ -8,6 +9,7 @@ mod error;
 mod extract;
 mod openapi;
 mod ops;
+mod purge;
 mod request_id;
 mod result;
 
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +35,8 @@ pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
 
+use crate::audit::{AuditLog, SourceIp, source_ip};
+use crate::config::TrustedProxies;
 use crate::enrich::Enricher;
 use crate::metrics::Metrics;
 use crate::report::VerdictPolicy;
@@ -61,15 +65,18 @@ pub struct AppState {
     pub verdict: VerdictPolicy,
     pub metrics: Metrics,
     pub ready: Readiness,
+    pub audit: AuditLog,
 }
 
 /// HTTP-level settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
     pub body_limit_bytes: usize,
     pub swagger_ui: bool,
     /// Deadline of one request, waits included.
     pub request_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` names the source address.
+    pub trusted_proxies: TrustedProxies,
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
@@ -80,6 +87,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::livez))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
+        .routes(routes!(audit::audit_log))
+        .routes(routes!(purge::purge))
 }
 
 /// The OpenAPI document, generated from the route registrations.
@@ -115,6 +124,8 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
         metrics: state.metrics.clone(),
         callers,
         deadline: options.request_timeout,
+        audit: state.audit.clone(),
+        trusted_proxies: Arc::new(options.trusted_proxies),
     };
     app.layer(DefaultBodyLimit::max(options.body_limit_bytes))
         .layer(middleware::from_fn_with_state(edge, at_the_edge))
@@ -175,6 +186,8 @@ struct Edge {
     metrics: Metrics,
     callers: Callers,
     deadline: Duration,
+    audit: AuditLog,
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// Counts and times every request by its route template (never the raw path), lets only
@@ -185,8 +198,24 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = known_method(request.method().as_str());
+    let source = source_ip(
+        request
+            .extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|peer| peer.0.ip()),
+        request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
+        &edge.trusted_proxies,
+    );
+    request.extensions_mut().insert(SourceIp(source));
     let response = match edge.callers.authorize(&mut request) {
-        Err(refused) => refused.into_response(),
+        Err(refused) => {
+            // Aggregated per address and minute inside: a brute force cannot flood the log.
+            edge.audit.auth_failed(source);
+            refused.into_response()
+        }
         Ok(()) => match tokio::time::timeout(edge.deadline, next.run(request)).await {
             Ok(response) => response,
             Err(_) => ApiError::new(

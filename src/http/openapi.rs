@@ -21,6 +21,7 @@ const WHEN: &str = "Checked only when the server has callers configured (`[[call
     tags(
         (name = "enrichment", description = "Look observables up."),
         (name = "operations", description = "Health, quota and metrics."),
+        (name = "administration", description = "For admin callers: the audit log, cache purges."),
     )
 )]
 pub(super) struct ApiDoc;

@@ -5,6 +5,7 @@
 //! - `fallback`: the share each replica spends while Redis is unreachable, and what it owes.
 //! - `tier`: Redis as the second cache tier.
 //! - `lock`: the fleet-wide fetch lock.
+//! - `audit`: the fleet's audit log, a capped stream.
 //! - `keys`: key names under the account's hash tag.
 //! - `backend`: the connection, with every call bounded in time.
 //!
@@ -13,6 +14,7 @@
 //! reports itself unavailable.
 
 mod alone;
+mod audit;
 mod backend;
 mod fallback;
 mod gate;
@@ -30,6 +32,7 @@ use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
 
+pub use audit::RedisAudit;
 pub use backend::{Backend, BackendError};
 pub use gate::{GateOptions, RedisGate, ScriptTime};
 pub use keys::{BadNamespace, Keys};
@@ -43,7 +46,7 @@ use crate::enrich::{FleetLock, SecondTier};
 use crate::metrics::Metrics;
 use crate::quota::{Limits, QuotaGate};
 
-/// The three Redis-backed parts the application wires in.
+/// The Redis-backed parts the application wires in.
 pub struct RedisParts {
     /// The shared quota gate.
     pub gate: Arc<dyn QuotaGate>,
@@ -51,6 +54,8 @@ pub struct RedisParts {
     pub tier: Arc<dyn SecondTier>,
     /// The fleet-wide fetch lock.
     pub lock: Arc<dyn FleetLock>,
+    /// The connection and key names, for the audit stream (built with its own settings).
+    pub shared: (Backend, Keys),
 }
 
 /// Connection tuning; the defaults suit production.
@@ -136,6 +141,7 @@ pub async fn connect_with(
     Ok(RedisParts {
         gate: Arc::new(gate),
         tier: Arc::new(RedisTier::new(backend.clone(), keys.clone(), clock)),
-        lock: Arc::new(RedisLock::new(backend, keys)),
+        lock: Arc::new(RedisLock::new(backend.clone(), keys.clone())),
+        shared: (backend, keys),
     })
 }
