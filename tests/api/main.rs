@@ -1,5 +1,6 @@
 //! One integration-test binary: each module is a capability, `helpers` is the harness.
 
+mod audit;
 mod auth;
 mod bad_requests;
 mod config_command;
