@@ -4,6 +4,7 @@
 //!
 //! - `load`: a randomised concurrent load on three replicas under a 4/min, 20/day key.
 //! - `block`: a 429 seen by one replica, and a background fill, act for the whole fleet.
+//! - `audit`: the audit log shared by replicas, and kept across a single node's restart.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
 
 // The server helper serves several test binaries; this one needs only part of it.
@@ -13,6 +14,8 @@ mod support;
 #[path = "support/service.rs"]
 mod service;
 
+#[path = "fleet/audit.rs"]
+mod audit;
 #[path = "fleet/block.rs"]
 mod block;
 #[path = "fleet/demo.rs"]

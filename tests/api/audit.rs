@@ -294,3 +294,31 @@ async fn bad_parameters_are_422_naming_the_parameter_never_500() {
 async fn app_audit(app: &TestApp) -> vtenrich::audit::AuditLog {
     app.audit.clone().expect("the harness keeps the audit log")
 }
+
+#[tokio::test]
+async fn a_quota_exceeded_block_and_its_end_are_audited_once_each() {
+    let app = app().await;
+    app.sim.set_quota_exceeded(true);
+    let ips = known_addresses(3);
+
+    for ip in &ips {
+        let response = app
+            .http
+            .post(format!("{}/v1/enrich", app.address))
+            .bearer_auth(USER_KEY)
+            .json(&json!({"observables": [ip], "max_wait_ms": 500}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let blocked = wait_for(&app, "action=quota.blocked", 1).await;
+    app.sim.set_quota_exceeded(false);
+    app.clock.advance(Duration::from_secs(12 * 3600));
+    let unblocked = wait_for(&app, "action=quota.unblocked", 1).await;
+
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(blocked[0]["details"]["blocked_until"], "2026-11-11T00:00:00Z");
+    assert_eq!(unblocked.len(), 1);
+    assert_eq!(entries(&app, "action=quota.blocked").await.len(), 1);
+}
