@@ -80,7 +80,10 @@ fn entry(ip: Option<IpAddr>, window: Window) -> Event {
     let end = window.start + TimeDelta::minutes(1);
     Event::new(window.start, SYSTEM, actions::AUTH_FAILED)
         .from_ip(ip)
-        .target("source_ip", ip.map_or_else(|| "other".to_owned(), |ip| ip.to_string()))
+        .target(
+            "source_ip",
+            ip.map_or_else(|| "other".to_owned(), |ip| ip.to_string()),
+        )
         .details(json!({
             "count": window.count,
             "window_start": window.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -12,8 +12,7 @@ use super::AuditLog;
 use super::event::{Event, SYSTEM, actions};
 use crate::clock::SharedClock;
 use crate::quota::{
-    Denied, Grant, Priority, QuotaGate, QuotaSnapshot, SyncedUsage, UpstreamSignal,
-    next_day_reset,
+    Denied, Grant, Priority, QuotaGate, QuotaSnapshot, SyncedUsage, UpstreamSignal, next_day_reset,
 };
 
 /// A quota gate whose QuotaExceeded blocks are audited.
@@ -61,7 +60,11 @@ impl AuditedGate {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (audit, clock, recorded) = (self.audit.clone(), self.clock.clone(), self.recorded.clone());
+        let (audit, clock, recorded) = (
+            self.audit.clone(),
+            self.clock.clone(),
+            self.recorded.clone(),
+        );
         runtime.spawn(async move {
             clock.sleep_until(until).await;
             {

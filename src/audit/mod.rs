@@ -115,7 +115,10 @@ impl AuditLog {
             Ok(secret) => secret,
             Err(err) => {
                 // Cursors then only hold within this process; the log itself still works.
-                tracing::warn!(error = format!("{err:#}"), "cannot share the audit cursor secret");
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "cannot share the audit cursor secret"
+                );
                 fresh
             }
         };
@@ -149,7 +152,10 @@ impl AuditLog {
             .is_err()
         {
             self.inner.metrics.audit_dropped.inc();
-            tracing::warn!(action, "audit entry dropped: the audit writer is behind or stopped");
+            tracing::warn!(
+                action,
+                "audit entry dropped: the audit writer is behind or stopped"
+            );
         }
     }
 
@@ -221,7 +227,10 @@ impl AuditLog {
         let last = match backend.meta_get(LAST_SETTINGS).await {
             Ok(last) => last.and_then(|bytes| serde_json::from_slice::<SettingsText>(&bytes).ok()),
             Err(err) => {
-                tracing::warn!(error = format!("{err:#}"), "cannot read the last start's settings");
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "cannot read the last start's settings"
+                );
                 None
             }
         };
@@ -239,7 +248,10 @@ impl AuditLog {
         };
         let bytes = serde_json::to_vec(&now).expect("a map of strings serialises");
         if let Err(err) = backend.meta_put(LAST_SETTINGS, &bytes).await {
-            tracing::warn!(error = format!("{err:#}"), "cannot save this start's settings");
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "cannot save this start's settings"
+            );
         }
         self.record(
             Event::new(self.inner.clock.now(), SYSTEM, actions::SERVICE_STARTED)
@@ -271,7 +283,11 @@ impl AuditLog {
         let backend = &self.inner.backend;
         let mut before = match cursor {
             Some(cursor) => {
-                let id = self.inner.cursors.open(cursor).ok_or(QueryError::BadCursor)?;
+                let id = self
+                    .inner
+                    .cursors
+                    .open(cursor)
+                    .ok_or(QueryError::BadCursor)?;
                 if !backend.is_id(&id) {
                     return Err(QueryError::BadCursor);
                 }
@@ -348,7 +364,10 @@ async fn write(
                     );
                 }
             }
-            if let Err(err) = backend.trim(clock.now() - max_age, settings.max_entries).await {
+            if let Err(err) = backend
+                .trim(clock.now() - max_age, settings.max_entries)
+                .await
+            {
                 tracing::warn!(error = format!("{err:#}"), "cannot trim the audit log");
             }
         }

@@ -59,9 +59,17 @@ mod tests {
 
         let direct = source_ip(ip("198.51.100.9"), Some("203.0.113.5"), &trusted);
         let proxied = source_ip(ip("10.1.2.3"), Some("203.0.113.5"), &trusted);
-        let chained = source_ip(ip("10.1.2.3"), Some("192.0.2.1, 203.0.113.5, 10.9.9.9"), &trusted);
+        let chained = source_ip(
+            ip("10.1.2.3"),
+            Some("192.0.2.1, 203.0.113.5, 10.9.9.9"),
+            &trusted,
+        );
         let nothing = source_ip(ip("10.1.2.3"), None, &trusted);
-        let nobody = source_ip(ip("10.1.2.3"), Some("203.0.113.5"), &TrustedProxies::default());
+        let nobody = source_ip(
+            ip("10.1.2.3"),
+            Some("203.0.113.5"),
+            &TrustedProxies::default(),
+        );
 
         assert_eq!(direct, ip("198.51.100.9"));
         assert_eq!(proxied, ip("203.0.113.5"));

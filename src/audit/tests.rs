@@ -42,7 +42,10 @@ async fn pages_with_a_cursor_walk_every_entry_exactly_once_newest_first() {
     let mut seen = Vec::new();
     let mut cursor = None;
     for _ in 0..100 {
-        let page = log.query(&Filter::default(), 100, cursor.as_deref()).await.unwrap();
+        let page = log
+            .query(&Filter::default(), 100, cursor.as_deref())
+            .await
+            .unwrap();
         seen.extend(page.entries.iter().map(|e| e.id.parse::<u64>().unwrap()));
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -95,11 +98,17 @@ async fn each_filter_returns_exactly_the_matching_entries() {
     let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     assert_eq!(
         actors(log.query(&by_actor, 10, None).await.unwrap()),
-        [pair("alice", "caller.deleted"), pair("alice", "caller.created")]
+        [
+            pair("alice", "caller.deleted"),
+            pair("alice", "caller.created")
+        ]
     );
     assert_eq!(
         actors(log.query(&by_action, 10, None).await.unwrap()),
-        [pair("carol", "caller.updated"), pair("bob", "caller.updated")]
+        [
+            pair("carol", "caller.updated"),
+            pair("bob", "caller.updated")
+        ]
     );
     assert_eq!(
         actors(log.query(&by_target, 10, None).await.unwrap()),
@@ -107,7 +116,10 @@ async fn each_filter_returns_exactly_the_matching_entries() {
     );
     assert_eq!(
         actors(log.query(&by_time, 10, None).await.unwrap()),
-        [pair("alice", "caller.deleted"), pair("bob", "caller.updated")]
+        [
+            pair("alice", "caller.deleted"),
+            pair("bob", "caller.updated")
+        ]
     );
 }
 
@@ -117,7 +129,9 @@ async fn a_forged_cursor_is_refused() {
     log.record(entry(&clock, "a", "x"));
     log.flush().await;
 
-    let result = log.query(&Filter::default(), 10, Some("NDEuZm9yZ2Vk")).await;
+    let result = log
+        .query(&Filter::default(), 10, Some("NDEuZm9yZ2Vk"))
+        .await;
 
     assert!(matches!(result, Err(QueryError::BadCursor)));
 }

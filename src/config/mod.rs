@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use origin::{Origin, Origins};
 pub use report::render;
 pub use sections::{
-    AuditSettings, CacheSettings, CallerSettings, DataDir, DeferredSettings, LogFormat, LogSettings,
-    RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies, VirusTotalSettings,
+    AuditSettings, CacheSettings, CallerSettings, DataDir, DeferredSettings, LogFormat,
+    LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
+    VirusTotalSettings,
 };
 pub use sources::{Flags, Sources};
 pub use validate::EXAMPLE_CALLER_KEYS;

@@ -124,8 +124,12 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
                 asked.limit = text
                     .parse::<usize>()
                     .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n) && text.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or_else(|| invalid("limit", format!("a whole number from 1 to {MAX_LIMIT}")))?;
+                    .filter(|n| {
+                        (1..=MAX_LIMIT).contains(n) && text.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .ok_or_else(|| {
+                        invalid("limit", format!("a whole number from 1 to {MAX_LIMIT}"))
+                    })?;
             }
             "format" => {
                 asked.format = match text.as_str() {
@@ -214,7 +218,10 @@ fn render(page: Page, format: Format) -> Response {
             }
             ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
         }
-        Format::Csv => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv(&page.entries))
+        Format::Csv => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            csv(&page.entries),
+        )
             .into_response(),
     };
     if let Some(value) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {

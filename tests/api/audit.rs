@@ -66,7 +66,10 @@ async fn wait_for(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("fewer than {n} entries for {query}: {:?}", entries(app, query).await);
+    panic!(
+        "fewer than {n} entries for {query}: {:?}",
+        entries(app, query).await
+    );
 }
 
 async fn purge(app: &TestApp, key: &str, observables: Value) -> (u16, Value) {
@@ -135,7 +138,10 @@ async fn a_purge_makes_the_next_lookup_call_virustotal_again_and_is_audited() {
 
     assert_eq!(cached["source"], "cache");
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["purged"], json!([{"observable": ip, "was_cached": true}]));
+    assert_eq!(
+        answer["purged"],
+        json!([{"observable": ip, "was_cached": true}])
+    );
     assert_eq!(refetched["source"], "virustotal");
     assert_eq!(app.sim.ip_call_count(), before + 1);
     let audited = wait_for(&app, "action=cache.purged", 1).await;
@@ -154,7 +160,12 @@ async fn a_purge_of_something_that_is_not_an_ip_is_422_naming_it() {
 
     assert_eq!(status, 422);
     assert_eq!(body["error"]["code"], "invalid_observable");
-    assert!(body["error"]["message"].as_str().unwrap().contains("observables[1]"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("observables[1]")
+    );
 }
 
 #[tokio::test]
@@ -185,7 +196,10 @@ async fn ten_thousand_bad_keys_from_one_address_make_one_auth_failed_entry_in_th
     let after = wait_for(&app, "action=auth.failed", 1).await;
 
     assert_eq!(refused, 10_000);
-    assert!(during.is_empty(), "written before its minute ended: {during:?}");
+    assert!(
+        during.is_empty(),
+        "written before its minute ended: {during:?}"
+    );
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!(after[0]["details"]["count"], 10_000);
     assert_eq!(after[0]["source_ip"], "127.0.0.1");
@@ -197,14 +211,41 @@ async fn filters_and_exports_select_exactly_the_matching_entries() {
     let app = app().await;
     let audit = app_audit(&app).await;
     let t0 = app.clock_now();
-    audit.record_admin("soc-admin", None, "caller.created", "caller", "alpha", None, Some(json!({"id": "alpha"})));
+    audit.record_admin(
+        "soc-admin",
+        None,
+        "caller.created",
+        "caller",
+        "alpha",
+        None,
+        Some(json!({"id": "alpha"})),
+    );
     app.clock.advance(Duration::from_secs(60));
     let t1 = app.clock_now();
-    audit.record_admin("soc-admin", None, "caller.updated", "caller", "beta", Some(json!({"daily_cap": 1})), Some(json!({"daily_cap": 2})));
-    audit.record_admin("config", None, "caller.deleted", "caller", "alpha", Some(json!({"id": "alpha"})), None);
+    audit.record_admin(
+        "soc-admin",
+        None,
+        "caller.updated",
+        "caller",
+        "beta",
+        Some(json!({"daily_cap": 1})),
+        Some(json!({"daily_cap": 2})),
+    );
+    audit.record_admin(
+        "config",
+        None,
+        "caller.deleted",
+        "caller",
+        "alpha",
+        Some(json!({"id": "alpha"})),
+        None,
+    );
     audit.flush().await;
     let ids = |found: &[Value]| -> Vec<String> {
-        found.iter().map(|e| format!("{} {}", e["action"], e["target_id"]).replace('"', "")).collect()
+        found
+            .iter()
+            .map(|e| format!("{} {}", e["action"], e["target_id"]).replace('"', ""))
+            .collect()
     };
 
     let by_actor = entries(&app, "actor=config").await;
@@ -212,29 +253,59 @@ async fn filters_and_exports_select_exactly_the_matching_entries() {
     let by_target = entries(&app, "target_type=caller&target_id=alpha").await;
     let by_time = entries(&app, &format!("target_type=caller&from={t0}&to={t0}")).await;
     let later = entries(&app, &format!("target_type=caller&from={t1}")).await;
-    let (_, headers, csv) =
-        get_as(&app, ADMIN_KEY, "/v1/admin/audit?target_id=alpha&format=csv").await;
-    let (_, _, lines) =
-        get_as(&app, ADMIN_KEY, "/v1/admin/audit?target_id=alpha&format=jsonl").await;
+    let (_, headers, csv) = get_as(
+        &app,
+        ADMIN_KEY,
+        "/v1/admin/audit?target_id=alpha&format=csv",
+    )
+    .await;
+    let (_, _, lines) = get_as(
+        &app,
+        ADMIN_KEY,
+        "/v1/admin/audit?target_id=alpha&format=jsonl",
+    )
+    .await;
 
     assert_eq!(ids(&by_actor), ["caller.deleted alpha"]);
     assert_eq!(ids(&by_action), ["caller.updated beta"]);
-    assert_eq!(ids(&by_target), ["caller.deleted alpha", "caller.created alpha"]);
+    assert_eq!(
+        ids(&by_target),
+        ["caller.deleted alpha", "caller.created alpha"]
+    );
     assert_eq!(ids(&by_time), ["caller.created alpha"]);
     assert_eq!(ids(&later), ["caller.deleted alpha", "caller.updated beta"]);
     assert_eq!(by_action[0]["details"]["before"]["daily_cap"], 1);
     assert_eq!(by_action[0]["details"]["after"]["daily_cap"], 2);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let mut rows = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(
         rows.headers().unwrap(),
-        vec!["id", "timestamp", "actor", "source_ip", "action", "target_type", "target_id", "details"]
+        vec![
+            "id",
+            "timestamp",
+            "actor",
+            "source_ip",
+            "action",
+            "target_type",
+            "target_id",
+            "details"
+        ]
     );
     let actions: Vec<String> = rows.records().map(|r| r.unwrap()[4].to_owned()).collect();
     assert_eq!(actions, ["caller.deleted", "caller.created"]);
     let line_actions: Vec<String> = lines
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(line_actions, ["caller.deleted", "caller.created"]);
 }
@@ -244,7 +315,15 @@ async fn a_cursor_walks_every_entry_exactly_once_and_a_forged_one_is_422() {
     let app = app().await;
     let audit = app_audit(&app).await;
     for i in 0..250 {
-        audit.record_admin("soc-admin", None, "caller.updated", "caller", &format!("c{i}"), None, None);
+        audit.record_admin(
+            "soc-admin",
+            None,
+            "caller.updated",
+            "caller",
+            &format!("c{i}"),
+            None,
+            None,
+        );
     }
     audit.flush().await;
 
@@ -255,12 +334,24 @@ async fn a_cursor_walks_every_entry_exactly_once_and_a_forged_one_is_422() {
             Some(c) => format!("action=caller.updated&limit=40&cursor={c}"),
             None => "action=caller.updated&limit=40".to_owned(),
         };
-        let (status, headers, body) = get_as(&app, ADMIN_KEY, &format!("/v1/admin/audit?{query}")).await;
+        let (status, headers, body) =
+            get_as(&app, ADMIN_KEY, &format!("/v1/admin/audit?{query}")).await;
         assert_eq!(status, 200, "{body}");
         let page: Value = serde_json::from_str(&body).unwrap();
-        seen.extend(page["entries"].as_array().unwrap().iter().map(|e| e["target_id"].to_string()));
+        seen.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["target_id"].to_string()),
+        );
         cursor = page["next_cursor"].as_str().map(str::to_owned);
-        assert_eq!(headers.get("x-next-cursor").map(|v| v.to_str().unwrap().to_owned()), cursor);
+        assert_eq!(
+            headers
+                .get("x-next-cursor")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            cursor
+        );
         if cursor.is_none() {
             break;
         }
@@ -318,7 +409,10 @@ async fn a_quota_exceeded_block_and_its_end_are_audited_once_each() {
     let unblocked = wait_for(&app, "action=quota.unblocked", 1).await;
 
     assert_eq!(blocked.len(), 1, "{blocked:?}");
-    assert_eq!(blocked[0]["details"]["blocked_until"], "2026-11-11T00:00:00Z");
+    assert_eq!(
+        blocked[0]["details"]["blocked_until"],
+        "2026-11-11T00:00:00Z"
+    );
     assert_eq!(unblocked.len(), 1);
     assert_eq!(entries(&app, "action=quota.blocked").await.len(), 1);
 }

@@ -45,11 +45,21 @@ async fn an_entry_written_on_one_replica_is_listed_by_the_other() {
     let (sim, redis) = (simulator(None, None).await, RedisServer::start());
     let dir = tempfile::tempdir().unwrap();
     let file = config(dir.path(), "");
-    let fleet = replicas(2, &sim, &redis, &[("VTENRICH_CONFIG", file.to_str().unwrap())]).await;
+    let fleet = replicas(
+        2,
+        &sim,
+        &redis,
+        &[("VTENRICH_CONFIG", file.to_str().unwrap())],
+    )
+    .await;
     let ip = known_addresses(3, 1).remove(0);
 
     let (status, answer) = fleet[0]
-        .post_as(ADMIN_KEY, "/v1/admin/cache/purge", json!({"observables": [ip]}))
+        .post_as(
+            ADMIN_KEY,
+            "/v1/admin/cache/purge",
+            json!({"observables": [ip]}),
+        )
         .await;
     let on_other = listed(&fleet[1], "action=cache.purged", 1).await;
     let starts = listed(&fleet[1], "action=service.started", 2).await;
@@ -83,7 +93,11 @@ async fn the_audit_survives_a_restart_on_a_single_node_with_its_stop_and_changed
     let mut first = start(1000).await;
     let ip = known_addresses(4, 1).remove(0);
     let (status, _) = first
-        .post_as(ADMIN_KEY, "/v1/admin/cache/purge", json!({"observables": [ip]}))
+        .post_as(
+            ADMIN_KEY,
+            "/v1/admin/cache/purge",
+            json!({"observables": [ip]}),
+        )
         .await;
     assert_eq!(status, 200);
     listed(&first, "action=cache.purged", 1).await;
@@ -95,10 +109,20 @@ async fn the_audit_survives_a_restart_on_a_single_node_with_its_stop_and_changed
     let actions: Vec<&str> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        ["service.started", "service.stopped", "cache.purged", "service.started"]
+        [
+            "service.started",
+            "service.stopped",
+            "cache.purged",
+            "service.started"
+        ]
     );
     assert_eq!(all[0]["details"]["changed"]["max_batch"]["before"], "1000");
     assert_eq!(all[0]["details"]["changed"]["max_batch"]["after"], "500");
-    assert_eq!(all[0]["details"]["changed"].as_object().unwrap().len(), 1, "{}", all[0]);
+    assert_eq!(
+        all[0]["details"]["changed"].as_object().unwrap().len(),
+        1,
+        "{}",
+        all[0]
+    );
     assert_eq!(all[3]["details"]["first_start"], true);
 }

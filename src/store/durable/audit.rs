@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{
+    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
 
 use super::tables::META;
 use super::{DurableStore, StoreError, file};
@@ -95,7 +97,9 @@ impl DurableStore {
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
                 Err(err) => return Err(err.into()),
             };
-            Ok(table.get(meta_key(name).as_str())?.map(|v| v.value().to_vec()))
+            Ok(table
+                .get(meta_key(name).as_str())?
+                .map(|v| v.value().to_vec()))
         })
     }
 }
@@ -120,9 +124,10 @@ fn trim_chunk(
     let mut len = table.len()?;
     let mut removed = 0;
     while removed < TRIM_CHUNK {
-        let Some((key, over)) = table.first()?.map(|(k, v)| {
-            (k.value(), len > max_entries || too_old(v.value(), cutoff))
-        }) else {
+        let Some((key, over)) = table
+            .first()?
+            .map(|(k, v)| (k.value(), len > max_entries || too_old(v.value(), cutoff)))
+        else {
             break;
         };
         if !over {
@@ -190,7 +195,8 @@ impl AuditBackend for DurableStore {
         let (key, value) = (meta_key(name), value.to_vec());
         blocking(self, move |s| {
             s.write("write", |txn| {
-                txn.open_table(META)?.insert(key.as_str(), value.as_slice())?;
+                txn.open_table(META)?
+                    .insert(key.as_str(), value.as_slice())?;
                 Ok(())
             })
         })
