@@ -22,12 +22,11 @@ impl DurableStore {
     fn audit_append(&self, events: Vec<Event>) -> Result<(), StoreError> {
         self.write("write", |txn| {
             let mut table = txn.open_table(AUDIT)?;
-            let mut next = table.last()?.map_or(0, |(k, _)| k.value()) + 1;
-            for mut event in events {
-                event.id = next.to_string();
+            let first = table.last()?.map_or(0, |(k, _)| k.value()) + 1;
+            for (id, mut event) in (first..).zip(events) {
+                event.id = id.to_string();
                 let bytes = serde_json::to_vec(&event).expect("an event serialises");
-                table.insert(next, bytes.as_slice())?;
-                next += 1;
+                table.insert(id, bytes.as_slice())?;
             }
             Ok(())
         })
