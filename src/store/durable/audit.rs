@@ -202,3 +202,38 @@ impl AuditBackend for DurableStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::config::StoreSettings;
+    use crate::metrics::Metrics;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-10T12:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    #[tokio::test]
+    async fn stored_entries_come_back_newest_first_and_the_retention_trims_the_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            DurableStore::open(dir.path(), StoreSettings::default(), Metrics::new()).unwrap();
+        let events: Vec<Event> = (0..10)
+            .map(|i| Event::new(t0() + TimeDelta::days(i), "a", &format!("n{i}")))
+            .collect();
+        store.append(events).await.unwrap();
+
+        let page = store.newest(Some("9"), 3).await.unwrap();
+        store.trim(t0() + TimeDelta::days(2), 5).await.unwrap();
+        let kept = store.newest(None, 100).await.unwrap();
+
+        let actions = |e: &[Event]| e.iter().map(|e| e.action.clone()).collect::<Vec<_>>();
+        assert_eq!(actions(&page), ["n7", "n6", "n5"]);
+        assert_eq!(actions(&kept), ["n9", "n8", "n7", "n6", "n5"]);
+        assert_eq!(kept[0].id, "10");
+    }
+}
