@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{AuditLog, AuditedGate};
 use crate::cache::Cache;
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
@@ -37,6 +38,7 @@ pub struct Application {
     quota_sync: Option<(VtClient, String, std::time::Duration, Arc<dyn QuotaGate>)>,
     store: Option<DurableStore>,
     registry: Registry,
+    audit: AuditLog,
 }
 
 impl Application {
@@ -68,7 +70,18 @@ impl Application {
             max_body_bytes: vt.max_body_bytes,
         })?;
         let backends = crate::backends::open(settings, clock.clone(), &metrics).await?;
-        let gate = backends.gate.clone();
+        let audit = AuditLog::open(
+            backends.audit.clone(),
+            settings.audit,
+            clock.clone(),
+            metrics.clone(),
+        )
+        .await?;
+        let gate: Arc<dyn QuotaGate> = Arc::new(AuditedGate::new(
+            backends.gate.clone(),
+            audit.clone(),
+            clock.clone(),
+        ));
         metrics.observe_quota(&gate.snapshot());
         let mut cache = Cache::new(settings.cache, clock.clone(), metrics.clone());
         if settings.redis.url.is_some() {
@@ -111,6 +124,7 @@ impl Application {
             ready: ready.clone(),
             registry: registry.clone(),
             daily_use: backends.ledger.clone() as Arc<dyn DailyUse>,
+            audit: audit.clone(),
         };
         let router = http::router(
             state,
@@ -118,6 +132,7 @@ impl Application {
                 body_limit_bytes: settings.body_limit_bytes,
                 swagger_ui: settings.swagger_ui,
                 request_timeout: settings.request_timeout,
+                trusted_proxies: settings.trusted_proxies.clone(),
             },
             http::Callers::new(registry.clone(), policy, settings.metrics_open),
         );
@@ -135,6 +150,7 @@ impl Application {
             .user_id
             .clone()
             .map(|user| (client, user, vt.quota_sync_interval, gate));
+        audit.started(settings).await;
         Ok(Self {
             listener,
             router,
@@ -156,6 +172,7 @@ impl Application {
             quota_sync,
             store: backends.store,
             registry,
+            audit,
         })
     }
 
@@ -176,6 +193,11 @@ impl Application {
         &self.registry
     }
 
+    /// The audit log (the callers admin API records its changes through it).
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
     /// The enricher (for tests and benchmarks).
     pub fn enricher(&self) -> &Enricher {
         &self.enricher
@@ -190,6 +212,7 @@ impl Application {
         let address = self.local_addr();
         let cancel = CancellationToken::new();
         let filler = self.enricher.spawn_filler(cancel.clone());
+        let sweeper = self.audit.spawn_minute_sweeper(cancel.clone());
         let purger = self
             .store
             .clone()
@@ -222,6 +245,8 @@ impl Application {
         // Answers already paid for are written before the process goes.
         self.enricher.settle(self.settle_limit).await;
         cancel.cancel();
+        let _ = sweeper.await;
+        self.audit.stopped().await;
         let _ = filler.await;
         if let Some(purger) = purger {
             let _ = purger.await;

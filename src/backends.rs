@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::callers::Persistence;
 use crate::caller::CallerId;
 use crate::callers::ledger::{CallerLedger, LocalLedger};
+use crate::audit::{AuditBackend, MemoryBackend};
 use crate::clock::SharedClock;
 use crate::config::{DataDir, Settings};
 use crate::enrich::{FleetLock, SecondTier};
@@ -26,6 +27,8 @@ pub struct Backends {
     pub store: Option<DurableStore>,
     /// Where runtime callers are kept.
     pub callers: Persistence,
+    /// Where the audit log is kept: the Redis stream, the store, or memory.
+    pub audit: Arc<dyn AuditBackend>,
 }
 
 /// The key's limits from the settings.
@@ -56,6 +59,7 @@ pub async fn open(
             expected_replicas = settings.redis.expected_replicas,
             "sharing quota and cache through Redis"
         );
+        let (backend, keys) = parts.shared;
         // Redis is the shared tier; the embedded store would only duplicate it per replica.
         return Ok(Backends {
             gate: parts.gate,
@@ -64,6 +68,11 @@ pub async fn open(
             lock: Some(parts.lock),
             store: None,
             callers: Persistence::Redis(parts.callers),
+            audit: Arc::new(crate::redis::RedisAudit::new(
+                backend,
+                &keys,
+                settings.audit.max_entries,
+            )),
         });
     }
     Ok(single_node(settings, clock, metrics).await)
@@ -117,6 +126,10 @@ async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics)
         callers: store
             .clone()
             .map_or(Persistence::Memory, Persistence::Durable),
+        audit: match &store {
+            Some(store) => Arc::new(store.clone()),
+            None => Arc::new(MemoryBackend::default()),
+        },
         store,
     }
 }

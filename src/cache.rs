@@ -175,6 +175,11 @@ impl Cache {
         self.inner.insert(ip, entry);
     }
 
+    /// Drops the entry of `ip`; whether there was one.
+    pub fn remove(&self, ip: &IpAddr) -> bool {
+        self.inner.remove(ip).is_some()
+    }
+
     /// Approximate number of entries.
     pub fn entry_count(&self) -> u64 {
         self.inner.run_pending_tasks();

@@ -5,6 +5,7 @@
 //! renders the normalised `report`.
 //!
 //! - `app`: builds the service from settings and runs it until shutdown.
+//! - `audit`: the audit log (who changed what, refusals, the service's own events).
 //! - `backends`: chooses the quota gate, second tier and lock for the configuration.
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
@@ -28,6 +29,7 @@
 //! - `virustotal`: the API client and answer classification.
 
 pub mod app;
+pub mod audit;
 pub mod backends;
 pub mod cache;
 pub mod caller;

@@ -110,6 +110,8 @@ pub struct MetricFamilies {
     pub store_errors: IntCounterVec,
     pub store_degraded: IntGauge,
     pub store_entries: IntGauge,
+    pub audit_entries: IntCounter,
+    pub audit_dropped: IntCounter,
     pub connections_open: IntGauge,
     pub connections_max: IntGauge,
     pub connections_refused: IntCounterVec,
@@ -377,6 +379,22 @@ impl Metrics {
                 IntGauge::new(
                     "vtenrich_deferred_queue_depth",
                     "Observables waiting for a background fill.",
+                )
+                .expect("ok"),
+            ),
+            audit_entries: register(
+                &r,
+                IntCounter::new(
+                    "vtenrich_audit_entries_total",
+                    "Audit log entries written.",
+                )
+                .expect("ok"),
+            ),
+            audit_dropped: register(
+                &r,
+                IntCounter::new(
+                    "vtenrich_audit_dropped_total",
+                    "Audit log entries lost: the writer queue was full or the backend failed the write.",
                 )
                 .expect("ok"),
             ),

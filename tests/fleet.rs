@@ -6,6 +6,7 @@
 //! - `caps`: a caller's daily cap counted for the whole fleet.
 //! - `block`: a 429 seen by one replica, and a background fill, act for the whole fleet.
 //! - `callers`: a caller created or removed on one replica reaches the others within 2 s.
+//! - `audit`: the audit log shared by replicas, and kept across a single node's restart.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
 
 // The server helper serves several test binaries; this one needs only part of it.
@@ -15,6 +16,8 @@ mod support;
 #[path = "support/service.rs"]
 mod service;
 
+#[path = "fleet/audit.rs"]
+mod audit;
 #[path = "fleet/block.rs"]
 mod block;
 #[path = "fleet/callers.rs"]

@@ -22,6 +22,8 @@ pub enum Kind {
     Url,
     /// One of a closed set of words.
     Choice(&'static [&'static str]),
+    /// Comma-separated CIDRs (or addresses).
+    Cidrs,
 }
 
 /// One setting.
@@ -56,7 +58,7 @@ const fn secret(var: &'static str, key: &'static str) -> Setting {
     }
 }
 
-use Kind::{Bool, Choice, Duration, Int, SocketAddr, Str, Url};
+use Kind::{Bool, Choice, Cidrs, Duration, Int, SocketAddr, Str, Url};
 
 /// Every setting, in the order `vtenrich config` prints them (top level first, then sections).
 pub const SETTINGS: &[Setting] = &[
@@ -87,6 +89,7 @@ pub const SETTINGS: &[Setting] = &[
     plain("VTENRICH_SWAGGER_UI", "swagger_ui", Bool),
     plain("VTENRICH_METRICS_OPEN", "metrics_open", Bool),
     plain("VTENRICH_DATA_DIR", "data_dir", Str),
+    plain("VTENRICH_TRUSTED_PROXIES", "trusted_proxies", Cidrs),
     secret("VTENRICH_VT_API_KEY", "virustotal.api_key"),
     plain("VTENRICH_VT_API_KEY_FILE", "virustotal.api_key_file", Str),
     plain("VTENRICH_VT_BASE_URL", "virustotal.base_url", Url),
@@ -160,6 +163,7 @@ pub const SETTINGS: &[Setting] = &[
     plain("VTENRICH_EXPECTED_REPLICAS", "redis.expected_replicas", Int),
     plain("VTENRICH_REDIS_NAMESPACE", "redis.namespace", Str),
     plain("VTENRICH_REDIS_MEMORY_TTL", "redis.memory_ttl", Duration),
+    plain("VTENRICH_AUDIT_MAX_ENTRIES", "audit.max_entries", Int),
 ];
 
 /// The setting read from `var`.

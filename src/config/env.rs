@@ -162,6 +162,10 @@ pub(super) fn convert(name: &str, raw: &str, kind: Kind) -> Result<toml::Value, 
             url::Url::parse(raw).map_err(|_| bad("a URL"))?;
             toml::Value::String(raw.to_owned())
         }
+        Kind::Cidrs => {
+            super::TrustedProxies::parse(raw).map_err(|e| format!("{name}: {e}"))?;
+            toml::Value::String(raw.to_owned())
+        }
         Kind::Choice(words) => {
             let word = raw.to_ascii_lowercase();
             if !words.contains(&word.as_str()) {

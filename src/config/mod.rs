@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use origin::{Origin, Origins};
 pub use report::render;
 pub use sections::{
-    CacheSettings, CallerSettings, DataDir, DeferredSettings, LogFormat, LogSettings,
-    RedisFailureMode, RedisSettings, StoreSettings, VirusTotalSettings,
+    AuditSettings, CacheSettings, CallerSettings, DataDir, DeferredSettings, LogFormat,
+    LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
+    VirusTotalSettings,
 };
 pub use sources::{Flags, Sources};
 pub use validate::EXAMPLE_CALLER_KEYS;
@@ -96,6 +97,11 @@ pub struct Settings {
     pub metrics_open: bool,
     /// Shared quota and cache through Redis (scale-out).
     pub redis: RedisSettings,
+    /// Proxies whose `X-Forwarded-For` names the source address the audit log records
+    /// (`VTENRICH_TRUSTED_PROXIES`, comma-separated CIDRs; default none).
+    pub trusted_proxies: TrustedProxies,
+    /// Audit log retention.
+    pub audit: AuditSettings,
     /// Where each value came from (for messages and `vtenrich config`).
     #[serde(skip)]
     pub origins: Origins,
@@ -128,6 +134,8 @@ impl Default for Settings {
             reserve_interactive: None,
             metrics_open: true,
             redis: RedisSettings::default(),
+            trusted_proxies: TrustedProxies::default(),
+            audit: AuditSettings::default(),
             origins: Origins::default(),
         }
     }

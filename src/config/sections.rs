@@ -276,3 +276,71 @@ impl Default for LogSettings {
 fn secret_state<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if secret.is_some() { "<set>" } else { "<unset>" })
 }
+
+/// Audit log retention.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Most audit entries kept (`VTENRICH_AUDIT_MAX_ENTRIES`, default 100,000); entries older
+    /// than 90 days go whatever this says.
+    pub max_entries: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// Proxies whose `X-Forwarded-For` is believed (CIDRs; a bare address is one host). Written
+/// as a list in TOML or comma-separated (`VTENRICH_TRUSTED_PROXIES`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Parses comma-separated CIDRs or addresses; the error names the first bad one.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        Self::from_parts(text.split(',').map(str::trim).filter(|p| !p.is_empty()))
+    }
+
+    fn from_parts<'a>(parts: impl Iterator<Item = &'a str>) -> Result<Self, String> {
+        parts
+            .map(|part| {
+                part.parse::<ipnet::IpNet>()
+                    .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{part:?} is not a CIDR such as 10.0.0.0/8 or an address"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    /// Whether `ip` is one of the proxies.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+impl Serialize for TrustedProxies {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        s.serialize_str(&parts.join(","))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Text(String),
+            List(Vec<String>),
+        }
+        let parsed = match Given::deserialize(d)? {
+            Given::Text(text) => Self::parse(&text),
+            Given::List(list) => Self::from_parts(list.iter().map(|p| p.trim())),
+        };
+        parsed.map_err(|e| serde::de::Error::custom(format!("trusted_proxies: {e}")))
+    }
+}

@@ -30,6 +30,7 @@ impl Settings {
                 "max_concurrent_upstream",
                 self.max_concurrent_upstream as u64,
             ),
+            ("audit.max_entries", self.audit.max_entries),
             (
                 "redis.expected_replicas",
                 u64::from(self.redis.expected_replicas),

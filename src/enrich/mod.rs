@@ -431,6 +431,22 @@ impl Enricher {
         }
     }
 
+    /// Drops `ips` from every tier (memory, the durable store or Redis), so the next lookup
+    /// asks VirusTotal. Returns, per address, whether any tier held it; an error when the
+    /// second tier could not delete (memory is purged regardless).
+    pub async fn purge(&self, ips: &[IpAddr]) -> anyhow::Result<Vec<bool>> {
+        let up = &self.upstream;
+        let mut held: Vec<bool> = ips.iter().map(|ip| up.cache.remove(ip)).collect();
+        if let Some(tier) = &up.tier {
+            let stored = tier.get_many(ips).await;
+            tier.remove(ips).await?;
+            for (held, stored) in held.iter_mut().zip(stored) {
+                *held |= stored.is_some();
+            }
+        }
+        Ok(held)
+    }
+
     /// The quota gate's current state.
     pub fn quota(&self) -> QuotaSnapshot {
         let snapshot = self.upstream.gate.snapshot();

@@ -18,6 +18,10 @@ pub trait SecondTier: Send + Sync + 'static {
 
     /// Writes an answer through. Resolves once it is stored (or the tier gave up on it).
     async fn put(&self, ip: IpAddr, entry: &Entry);
+
+    /// Deletes the entries of `ips` (an admin's purge). Unlike reads and writes, a failure is
+    /// returned: the admin must know the purge did not happen.
+    async fn remove(&self, ips: &[IpAddr]) -> anyhow::Result<()>;
 }
 
 /// Outcome of asking for the fleet-wide right to fetch one observable.

@@ -2,6 +2,7 @@
 //! request ids, the per-request log line, metrics, and the one error shape.
 
 mod admin;
+mod audit;
 mod auth;
 mod enrich;
 mod entry;
@@ -10,6 +11,7 @@ mod extract;
 mod openapi;
 mod ops;
 mod ratelimit;
+mod purge;
 mod request_id;
 mod result;
 
@@ -18,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -37,6 +39,8 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
 
 use crate::callers::{DailyUse, Registry};
+use crate::audit::{AuditLog, SourceIp, source_ip};
+use crate::config::TrustedProxies;
 use crate::enrich::Enricher;
 use crate::metrics::Metrics;
 use crate::report::VerdictPolicy;
@@ -69,15 +73,18 @@ pub struct AppState {
     pub registry: Registry,
     /// Calls charged to each caller today, for the caller list.
     pub daily_use: Arc<dyn DailyUse>,
+    pub audit: AuditLog,
 }
 
 /// HTTP-level settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
     pub body_limit_bytes: usize,
     pub swagger_ui: bool,
     /// Deadline of one request, waits included.
     pub request_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` names the source address.
+    pub trusted_proxies: TrustedProxies,
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
@@ -95,6 +102,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
             admin::delete_caller
         ))
         .routes(routes!(admin::rotate_key))
+        .routes(routes!(audit::audit_log))
+        .routes(routes!(purge::purge))
 }
 
 /// The OpenAPI document, generated from the route registrations.
@@ -131,6 +140,8 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
         enricher: state.enricher.clone(),
         callers,
         deadline: options.request_timeout,
+        audit: state.audit.clone(),
+        trusted_proxies: Arc::new(options.trusted_proxies),
     };
     app.layer(DefaultBodyLimit::max(options.body_limit_bytes))
         .layer(middleware::from_fn_with_state(edge, at_the_edge))
@@ -193,6 +204,8 @@ struct Edge {
     enricher: Enricher,
     callers: Callers,
     deadline: Duration,
+    audit: AuditLog,
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// Counts and times every request by its route template (never the raw path), lets only
@@ -203,8 +216,24 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = known_method(request.method().as_str());
+    let source = source_ip(
+        request
+            .extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|peer| peer.0.ip()),
+        request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
+        &edge.trusted_proxies,
+    );
+    request.extensions_mut().insert(SourceIp(source));
     let response = match edge.callers.authorize(&mut request) {
-        Err(refused) => refused.into_response(),
+        Err(refused) => {
+            // Aggregated per address and minute inside: a brute force cannot flood the log.
+            edge.audit.auth_failed(source);
+            refused.into_response()
+        }
         Ok(()) => {
             let budgeted = route
                 .as_ref()

@@ -22,6 +22,7 @@ const WHEN: &str = "Checked only when the server has callers configured (`[[call
         (name = "enrichment", description = "Look observables up."),
         (name = "operations", description = "Health, quota and metrics."),
         (name = "admin", description = "Manage callers at runtime (callers with the `admin` role only)."),
+        (name = "administration", description = "For admin callers: the audit log, cache purges."),
     )
 )]
 pub(super) struct ApiDoc;

@@ -6,6 +6,7 @@
 //! - `tier`: Redis as the second cache tier.
 //! - `lock`: the fleet-wide fetch lock.
 //! - `callers`: the runtime callers, shared by the fleet.
+//! - `audit`: the fleet's audit log, a capped stream.
 //! - `keys`: key names under the account's hash tag.
 //! - `backend`: the connection, with every call bounded in time.
 //!
@@ -14,6 +15,7 @@
 //! reports itself unavailable.
 
 mod alone;
+mod audit;
 mod backend;
 mod callers;
 mod fallback;
@@ -32,6 +34,7 @@ use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
 
+pub use audit::RedisAudit;
 pub use backend::{Backend, BackendError, WarnLimiter};
 pub use callers::RedisCallers;
 pub use gate::{GateOptions, RedisGate, ScriptTime};
@@ -59,6 +62,8 @@ pub struct RedisParts {
     pub lock: Arc<dyn FleetLock>,
     /// The runtime callers.
     pub callers: RedisCallers,
+    /// The connection and key names, for the audit stream (built with its own settings).
+    pub shared: (Backend, Keys),
 }
 
 /// Connection tuning; the defaults suit production.
@@ -150,6 +155,7 @@ pub async fn connect_with(
         )),
         tier: Arc::new(RedisTier::new(backend.clone(), keys.clone(), clock)),
         lock: Arc::new(RedisLock::new(backend.clone(), keys.clone())),
-        callers: RedisCallers::new(backend, keys),
+        callers: RedisCallers::new(backend.clone(), keys.clone()),
+        shared: (backend, keys),
     })
 }

@@ -72,6 +72,22 @@ impl SecondTier for RedisTier {
         }
     }
 
+    async fn remove(&self, ips: &[IpAddr]) -> anyhow::Result<()> {
+        if ips.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = ips.iter().map(|ip| self.keys.entry(*ip)).collect();
+        self.backend
+            .run(|mut conn| async move {
+                redis::cmd("DEL")
+                    .arg(&keys)
+                    .query_async::<i64>(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(())
+    }
+
     async fn put(&self, ip: IpAddr, entry: &Entry) {
         let expire_at = entry.stale_until.timestamp_millis();
         // An entry past its stale deadline may not be served any more: not worth a write.

@@ -83,16 +83,26 @@ impl Drop for InFlight {
     }
 }
 
-/// The router as hyper's service, counting each request in flight until its body is sent.
+/// The router as hyper's service, counting each request in flight until its body is sent,
+/// and telling each request its peer address (`ConnectInfo`, as `axum::serve` does).
 #[derive(Debug, Clone)]
 pub(super) struct Tracked {
     router: Router,
     activity: Activity,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl Tracked {
-    pub(super) fn new(router: Router, activity: Activity) -> Self {
-        Self { router, activity }
+    pub(super) fn new(
+        router: Router,
+        activity: Activity,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Self {
+        Self {
+            router,
+            activity,
+            peer,
+        }
     }
 }
 
@@ -102,7 +112,12 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
     type Future =
         Pin<Box<dyn Future<Output = Result<Response<TrackedBody>, Infallible>> + Send + 'static>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        if let Some(peer) = self.peer {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let in_flight = self.activity.start();
         let answer = self.router.clone().oneshot(request);
         Box::pin(async move {

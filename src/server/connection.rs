@@ -31,13 +31,14 @@ pub(super) struct Parts {
 /// Serves `stream` until the client leaves, it falls silent, or the server closes; `open`
 /// holds its place under the connection cap until then.
 pub(super) fn spawn(stream: TcpStream, parts: &Parts, open: OpenConnection) {
+    let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(true);
     let mut stream = TimeoutStream::new(stream);
     // A client that stops reading its answer would pin the connection with a response in
     // flight; a write making no progress for the idle timeout ends it.
     stream.set_write_timeout(Some(parts.limits.idle_timeout));
     let activity = Activity::new();
-    let service = Tracked::new(parts.router.clone(), activity.clone());
+    let service = Tracked::new(parts.router.clone(), activity.clone(), peer);
     let connection = parts
         .builder
         .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), service)

@@ -5,6 +5,7 @@
 //! `spawn_blocking`) or call `spawn_blocking` themselves. A failing store never fails a lookup: reads fall back to misses, writes mark
 //! the store degraded and the service keeps serving from memory.
 
+mod audit;
 mod error;
 mod file;
 mod purge;
@@ -160,6 +161,22 @@ impl DurableStore {
     /// logs a warning once, counts it, marks the store degraded and returns the error.
     pub fn put(&self, ip: IpAddr, entry: &Entry) -> Result<(), StoreError> {
         self.write("write", |txn| put_in(txn, ip, entry))
+    }
+
+    /// Deletes the entries of `ips` (and their expiry rows) in one transaction.
+    pub fn remove(&self, ips: &[IpAddr]) -> Result<(), StoreError> {
+        self.write("write", |txn| {
+            let mut entries = txn.open_table(ENTRIES)?;
+            let mut expiry = txn.open_table(EXPIRY)?;
+            for ip in ips {
+                let key = tables::key(*ip);
+                let removed = entries.remove(key)?.map(|v| v.value().0);
+                if let Some(stale_ms) = removed {
+                    expiry.remove((stale_ms, key))?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Quota counts as last saved, if any.

@@ -54,6 +54,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub sim: Simulator,
     pub clock: ManualClock,
+    /// The app's audit log (to record entries as the callers admin API would).
+    pub audit: Option<vtenrich::audit::AuditLog>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -123,6 +125,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .await
         .expect("application builds");
     let address = format!("http://{}", app.local_addr());
+    let audit = Some(app.audit().clone());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
@@ -132,12 +135,21 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         http: reqwest::Client::new(),
         sim,
         clock,
+        audit,
         shutdown: Some(tx),
         server: Some(server),
     }
 }
 
 impl TestApp {
+    /// The test clock's time as RFC 3339 (seconds, `Z`), for query parameters.
+    pub fn clock_now(&self) -> String {
+        use vtenrich::clock::Clock;
+        self.clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     /// `POST /v1/enrich` with a JSON body; returns status and parsed JSON.
     pub async fn enrich(&self, body: Value) -> (u16, Value) {
         let response = self

@@ -1,6 +1,7 @@
 //! One integration-test binary: each module is a capability, `helpers` is the harness.
 
 mod admin_callers;
+mod audit;
 mod auth;
 mod bad_requests;
 mod caller_caps;

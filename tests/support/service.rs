@@ -113,6 +113,49 @@ impl Service {
         }
     }
 
+    /// Stops the process with SIGTERM (its shutdown code runs) and reaps it, waiting 30 s
+    /// at most before killing it.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..300 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill();
+    }
+
+    /// `GET path` with `Authorization: Bearer key`: status and JSON body.
+    pub async fn get_as(&self, key: &str, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("the service answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON answer"))
+    }
+
+    /// `POST path` of `body` with `Authorization: Bearer key`: status and JSON body.
+    pub async fn post_as(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("the service answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON answer"))
+    }
+
     /// Kills the process (SIGKILL: no shutdown code runs) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

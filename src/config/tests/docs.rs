@@ -77,6 +77,7 @@ fn non_default(setting: &Setting, default: &str) -> String {
         Kind::Url => "http://127.0.0.1:9/api/v3".to_owned(),
         Kind::Choice(words) => words.iter().find(|w| **w != unquoted).unwrap().to_string(),
         Kind::Str => format!("/tmp/test-value-{}", setting.key.replace('.', "-")),
+        Kind::Cidrs => "10.0.0.0/8,192.0.2.1".to_owned(),
     }
 }
 

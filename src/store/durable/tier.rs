@@ -22,6 +22,12 @@ impl SecondTier for DurableStore {
             })
     }
 
+    async fn remove(&self, ips: &[IpAddr]) -> anyhow::Result<()> {
+        let store = self.clone();
+        let owned = ips.to_vec();
+        Ok(tokio::task::spawn_blocking(move || store.remove(&owned)).await??)
+    }
+
     async fn put(&self, ip: IpAddr, entry: &Entry) {
         let store = self.clone();
         let entry = entry.clone();
