@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::callers::Persistence;
-use crate::caller::CallerId;
-use crate::callers::ledger::{CallerLedger, LocalLedger};
 use crate::audit::{AuditBackend, MemoryBackend};
+use crate::caller::CallerId;
+use crate::callers::Persistence;
+use crate::callers::ledger::{CallerLedger, LocalLedger};
 use crate::clock::SharedClock;
 use crate::config::{DataDir, Settings};
 use crate::enrich::{FleetLock, SecondTier};

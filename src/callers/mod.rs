@@ -23,8 +23,8 @@ pub mod ledger;
 mod tests;
 
 pub use change::{CallerChange, NewCaller, RegistryError};
+pub use ledger::DailyUse;
 pub use persist::Persistence;
 pub use record::{CallerRecord, KeyHash, Listed, Source};
 pub use registry::Registry;
 pub use secret::{generate_key, hash_key};
-pub use ledger::DailyUse;

@@ -32,14 +32,50 @@ const UNAVAILABLE: &str = "The change could not be saved (durable store or Redis
     `callers_unavailable`), so nothing changed; or the request outlived \
     `VTENRICH_REQUEST_TIMEOUT` (`deadline_exceeded`).";
 
-/// A request from an admin: 401 without a valid key, 403 for a `user` caller.
-pub struct Admin;
+/// A request from an admin: 401 without a valid key, 403 for a `user` caller. Carries who
+/// asked and from where, for the audit log.
+pub struct Admin {
+    id: String,
+    source_ip: Option<std::net::IpAddr>,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        require_admin(parts.extensions.get::<Caller>()).map(|()| Admin)
+        let caller = parts.extensions.get::<Caller>();
+        require_admin(caller)?;
+        Ok(Admin {
+            id: caller.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            source_ip: parts
+                .extensions
+                .get::<crate::audit::SourceIp>()
+                .and_then(|s| s.0),
+        })
+    }
+}
+
+impl Admin {
+    /// Records a change to caller `target` with its before and after (callers as the API
+    /// shows them: never a key or a hash).
+    fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: &str,
+        before: Option<&CallerBody>,
+        after: Option<&CallerBody>,
+    ) {
+        let json = |body: Option<&CallerBody>| body.and_then(|b| serde_json::to_value(b).ok());
+        state.audit.record_admin(
+            &self.id,
+            self.source_ip,
+            action,
+            "caller",
+            target,
+            json(before),
+            json(after),
+        );
     }
 }
 
@@ -149,19 +185,15 @@ pub async fn list_callers(
         (status = 503, description = UNAVAILABLE, body = ErrorBody),
     ))]
 pub async fn create_caller(
-    _admin: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiJson(value): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<CallerWithKey>), ApiError> {
     let new = body::new_caller(value)?;
     let (listed, key) = state.registry.create(new).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CallerWithKey {
-            caller: CallerBody::new(&listed, state.daily_use.as_ref()),
-            key,
-        }),
-    ))
+    let caller = CallerBody::new(&listed, state.daily_use.as_ref());
+    admin.audit(&state, "caller.created", &caller.id, None, Some(&caller));
+    Ok((StatusCode::CREATED, Json(CallerWithKey { caller, key })))
 }
 
 /// Read one caller.
@@ -209,15 +241,28 @@ pub async fn get_caller(
         (status = 503, description = UNAVAILABLE, body = ErrorBody),
     ))]
 pub async fn patch_caller(
-    _admin: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(value): ApiJson<serde_json::Value>,
 ) -> Result<Json<CallerBody>, ApiError> {
     let id = body::caller_id(&id)?;
     let change = body::change(value, &id)?;
+    let before = state
+        .registry
+        .get(&id)
+        .ok()
+        .map(|l| CallerBody::new(&l, state.daily_use.as_ref()));
     let listed = state.registry.update(&id, change).await?;
-    Ok(Json(CallerBody::new(&listed, state.daily_use.as_ref())))
+    let after = CallerBody::new(&listed, state.daily_use.as_ref());
+    admin.audit(
+        &state,
+        "caller.updated",
+        id.as_str(),
+        before.as_ref(),
+        Some(&after),
+    );
+    Ok(Json(after))
 }
 
 /// Rotate a caller's key.
@@ -240,18 +285,28 @@ pub async fn patch_caller(
         (status = 503, description = UNAVAILABLE, body = ErrorBody),
     ))]
 pub async fn rotate_key(
-    _admin: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> Result<Json<CallerWithKey>, ApiError> {
     let id = body::caller_id(&id)?;
     let grace = body::grace(&body)?;
+    let before = state
+        .registry
+        .get(&id)
+        .ok()
+        .map(|l| CallerBody::new(&l, state.daily_use.as_ref()));
     let (listed, key) = state.registry.rotate(&id, grace).await?;
-    Ok(Json(CallerWithKey {
-        caller: CallerBody::new(&listed, state.daily_use.as_ref()),
-        key,
-    }))
+    let caller = CallerBody::new(&listed, state.daily_use.as_ref());
+    admin.audit(
+        &state,
+        "caller.key_rotated",
+        id.as_str(),
+        before.as_ref(),
+        Some(&caller),
+    );
+    Ok(Json(CallerWithKey { caller, key }))
 }
 
 /// Remove a caller.
@@ -272,11 +327,17 @@ pub async fn rotate_key(
         (status = 503, description = UNAVAILABLE, body = ErrorBody),
     ))]
 pub async fn delete_caller(
-    _admin: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = body::caller_id(&id)?;
+    let before = state
+        .registry
+        .get(&id)
+        .ok()
+        .map(|l| CallerBody::new(&l, state.daily_use.as_ref()));
     state.registry.remove(&id).await?;
+    admin.audit(&state, "caller.deleted", id.as_str(), before.as_ref(), None);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,8 +10,8 @@ mod error;
 mod extract;
 mod openapi;
 mod ops;
-mod ratelimit;
 mod purge;
+mod ratelimit;
 mod request_id;
 mod result;
 
@@ -38,8 +38,8 @@ pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
 
-use crate::callers::{DailyUse, Registry};
 use crate::audit::{AuditLog, SourceIp, source_ip};
+use crate::callers::{DailyUse, Registry};
 use crate::config::TrustedProxies;
 use crate::enrich::Enricher;
 use crate::metrics::Metrics;

@@ -416,3 +416,63 @@ async fn a_quota_exceeded_block_and_its_end_are_audited_once_each() {
     assert_eq!(unblocked.len(), 1);
     assert_eq!(entries(&app, "action=quota.blocked").await.len(), 1);
 }
+
+/// `method path` with `body` as the admin: status and JSON body.
+async fn admin_call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = app
+        .http
+        .request(method.parse().unwrap(), format!("{}{path}", app.address))
+        .bearer_auth(ADMIN_KEY);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_admin_change_to_a_caller_is_one_entry_with_before_and_after() {
+    // Arrange
+    let app = app().await;
+
+    // Act: create, change the cap (VirusTotal's payload), rotate, delete.
+    let (created, body) = admin_call(
+        &app,
+        "POST",
+        "/v1/admin/callers",
+        Some(json!({"id": "soar", "daily_cap": 100})),
+    )
+    .await;
+    let key = body["key"].as_str().unwrap().to_owned();
+    let vt_payload = json!({"data": {"type": "user", "attributes": {"quotas": {"api_requests_daily": {"allowed": 300}}}}});
+    let (patched, _) = admin_call(&app, "PATCH", "/v1/admin/callers/soar", Some(vt_payload)).await;
+    let (rotated, _) = admin_call(&app, "POST", "/v1/admin/callers/soar/keys", None).await;
+    let (deleted, _) = admin_call(&app, "DELETE", "/v1/admin/callers/soar", None).await;
+    let found = wait_for(&app, "target_type=caller&target_id=soar", 4).await;
+
+    // Assert: newest first, one entry per change, the admin as actor, never a key.
+    assert_eq!((created, patched, rotated, deleted), (201, 200, 200, 204));
+    let actions: Vec<&str> = found
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "caller.deleted",
+            "caller.key_rotated",
+            "caller.updated",
+            "caller.created"
+        ]
+    );
+    assert!(found.iter().all(|e| e["actor"] == "soc-admin"), "{found:?}");
+    let updated = &found[2]["details"];
+    assert_eq!(updated["before"]["daily_cap"], 100, "{updated}");
+    assert_eq!(updated["after"]["daily_cap"], 300, "{updated}");
+    assert_eq!(found[3]["details"]["before"], Value::Null);
+    assert_eq!(found[0]["details"]["after"], Value::Null);
+    assert_eq!(found[0]["details"]["before"]["id"], "soar");
+    let text = serde_json::to_string(&found).unwrap();
+    assert!(!text.contains(&key), "a key in the audit log");
+}
