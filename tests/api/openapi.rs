@@ -196,12 +196,11 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
 #[tokio::test]
 async fn the_declared_security_matches_what_the_server_enforces() {
     // Callers configured and /metrics closed: the strictest server the document describes.
-    // The caller is an admin, so the admin operations answer it too.
+    // The caller is a `user`: the admin operations authenticate it and answer 403.
     let closed = spawn_app_with(Options::default().configure(|s| {
         s.callers = vec![CallerSettings {
             id: "soar".into(),
             key_sha256: vec![hash_key("doc-check-key-5a4b")],
-            role: vtenrich::caller::Role::Admin,
             ..CallerSettings::default()
         }];
         s.metrics_open = false;
