@@ -227,14 +227,15 @@ async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyhow::Result<
         settings.virustotal.daily_quota,
     );
     // Enrichment without a key stays open in the demo (its examples, the CI smoke test and
-    // the benchmarks send none); the admin API needs the demo admin's key.
-    let app = Application::build_with(
-        settings,
-        SecretString::from("demo-key"),
-        clock,
-        AuthPolicy::AllowAnonymous,
-    )
-    .await?;
+    // the benchmarks send none); the admin API needs the demo admin's key. An operator who
+    // configured callers asked for authentication: then the demo requires keys as serve does.
+    let policy = if settings.callers.is_empty() {
+        AuthPolicy::AllowAnonymous
+    } else {
+        AuthPolicy::RequireKey
+    };
+    let app =
+        Application::build_with(settings, SecretString::from("demo-key"), clock, policy).await?;
     let admin_key = demo_admin(app.registry()).await?;
     let base = format!("http://{}", app.local_addr());
     // Written once and errors ignored: a closed stdout (`vtenrich demo | head -1`) must not

@@ -111,3 +111,40 @@ async fn the_demo_listens_where_the_environment_says_and_never_touches_a_data_di
         "the demo wrote into VTENRICH_DATA_DIR: {files:?}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_requires_keys_when_the_operator_configured_callers() {
+    // Arrange: a caller of the operator's own, as `.ci/check-openapi` configures one.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("callers.toml");
+    let hash = vtenrich::http::hash_key("a-key-of-the-operators-own");
+    std::fs::write(
+        &config,
+        format!("[[callers]]\nid = \"ops\"\nkey_sha256 = [\"{hash}\"]\n"),
+    )
+    .unwrap();
+    let (child, base) = start_demo(
+        &["--listen", "127.0.0.1:0"],
+        &[("VTENRICH_CONFIG", config.to_str().unwrap())],
+    )
+    .await;
+
+    // Act
+    let http = reqwest::Client::new();
+    let anonymous = http
+        .get(format!("{base}/v1/ip/8.8.8.8"))
+        .send()
+        .await
+        .unwrap();
+    let with_key = http
+        .get(format!("{base}/v1/ip/8.8.8.8"))
+        .bearer_auth("a-key-of-the-operators-own")
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert_eq!(with_key.status().as_u16(), 200);
+    drop(child);
+}
