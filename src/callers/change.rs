@@ -29,22 +29,22 @@ pub struct CallerChange {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// No caller has this id.
-    #[error("no caller has the id {0:?}")]
+    #[error("no caller has the id \"{0}\"")]
     NotFound(CallerId),
     /// A caller with this id exists (in the configuration or at runtime).
-    #[error("id: a caller with the id {0:?} already exists")]
+    #[error("id: a caller with the id \"{0}\" already exists")]
     Duplicate(CallerId),
     /// The id is kept for the implicit caller.
-    #[error("id: {0:?} is reserved for requests without a key")]
+    #[error("id: \"{0}\" is reserved for requests without a key")]
     Reserved(CallerId),
     /// The caller is defined in the configuration file, which stays its source of truth.
     #[error(
-        "caller {0:?} is defined in the configuration file, which is the source of truth for \
+        "caller \"{0}\" is defined in the configuration file, which is the source of truth for \
          its fields: change it there"
     )]
     FromConfig(CallerId),
     /// The change would leave no admin to manage callers.
-    #[error("caller {0:?} is the last admin: removing or demoting it would lock the admin API")]
+    #[error("caller \"{0}\" is the last admin: removing or demoting it would lock the admin API")]
     LastAdmin(CallerId),
     /// The registry is full.
     #[error("at most {0} callers can exist")]

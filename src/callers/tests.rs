@@ -136,3 +136,12 @@ async fn a_rotated_key_is_refused_once_its_grace_ends() {
     assert!(!after);
     assert!(registry.identify(&fresh).is_some());
 }
+
+#[test]
+fn refusals_name_the_id_as_it_was_typed() {
+    let id = crate::caller::CallerId::parse("soar").unwrap();
+    assert_eq!(
+        super::RegistryError::Duplicate(id).to_string(),
+        "id: a caller with the id \"soar\" already exists"
+    );
+}
