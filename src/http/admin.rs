@@ -55,6 +55,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
     }
 }
 
+/// A caller as the API shows it, if it exists (the `before` of an audited change).
+fn shown(state: &AppState, id: &crate::caller::CallerId) -> Option<CallerBody> {
+    let listed = state.registry.get(id).ok()?;
+    Some(CallerBody::new(&listed, state.daily_use.as_ref()))
+}
+
 impl Admin {
     /// Records a change to caller `target` with its before and after (callers as the API
     /// shows them: never a key or a hash).
@@ -248,11 +254,7 @@ pub async fn patch_caller(
 ) -> Result<Json<CallerBody>, ApiError> {
     let id = body::caller_id(&id)?;
     let change = body::change(value, &id)?;
-    let before = state
-        .registry
-        .get(&id)
-        .ok()
-        .map(|l| CallerBody::new(&l, state.daily_use.as_ref()));
+    let before = shown(&state, &id);
     let listed = state.registry.update(&id, change).await?;
     let after = CallerBody::new(&listed, state.daily_use.as_ref());
     admin.audit(
@@ -292,11 +294,7 @@ pub async fn rotate_key(
 ) -> Result<Json<CallerWithKey>, ApiError> {
     let id = body::caller_id(&id)?;
     let grace = body::grace(&body)?;
-    let before = state
-        .registry
-        .get(&id)
-        .ok()
-        .map(|l| CallerBody::new(&l, state.daily_use.as_ref()));
+    let before = shown(&state, &id);
     let (listed, key) = state.registry.rotate(&id, grace).await?;
     let caller = CallerBody::new(&listed, state.daily_use.as_ref());
     admin.audit(
@@ -332,11 +330,7 @@ pub async fn delete_caller(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = body::caller_id(&id)?;
-    let before = state
-        .registry
-        .get(&id)
-        .ok()
-        .map(|l| CallerBody::new(&l, state.daily_use.as_ref()));
+    let before = shown(&state, &id);
     state.registry.remove(&id).await?;
     admin.audit(&state, "caller.deleted", id.as_str(), before.as_ref(), None);
     Ok(StatusCode::NO_CONTENT)
