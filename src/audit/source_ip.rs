@@ -12,20 +12,21 @@ use crate::config::TrustedProxies;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceIp(pub Option<IpAddr>);
 
-/// The client address: walking `X-Forwarded-For` from the right (the hop nearest to us)
+/// The client address (IPv4-mapped IPv6, a dual-stack listener's view of an IPv4 peer, as
+/// IPv4): walking `X-Forwarded-For` from the right (the hop nearest to us)
 /// past trusted proxies, the first address that is not one; the peer when it is not trusted.
 pub fn source_ip(
     peer: Option<IpAddr>,
     forwarded_for: Option<&str>,
     trusted: &TrustedProxies,
 ) -> Option<IpAddr> {
-    let peer = peer.map(canonical)?;
+    let peer = peer.map(|ip| ip.to_canonical())?;
     if !trusted.contains(peer) {
         return Some(peer);
     }
     let mut client = peer;
     for hop in forwarded_for.unwrap_or("").rsplit(',') {
-        let Ok(hop) = hop.trim().parse::<IpAddr>().map(canonical) else {
+        let Ok(hop) = hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
             // Garbage from a proxy's client: the last address we could trust stands.
             return Some(client);
         };
@@ -35,14 +36,6 @@ pub fn source_ip(
         }
     }
     Some(client)
-}
-
-/// IPv4-mapped IPv6 (a dual-stack listener's view of an IPv4 peer) as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 #[cfg(test)]

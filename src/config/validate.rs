@@ -108,7 +108,7 @@ impl Settings {
         let mut problems = Vec::new();
         let examples: Vec<(String, &str)> = EXAMPLE_CALLER_KEYS
             .iter()
-            .map(|key| (crate::http::hash_key(key), *key))
+            .map(|key| (crate::callers::hash_key(key), *key))
             .collect();
         let mut seen = std::collections::BTreeSet::new();
         for caller in &self.callers {

@@ -279,7 +279,7 @@ fn key_errors_name_the_source_actually_used() {
 
 #[test]
 fn a_published_example_key_is_refused_with_how_to_make_one() {
-    let hash = crate::http::hash_key("example-caller-key-change-me");
+    let hash = crate::callers::hash_key("example-caller-key-change-me");
     let file = toml_file(&format!(
         "[[callers]]\nid = \"siem\"\nkey_sha256 = [\"{hash}\"]\n"
     ));
@@ -289,7 +289,7 @@ fn a_published_example_key_is_refused_with_how_to_make_one() {
         "{err}"
     );
     assert!(err.contains("vtenrich hash-key"), "{err}");
-    let real = crate::http::hash_key("a-key-nobody-published");
+    let real = crate::callers::hash_key("a-key-nobody-published");
     let file = toml_file(&format!(
         "[[callers]]\nid = \"siem\"\nkey_sha256 = [\"{real}\"]\n"
     ));
