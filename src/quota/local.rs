@@ -32,6 +32,7 @@ pub struct LocalGate {
     // Woken on every change that can move a waiter's earliest slot, so waiters re-decide instead
     // of sleeping past a slot that freed early or a deadline that became unreachable.
     changed: Notify,
+    waiters: Waiters,
     /// Told the day/month counts after every change, before the granted call is made, so a
     /// durable store can keep them across restarts.
     observer: Option<CountsObserver>,
@@ -51,10 +52,6 @@ struct State {
     month_used: u64,
     blocked_until: Option<DateTime<Utc>>,
     source: CountSource,
-    /// Interactive callers' requests waiting for a slot.
-    interactive_waiters: usize,
-    /// Bulk callers' requests waiting for a slot.
-    bulk_waiters: usize,
 }
 
 /// What a caller may do right now.
@@ -152,8 +149,6 @@ impl LocalGate {
             month_used: 0,
             blocked_until: None,
             source: CountSource::Local,
-            interactive_waiters: 0,
-            bulk_waiters: 0,
         };
         Self {
             limits,
@@ -161,6 +156,7 @@ impl LocalGate {
             observer: None,
             state: Mutex::new(state),
             changed: Notify::new(),
+            waiters: Waiters::default(),
         }
     }
 
@@ -183,7 +179,7 @@ impl LocalGate {
         if earliest > now {
             return Decision::Wait { earliest, reason };
         }
-        if state.ahead_of(priority) > 0 {
+        if self.waiters.ahead_of(priority) > 0 {
             return Decision::Yield;
         }
         state.record(now, self.limits.per_minute);
@@ -251,15 +247,6 @@ impl State {
         }
     }
 
-    /// Requests waiting that go before an ask of `priority`.
-    fn ahead_of(&self, priority: Priority) -> usize {
-        match priority {
-            Priority::Interactive => 0,
-            Priority::Bulk => self.interactive_waiters,
-            Priority::Background => self.interactive_waiters + self.bulk_waiters,
-        }
-    }
-
     /// The earliest moment a slot may be granted to `priority`, and the limit that decides it.
     fn earliest(
         &self,
@@ -315,23 +302,6 @@ impl State {
     }
 }
 
-impl LocalGate {
-    /// Adds `delta` to the waiter count of `priority`; a leaving waiter wakes the others.
-    fn adjust_waiters(&self, priority: Priority, delta: isize) {
-        let mut state = self.state();
-        let count = match priority {
-            Priority::Interactive => &mut state.interactive_waiters,
-            Priority::Bulk => &mut state.bulk_waiters,
-            Priority::Background => return,
-        };
-        *count = count.saturating_add_signed(delta);
-        drop(state);
-        if delta < 0 {
-            self.changed.notify_waiters();
-        }
-    }
-}
-
 impl QuotaGate for LocalGate {
     fn acquire(
         &self,
@@ -339,8 +309,7 @@ impl QuotaGate for LocalGate {
         deadline: Option<DateTime<Utc>>,
     ) -> BoxFuture<'_, Result<Grant, Denied>> {
         Box::pin(async move {
-            let _waiter = (priority != Priority::Background)
-                .then(|| WaiterGuard::new(|delta| self.adjust_waiters(priority, delta)));
+            let _waiting = self.waiters.enter(priority, &self.changed);
             loop {
                 // Listen before deciding, so a change made between the decision and the wait
                 // still wakes us.
@@ -435,7 +404,7 @@ impl QuotaGate for LocalGate {
             },
             blocked_until: state.blocked_until,
             source: state.source,
-            interactive_waiters: state.interactive_waiters + state.bulk_waiters,
+            interactive_waiters: self.waiters.total(),
         }
     }
 }

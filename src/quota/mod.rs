@@ -4,6 +4,7 @@
 //! [`LocalGate`] when several replicas share one key.
 
 mod local;
+mod waiters;
 mod windows;
 
 use std::time::Duration;
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 pub use local::{CountsObserver, LocalGate};
+pub(crate) use waiters::Waiters;
 pub use windows::{DayKey, MonthKey, next_day_reset, next_month_reset};
 
 /// Who is asking for a slot, in the order slots are handed out when several wait: an
@@ -192,8 +194,8 @@ pub(crate) enum Ticket {
         member: String,
         date: chrono::NaiveDate,
     },
-    /// In the Redis gate's fallback share, owed to Redis as the spend at `at_ms` on `date`.
-    Alone { at_ms: i64, date: chrono::NaiveDate },
+    /// In the Redis gate's offline share, owed to Redis as the spend at `at_ms` on `date`.
+    Offline { at_ms: i64, date: chrono::NaiveDate },
 }
 
 impl Grant {
@@ -236,25 +238,6 @@ pub trait QuotaGate: Send + Sync + 'static {
 
     /// The current state.
     fn snapshot(&self) -> QuotaSnapshot;
-}
-
-/// Counts an interactive caller as waiting for as long as it lives: `adjust(1)` at creation,
-/// `adjust(-1)` on drop, so a cancelled request stops holding back background fills the moment
-/// its future is dropped. Shared by the gates, which keep the count in their own state.
-pub(crate) struct WaiterGuard<F: Fn(isize)>(F);
-
-impl<F: Fn(isize)> WaiterGuard<F> {
-    /// Registers the waiter.
-    pub(crate) fn new(adjust: F) -> Self {
-        adjust(1);
-        Self(adjust)
-    }
-}
-
-impl<F: Fn(isize)> Drop for WaiterGuard<F> {
-    fn drop(&mut self) {
-        (self.0)(-1);
-    }
 }
 
 /// Limits of the VirusTotal key.

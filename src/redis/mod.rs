@@ -1,8 +1,8 @@
 //! Scale-out on Redis: one VirusTotal quota, one cache and one fetch per new observable
 //! across every replica sharing a Redis namespace.
 //!
-//! - `gate` (+ `gate.lua`, `script`, `known`, `alone`, `sync`): the shared quota gate.
-//! - `fallback`: the share each replica spends while Redis is unreachable, and what it owes.
+//! - `gate/`: the shared quota gate (the Lua script, what the replica knows and owes, its
+//!   offline share while Redis is unreachable, and its sync task).
 //! - `tier`: Redis as the second cache tier.
 //! - `lock`: the fleet-wide fetch lock.
 //! - `callers`: the runtime callers, shared by the fleet.
@@ -10,21 +10,16 @@
 //! - `keys`: key names under the account's hash tag.
 //! - `backend`: the connection, with every call bounded in time.
 //!
-//! Redis down never fails open: the gate decides alone on a share of the limits
+//! Redis down never fails open: the gate decides offline on a share of the limits
 //! (`local_share`) or allows no calls (`closed`), the tier answers misses and the lock
 //! reports itself unavailable.
 
-mod alone;
 mod audit;
 mod backend;
 mod callers;
-mod fallback;
 mod gate;
 mod keys;
-mod known;
 mod lock;
-mod script;
-mod sync;
 mod tier;
 
 use std::sync::Arc;
@@ -37,10 +32,11 @@ use secrecy::ExposeSecret;
 pub use audit::RedisAudit;
 pub use backend::{Backend, BackendError, WarnLimiter};
 pub use callers::RedisCallers;
-pub use gate::{GateOptions, RedisGate, ScriptTime};
+pub use gate::{
+    BlockFor, Call, GateOptions, Op, QuotaScript, RedisGate, Reply, ScriptTime, Status,
+};
 pub use keys::{BadNamespace, Keys};
 pub use lock::RedisLock;
-pub use script::{BlockFor, Call, Op, QuotaScript, Reply, Status};
 pub use tier::RedisTier;
 
 use crate::callers::ledger::{CallerLedger, SharedLedger};
@@ -88,7 +84,7 @@ impl Default for RedisOptions {
 
 /// Connects to `settings.url` and builds the parts with the default options.
 ///
-/// An unreachable Redis is not an error: the replica starts on its fallback and joins the
+/// An unreachable Redis is not an error: the replica starts offline (on its share) and joins the
 /// fleet when Redis answers. A missing or malformed URL or a bad namespace is.
 pub async fn connect(
     settings: &RedisSettings,

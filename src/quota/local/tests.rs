@@ -375,7 +375,7 @@ async fn a_free_slot_waits_for_a_registered_interactive_caller() {
     let (gate, _clock) = gate_at("2026-03-10T08:00:00Z", limits(4, 500, 15_500));
     // Holding the registration without polling stands for an interactive caller that has
     // not yet been scheduled.
-    let waiter = WaiterGuard::new(|delta| gate.adjust_waiters(Priority::Interactive, delta));
+    let waiter = gate.waiters.enter(Priority::Interactive, &gate.changed);
 
     let background = gate.acquire(Priority::Background, None).now_or_never();
     assert!(background.is_none());

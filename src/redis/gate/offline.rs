@@ -1,27 +1,82 @@
-//! Deciding without Redis: the switch to the fallback and back, and acquiring on it.
+//! Deciding while Redis is unreachable: this replica's share of the limits (a local gate
+//! seeded with its part of what the fleet had left), or no calls at all in closed mode.
+
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 
-use super::backend::BackendError;
-use super::fallback::{self, MINUTE_MARGIN_MS, ms};
-use super::gate::Inner;
+use super::view::Known;
+use crate::clock::SharedClock;
 use crate::config::RedisFailureMode;
-use crate::quota::{Denied, DenyReason, Grant, Priority, QuotaGate, SyncedUsage, Ticket};
+use crate::quota::{
+    CountSource, Denied, DenyReason, Grant, Limits, LocalGate, Priority, QuotaGate, QuotaSnapshot,
+    SyncedUsage, UpstreamSignal,
+};
 
-impl Inner {
-    /// Decides while Redis is unreachable; `None` when Redis came back first.
-    pub(super) async fn acquire_alone(
+/// What decides while Redis is unreachable.
+pub(super) struct Offline {
+    mode: RedisFailureMode,
+    /// The account's limits (the share is a part of them).
+    limits: Limits,
+    replicas: u32,
+    /// Decides in `local_share` mode; kept up to date in both modes.
+    share: LocalGate,
+    clock: SharedClock,
+    /// How long a closed gate tells callers to wait: until the next probe.
+    probe_every: Duration,
+}
+
+impl Offline {
+    /// The share of `limits` one of `replicas` replicas may spend in `mode`.
+    pub(super) fn new(
+        mode: RedisFailureMode,
+        limits: Limits,
+        replicas: u32,
+        probe_every: Duration,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            mode,
+            limits,
+            replicas,
+            share: LocalGate::new(share(limits, replicas), clock.clone()),
+            clock,
+            probe_every,
+        }
+    }
+
+    /// What the replica does offline, for the log.
+    pub(super) fn describe(&self) -> &'static str {
+        match self.mode {
+            RedisFailureMode::LocalShare => "this replica's share of the limits",
+            RedisFailureMode::Closed => "no upstream calls (closed mode)",
+        }
+    }
+
+    /// Whether the share decides (and its windows are the ones to show).
+    pub(super) fn spends(&self) -> bool {
+        self.mode == RedisFailureMode::LocalShare
+    }
+
+    /// Whether spends made offline have aged out of every minute window by `now_ms`, Redis
+    /// having answered since `since_ms`. In closed mode nobody spent offline.
+    pub(super) fn settled(&self, since_ms: i64, now_ms: i64) -> bool {
+        !self.spends() || now_ms >= since_ms + 60_000 + MINUTE_MARGIN_MS
+    }
+
+    /// Decides for `priority` without Redis; `None` when Redis came back first. A grant is
+    /// the share's: the caller owes it to Redis.
+    pub(super) async fn acquire(
         &self,
         priority: Priority,
         deadline: Option<DateTime<Utc>>,
-        shared: &mut watch::Receiver<bool>,
+        online: &mut watch::Receiver<bool>,
     ) -> Option<Result<Grant, Denied>> {
-        match self.failure_mode {
+        match self.mode {
             RedisFailureMode::Closed => {
                 if deadline.is_some() {
-                    let retry =
-                        TimeDelta::from_std(self.options.probe_every).unwrap_or(TimeDelta::MAX);
+                    let retry = TimeDelta::from_std(self.probe_every).unwrap_or(TimeDelta::MAX);
                     return Some(Err(Denied {
                         reason: DenyReason::Closed,
                         retry_at: self
@@ -32,97 +87,172 @@ impl Inner {
                     }));
                 }
                 // A background fill waits as long as it takes: for Redis.
-                let _ = shared.wait_for(|up| *up).await;
+                let _ = online.wait_for(|up| *up).await;
                 None
             }
             RedisFailureMode::LocalShare => {
                 tokio::select! {
-                    result = self.fallback.acquire(priority, deadline) => {
-                        Some(result.map(|grant| self.record_alone_spend(grant)))
-                    }
+                    result = self.share.acquire(priority, deadline) => Some(result),
                     // Back to the shared gate as soon as it answers again (a dropped local
                     // acquire has spent nothing).
-                    _ = shared.wait_for(|up| *up) => None,
+                    _ = online.wait_for(|up| *up) => None,
                 }
             }
         }
     }
 
-    /// Owes Redis the spend the share gate granted; the grant remembers it, so a refund can
-    /// take it back from both.
-    pub(super) fn record_alone_spend(&self, grant: Grant) -> Grant {
-        let mut state = self.state();
-        let now = self.redis_now(&state);
-        let (at_ms, date) = (ms(now), now.date_naive());
-        state.pending.record_spend(at_ms, date);
-        drop(state);
-        self.wake_sync.notify_one();
-        Grant {
-            at: grant.at,
-            ticket: Ticket::Alone { at_ms, date },
-        }
+    /// Takes over from Redis: the share counts what the fleet had spent today (`known`, if
+    /// read today), so it spends only its part of what was left.
+    pub(super) fn take_over(&self, known: Option<Known>) {
+        let Some(known) = known else { return };
+        self.adopt(SyncedUsage {
+            day_used: known.day_used,
+            month_used: known.month_used,
+        });
+        // The minute too: the fleet may already have spent part of it, and this replica
+        // may only take its part of what is left.
+        let (calls, since) = seed_minute(self.limits, self.replicas, known.minute_used, known.at);
+        self.share.seed_minute(since, calls);
     }
 
-    /// Stops asking Redis until the sync task has flushed what is owed to it.
-    pub(super) fn enter_fallback(&self, err: &BackendError) {
-        if !self
-            .shared
-            .send_if_modified(|up| std::mem::replace(up, false))
-        {
-            return;
-        }
-        let mut state = self.state();
-        state.pending.back_since_ms = None;
-        if let Some(known) = state.known
-            && known.date == self.redis_now(&state).date_naive()
-        {
-            let shared = SyncedUsage {
-                day_used: known.day_used,
-                month_used: known.month_used,
-            };
-            self.fallback
-                .adopt(fallback::seed(self.limits, self.replicas, shared));
-            // The minute too: the fleet may already have spent part of it, and this replica
-            // may only take its part of what is left.
-            let (calls, since) =
-                fallback::seed_minute(self.limits, self.replicas, known.minute_used, known.at);
-            self.fallback.seed_minute(since, calls);
-        }
-        drop(state);
-        self.metrics.quota_fallback_active.set(1);
-        let alone = match self.failure_mode {
-            RedisFailureMode::LocalShare => "this replica's share of the limits",
-            RedisFailureMode::Closed => "no upstream calls (closed mode)",
+    /// Blocks the share too, in case Redis goes away before the block is pushed.
+    pub(super) fn signal(&self, signal: UpstreamSignal) {
+        self.share.signal(signal);
+    }
+
+    /// Counts the fleet's `usage` (shared or VirusTotal's) in the share.
+    pub(super) fn adopt(&self, usage: SyncedUsage) {
+        self.share.adopt(seed(self.limits, self.replicas, usage));
+    }
+
+    /// Gives back a grant the share made at `at`.
+    pub(super) async fn refund(&self, at: DateTime<Utc>) {
+        self.share.refund(Grant::local(at)).await;
+    }
+
+    /// The share's windows, which are the ones deciding offline.
+    pub(super) fn snapshot(
+        &self,
+        source: CountSource,
+        blocked_until: Option<DateTime<Utc>>,
+        waiters: usize,
+    ) -> QuotaSnapshot {
+        let mut snapshot = self.share.snapshot();
+        snapshot.blocked_until = snapshot.blocked_until.max(blocked_until);
+        snapshot.source = match source {
+            synced @ CountSource::Synced { .. } => synced,
+            _ => CountSource::Local,
         };
-        tracing::warn!(error = %err, "Redis unreachable; the quota falls back to {alone}");
-        self.wake_sync.notify_one();
-        self.changed.notify_waiters();
+        snapshot.interactive_waiters = waiters;
+        snapshot
+    }
+}
+
+/// Extra time before a spend leaves the minute window: VirusTotal counts calls when they
+/// arrive, a little after they were granted.
+const MINUTE_MARGIN_MS: i64 = 1_000;
+
+/// This replica's share of `limits` when `replicas` replicas decide alone: each window
+/// divided and rounded down, but at least one call per minute so a replica is never mute.
+fn share(limits: Limits, replicas: u32) -> Limits {
+    let n = replicas.max(1);
+    Limits {
+        per_minute: (limits.per_minute / n).max(1),
+        per_day: limits.per_day / u64::from(n),
+        per_month: limits.per_month / u64::from(n),
+        too_many_requests_backoff: limits.too_many_requests_backoff,
+        reserve_interactive: limits.reserve_interactive / u64::from(n),
+    }
+}
+
+/// Used counts to give the share gate so that it spends at most its part of what the fleet
+/// had left when Redis was last read (`shared` = the shared used counts of the current day
+/// and month). Without it every replica would spend a whole share of an almost spent day.
+fn seed(limits: Limits, replicas: u32, shared: SyncedUsage) -> SyncedUsage {
+    let n = u64::from(replicas.max(1));
+    let part = share(limits, replicas);
+    let used = |share_limit: u64, limit: u64, shared_used: u64| {
+        share_limit.saturating_sub(limit.saturating_sub(shared_used) / n)
+    };
+    SyncedUsage {
+        day_used: used(part.per_day, limits.per_day, shared.day_used),
+        month_used: used(part.per_month, limits.per_month, shared.month_used),
+    }
+}
+
+/// How many calls to count in the share gate's minute window, and at which moment, when the
+/// fleet had used `used` calls of the minute before `read_at`: the share then leaves this
+/// replica `(rate - used) / n` calls for that minute. They are counted as made at `read_at`
+/// plus the margin (later than they were), so they age out no earlier than VirusTotal's own
+/// window lets them.
+fn seed_minute(
+    limits: Limits,
+    replicas: u32,
+    used: u64,
+    read_at: DateTime<Utc>,
+) -> (u32, DateTime<Utc>) {
+    let n = u64::from(replicas.max(1));
+    let part = u64::from(share(limits, replicas).per_minute);
+    let left = u64::from(limits.per_minute).saturating_sub(used) / n;
+    let count = u32::try_from(part.saturating_sub(left)).unwrap_or(u32::MAX);
+    (
+        count,
+        read_at + chrono::Duration::milliseconds(MINUTE_MARGIN_MS),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_minute: u32, per_day: u64, per_month: u64) -> Limits {
+        Limits {
+            per_minute,
+            per_day,
+            per_month,
+            too_many_requests_backoff: Duration::from_secs(60),
+            reserve_interactive: 0,
+        }
     }
 
-    /// Goes back to Redis once nothing spent alone is still owed to it and Redis has answered
-    /// for a whole minute window. Until then the share keeps deciding: other replicas may
-    /// still be alone, their spends of that minute not yet in Redis, so the shared window
-    /// would undercount it (the shares add up to the limits, so staying on them is safe).
-    pub(super) fn restore(&self) {
-        {
-            let mut state = self.state();
-            let now_ms = ms(self.redis_now(&state));
-            let since = *state.pending.back_since_ms.get_or_insert(now_ms);
-            // In closed mode nobody spent alone: nothing to let age out.
-            let settling = self.failure_mode == RedisFailureMode::LocalShare
-                && now_ms < since + 60_000 + MINUTE_MARGIN_MS;
-            if state.pending.owes_spends() || settling {
-                return;
-            }
-            state.pending.back_since_ms = None;
-        }
-        if self
-            .shared
-            .send_if_modified(|up| !std::mem::replace(up, true))
-        {
-            self.metrics.quota_fallback_active.set(0);
-            tracing::info!("Redis answers again; the quota is shared again");
-            self.changed.notify_waiters();
-        }
+    #[test]
+    fn the_minute_seed_leaves_this_replica_its_part_of_what_the_fleet_had_left() {
+        let frees = DateTime::parse_from_rfc3339("2026-03-10T08:00:40Z")
+            .unwrap()
+            .to_utc();
+        // 30 a minute, 3 replicas (share 10): 3 used leave 27, so 9 each; seed 1.
+        let (count, at) = seed_minute(limits(30, 500, 15_500), 3, 3, frees);
+        assert_eq!(count, 1);
+        assert_eq!(
+            at,
+            frees + chrono::Duration::seconds(1),
+            "counted late, never early"
+        );
+        // A spent minute leaves nothing; an empty one leaves the whole share.
+        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 30, frees).0, 10);
+        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 0, frees).0, 0);
+    }
+
+    #[test]
+    fn a_share_rounds_down_but_keeps_one_call_per_minute() {
+        let part = share(limits(4, 500, 15_500), 3);
+
+        assert_eq!(part, limits(1, 166, 5_166));
+        assert_eq!(share(limits(4, 500, 15_500), 8).per_minute, 1);
+        assert_eq!(share(limits(4, 500, 15_500), 0), limits(4, 500, 15_500));
+    }
+
+    #[test]
+    fn a_seed_leaves_each_replica_its_part_of_what_the_fleet_had_left() {
+        let shared = SyncedUsage {
+            day_used: 440,
+            month_used: 15_500,
+        };
+
+        let seeded = seed(limits(4, 500, 15_500), 2, shared);
+
+        // 60 calls were left today: 30 for this replica out of its share of 250.
+        assert_eq!(seeded.day_used, 220);
+        assert_eq!(seeded.month_used, 7_750, "the month is spent");
     }
 }

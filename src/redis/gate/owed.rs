@@ -1,62 +1,9 @@
-//! While Redis is unreachable: this replica's share of the limits, and what it owes the
-//! shared counters once Redis answers again.
+//! What this replica owes the shared counters: spends made offline (in idempotent batches),
+//! refunds, blocks and adopted counts not yet pushed to Redis.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 
-use crate::quota::{Limits, SyncedUsage};
-
-/// Extra time before a spend leaves the minute window: VirusTotal counts calls when they
-/// arrive, a little after they were granted.
-pub const MINUTE_MARGIN_MS: i64 = 1_000;
-
-/// This replica's share of `limits` when `replicas` replicas decide alone: each window
-/// divided and rounded down, but at least one call per minute so a replica is never mute.
-pub fn share(limits: Limits, replicas: u32) -> Limits {
-    let n = replicas.max(1);
-    Limits {
-        per_minute: (limits.per_minute / n).max(1),
-        per_day: limits.per_day / u64::from(n),
-        per_month: limits.per_month / u64::from(n),
-        too_many_requests_backoff: limits.too_many_requests_backoff,
-        reserve_interactive: limits.reserve_interactive / u64::from(n),
-    }
-}
-
-/// Used counts to give the share gate so that it spends at most its part of what the fleet
-/// had left when Redis was last read (`shared` = the shared used counts of the current day
-/// and month). Without it every replica would spend a whole share of an almost spent day.
-pub fn seed(limits: Limits, replicas: u32, shared: SyncedUsage) -> SyncedUsage {
-    let n = u64::from(replicas.max(1));
-    let part = share(limits, replicas);
-    let used = |share_limit: u64, limit: u64, shared_used: u64| {
-        share_limit.saturating_sub(limit.saturating_sub(shared_used) / n)
-    };
-    SyncedUsage {
-        day_used: used(part.per_day, limits.per_day, shared.day_used),
-        month_used: used(part.per_month, limits.per_month, shared.month_used),
-    }
-}
-
-/// How many calls to count in the share gate's minute window, and at which moment, when the
-/// fleet had used `used` calls of the minute before `read_at`: the share then leaves this
-/// replica `(rate - used) / n` calls for that minute. They are counted as made at `read_at`
-/// plus the margin (later than they were), so they age out no earlier than VirusTotal's own
-/// window lets them.
-pub fn seed_minute(
-    limits: Limits,
-    replicas: u32,
-    used: u64,
-    read_at: DateTime<Utc>,
-) -> (u32, DateTime<Utc>) {
-    let n = u64::from(replicas.max(1));
-    let part = u64::from(share(limits, replicas).per_minute);
-    let left = u64::from(limits.per_minute).saturating_sub(used) / n;
-    let count = u32::try_from(part.saturating_sub(left)).unwrap_or(u32::MAX);
-    (
-        count,
-        read_at + chrono::Duration::milliseconds(MINUTE_MARGIN_MS),
-    )
-}
+use crate::quota::SyncedUsage;
 
 /// Spends of one UTC day not yet added to the shared counters, under an id that makes adding
 /// them idempotent: a flush whose answer was lost is retried with the same id.
@@ -72,7 +19,7 @@ pub struct Batch {
 
 /// A block signalled while its push to Redis is outstanding.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PendingBlock {
+pub struct OwedBlock {
     /// QuotaExceeded: block until the midnight after this (Redis) date.
     pub midnight: Option<NaiveDate>,
     /// TooManyRequests: block until this Unix ms (Redis time as best known).
@@ -92,21 +39,19 @@ pub struct Refund {
 
 /// What this replica owes the shared state.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub struct Owed {
     /// Spends not yet put in a batch: (Unix ms, Redis date).
     spends: Vec<(i64, NaiveDate)>,
     /// Spends to take back, in the order they were given back.
     pub refunds: Vec<Refund>,
     batches: Vec<Batch>,
     next_batch: u64,
-    pub block: PendingBlock,
+    pub block: OwedBlock,
     /// VirusTotal's own counts for a (Redis) date.
     pub adopt: Option<(NaiveDate, SyncedUsage)>,
-    /// Since when Redis answers again after an outage (Unix ms, Redis time as best known).
-    pub back_since_ms: Option<i64>,
 }
 
-impl Pending {
+impl Owed {
     /// Records one call granted by the share gate.
     pub fn record_spend(&mut self, at_ms: i64, date: NaiveDate) {
         self.spends.push((at_ms, date));
@@ -168,13 +113,13 @@ impl Pending {
     }
 
     /// Merges a block, keeping the longer of each kind.
-    pub fn add_block(&mut self, block: PendingBlock) {
+    pub fn add_block(&mut self, block: OwedBlock) {
         self.block.midnight = self.block.midnight.max(block.midnight);
         self.block.until_ms = self.block.until_ms.max(block.until_ms);
     }
 
     /// Clears what was pushed, unless a newer signal raised it meanwhile.
-    pub fn block_pushed(&mut self, pushed: PendingBlock) {
+    pub fn block_pushed(&mut self, pushed: OwedBlock) {
         if self.block.midnight == pushed.midnight {
             self.block.midnight = None;
         }
@@ -196,82 +141,24 @@ impl Pending {
     }
 }
 
-/// Unix ms of a moment.
-pub fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-
-    fn limits(per_minute: u32, per_day: u64, per_month: u64) -> Limits {
-        Limits {
-            per_minute,
-            per_day,
-            per_month,
-            too_many_requests_backoff: Duration::from_secs(60),
-            reserve_interactive: 0,
-        }
-    }
 
     fn date(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
     }
 
     #[test]
-    fn the_minute_seed_leaves_this_replica_its_part_of_what_the_fleet_had_left() {
-        let frees = DateTime::parse_from_rfc3339("2026-03-10T08:00:40Z")
-            .unwrap()
-            .to_utc();
-        // 30 a minute, 3 replicas (share 10): 3 used leave 27, so 9 each; seed 1.
-        let (count, at) = seed_minute(limits(30, 500, 15_500), 3, 3, frees);
-        assert_eq!(count, 1);
-        assert_eq!(
-            at,
-            frees + chrono::Duration::seconds(1),
-            "counted late, never early"
-        );
-        // A spent minute leaves nothing; an empty one leaves the whole share.
-        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 30, frees).0, 10);
-        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 0, frees).0, 0);
-    }
-
-    #[test]
-    fn a_share_rounds_down_but_keeps_one_call_per_minute() {
-        let part = share(limits(4, 500, 15_500), 3);
-
-        assert_eq!(part, limits(1, 166, 5_166));
-        assert_eq!(share(limits(4, 500, 15_500), 8).per_minute, 1);
-        assert_eq!(share(limits(4, 500, 15_500), 0), limits(4, 500, 15_500));
-    }
-
-    #[test]
-    fn a_seed_leaves_each_replica_its_part_of_what_the_fleet_had_left() {
-        let shared = SyncedUsage {
-            day_used: 440,
-            month_used: 15_500,
-        };
-
-        let seeded = seed(limits(4, 500, 15_500), 2, shared);
-
-        // 60 calls were left today: 30 for this replica out of its share of 250.
-        assert_eq!(seeded.day_used, 220);
-        assert_eq!(seeded.month_used, 7_750, "the month is spent");
-    }
-
-    #[test]
     fn spends_are_batched_per_day_and_a_sent_batch_never_grows() {
-        let mut pending = Pending::default();
-        pending.record_spend(10, date(1));
-        pending.record_spend(20, date(2));
-        pending.record_spend(11, date(1));
+        let mut owed = Owed::default();
+        owed.record_spend(10, date(1));
+        owed.record_spend(20, date(2));
+        owed.record_spend(11, date(1));
 
-        let first = pending.batches("r");
-        pending.record_spend(12, date(1));
-        let second = pending.batches("r");
+        let first = owed.batches("r");
+        owed.record_spend(12, date(1));
+        let second = owed.batches("r");
 
         assert_eq!(first.len(), 2);
         assert_eq!(first[0].grants, vec![10, 11]);
@@ -284,50 +171,50 @@ mod tests {
 
     #[test]
     fn a_spend_given_back_before_its_batch_is_never_owed() {
-        let mut pending = Pending::default();
-        pending.record_spend(10, date(1));
-        pending.record_spend(11, date(1));
+        let mut owed = Owed::default();
+        owed.record_spend(10, date(1));
+        owed.record_spend(11, date(1));
 
-        let forgotten = pending.forget_spend(10, date(1));
-        let batches = pending.batches("r");
+        let forgotten = owed.forget_spend(10, date(1));
+        let batches = owed.batches("r");
 
         assert!(forgotten);
         assert_eq!(batches[0].grants, vec![11], "only the spend VirusTotal saw");
         assert!(
-            !pending.forget_spend(11, date(1)),
+            !owed.forget_spend(11, date(1)),
             "a batched spend is taken back in Redis instead"
         );
     }
 
     #[test]
     fn an_added_batch_is_owed_no_more() {
-        let mut pending = Pending::default();
-        pending.record_spend(10, date(1));
-        let batch = pending.batches("r").remove(0);
+        let mut owed = Owed::default();
+        owed.record_spend(10, date(1));
+        let batch = owed.batches("r").remove(0);
 
-        pending.added(&batch.id);
+        owed.added(&batch.id);
 
-        assert!(!pending.owes_spends());
+        assert!(!owed.owes_spends());
     }
 
     #[test]
     fn a_pushed_block_is_cleared_unless_a_longer_one_arrived_meanwhile() {
-        let mut pending = Pending::default();
-        let first = PendingBlock {
+        let mut owed = Owed::default();
+        let first = OwedBlock {
             midnight: Some(date(1)),
             until_ms: Some(100),
         };
-        pending.add_block(first);
-        pending.add_block(PendingBlock {
+        owed.add_block(first);
+        owed.add_block(OwedBlock {
             midnight: None,
             until_ms: Some(200),
         });
 
-        pending.block_pushed(first);
+        owed.block_pushed(first);
 
         assert_eq!(
-            pending.block,
-            PendingBlock {
+            owed.block,
+            OwedBlock {
                 midnight: None,
                 until_ms: Some(200)
             }

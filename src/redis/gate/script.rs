@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use redis::aio::ConnectionLike;
 
-use super::keys::{Keys, day_text, month_text};
 use crate::quota::{DenyReason, Limits};
+use crate::redis::Keys;
+use crate::redis::keys::{day_text, month_text};
 
 /// What one script call does.
 #[derive(Debug, Clone, PartialEq, Eq)]
