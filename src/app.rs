@@ -12,7 +12,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditLog, AuditedGate};
-use crate::cache::Cache;
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -22,7 +21,8 @@ use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
 use crate::server::ServerLimits;
 use crate::store::durable::{DurableStore, spawn_purger};
-use crate::virustotal::{ClientSettings, VtClient};
+use crate::topology::Topology;
+use crate::virustotal::VtClient;
 
 /// A built, bound, not yet running service.
 pub struct Application {
@@ -62,37 +62,26 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let vt = &settings.virustotal;
-        let client = VtClient::new(ClientSettings {
-            base_url: vt.base_url.clone(),
-            api_key,
-            connect_timeout: vt.connect_timeout,
-            request_timeout: vt.request_timeout,
-            max_body_bytes: vt.max_body_bytes,
-        })?;
-        let backends = crate::backends::open(settings, clock.clone(), &metrics).await?;
+        let client = vt.client(api_key)?;
+        let topology = Topology::open(settings, clock.clone(), &metrics).await?;
         let audit = AuditLog::open(
-            backends.audit.clone(),
+            topology.audit(),
             settings.audit,
             clock.clone(),
             metrics.clone(),
         )
         .await?;
         let gate: Arc<dyn QuotaGate> = Arc::new(AuditedGate::new(
-            backends.gate.clone(),
+            topology.gate(),
             audit.clone(),
             clock.clone(),
         ));
         metrics.observe_quota(&gate.snapshot());
-        let mut cache = Cache::new(settings.cache, clock.clone(), metrics.clone());
-        if settings.redis.url.is_some() {
-            // Replicas share Redis; the memory tier only keeps entries briefly so they do not
-            // drift apart for long.
-            cache = cache.with_memory_ttl(settings.redis.memory_ttl);
-        }
+        let cache = topology.cache(settings, clock.clone(), metrics.clone());
         let enricher = Enricher::new(EnricherParts {
             cache,
             gate: gate.clone(),
-            ledger: backends.ledger.clone(),
+            ledger: topology.ledger(),
             client: client.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
@@ -101,12 +90,12 @@ impl Application {
             call_timeout: vt.request_timeout,
             max_concurrent_upstream: settings.max_concurrent_upstream,
             reserve_interactive: settings.reserve_interactive(),
-            tier: backends.tier.clone(),
-            lock: backends.lock.clone(),
+            tier: topology.tier(),
+            lock: topology.lock(),
         });
         let registry = Registry::open(
             &settings.callers,
-            backends.callers.clone(),
+            topology.callers(),
             clock.clone(),
             metrics.clone(),
         )
@@ -123,7 +112,7 @@ impl Application {
             metrics: metrics.clone(),
             ready: ready.clone(),
             registry: registry.clone(),
-            daily_use: backends.ledger.clone() as Arc<dyn DailyUse>,
+            daily_use: topology.ledger() as Arc<dyn DailyUse>,
             audit: audit.clone(),
         };
         let router = http::router(
@@ -170,7 +159,7 @@ impl Application {
             },
             settle_limit: vt.request_timeout + std::time::Duration::from_secs(2),
             quota_sync,
-            store: backends.store,
+            store: topology.store(),
             registry,
             audit,
         })

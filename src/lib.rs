@@ -6,7 +6,6 @@
 //!
 //! - `app`: builds the service from settings and runs it until shutdown.
 //! - `audit`: the audit log (who changed what, refusals, the service's own events).
-//! - `backends`: chooses the quota gate, second tier and lock for the configuration.
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
 //! - `callers`: callers as group members: per-caller daily use, caps and charging.
@@ -26,11 +25,11 @@
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
 //! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
+//! - `topology`: the one choice between a single node and a fleet, and the parts each uses.
 //! - `virustotal`: the API client and answer classification.
 
 pub mod app;
 pub mod audit;
-pub mod backends;
 pub mod cache;
 pub mod caller;
 pub mod callers;
@@ -49,4 +48,5 @@ pub mod server;
 pub mod simulator;
 pub mod store;
 pub mod telemetry;
+mod topology;
 pub mod virustotal;

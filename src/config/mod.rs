@@ -30,6 +30,7 @@ pub use sections::{
 pub use sources::{Flags, Sources};
 pub use validate::EXAMPLE_CALLER_KEYS;
 
+use crate::quota::Limits;
 use crate::report::VerdictPolicy;
 
 /// All settings of the service.
@@ -197,6 +198,11 @@ impl Settings {
     pub fn reserve_interactive(&self) -> u64 {
         self.reserve_interactive
             .unwrap_or(self.virustotal.daily_quota / 10)
+    }
+
+    /// The key's limits, the interactive reserve included.
+    pub fn limits(&self) -> Limits {
+        self.virustotal.limits(self.reserve_interactive())
     }
 
     /// The VirusTotal key from `api_key` or `api_key_file`; `serve` refuses to start without

@@ -10,6 +10,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::caller::{CallerId, CallerKind, CallerPriority, Profile, Role};
+use crate::quota::Limits;
+use crate::virustotal::{ClientSettings, VtClient};
 
 /// Where the durable store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +180,31 @@ pub struct VirusTotalSettings {
     /// How often to sync `overall_quotas` (`VTENRICH_VT_QUOTA_SYNC_INTERVAL`, default 10m).
     #[serde(with = "humantime_serde")]
     pub quota_sync_interval: Duration,
+}
+
+impl VirusTotalSettings {
+    /// The client for this API, calling with `api_key`.
+    pub fn client(&self, api_key: SecretString) -> anyhow::Result<VtClient> {
+        VtClient::new(ClientSettings {
+            base_url: self.base_url.clone(),
+            api_key,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+
+    /// The key's limits, keeping the last `reserve_interactive` calls of each day for
+    /// interactive callers.
+    pub fn limits(&self, reserve_interactive: u64) -> Limits {
+        Limits {
+            per_minute: self.rate_per_minute,
+            per_day: self.daily_quota,
+            per_month: self.monthly_quota,
+            too_many_requests_backoff: self.too_many_requests_backoff,
+            reserve_interactive,
+        }
+    }
 }
 
 /// Cache lifetimes and bound.

@@ -59,7 +59,15 @@ pub struct RedisParts {
     /// The runtime callers.
     pub callers: RedisCallers,
     /// The connection and key names, for the audit stream (built with its own settings).
-    pub shared: (Backend, Keys),
+    backend: Backend,
+    keys: Keys,
+}
+
+impl RedisParts {
+    /// The fleet's audit stream, capped at `max_entries`.
+    pub fn audit(&self, max_entries: u64) -> RedisAudit {
+        RedisAudit::new(self.backend.clone(), &self.keys, max_entries)
+    }
 }
 
 /// Connection tuning; the defaults suit production.
@@ -152,6 +160,7 @@ pub async fn connect_with(
         tier: Arc::new(RedisTier::new(backend.clone(), keys.clone(), clock)),
         lock: Arc::new(RedisLock::new(backend.clone(), keys.clone())),
         callers: RedisCallers::new(backend.clone(), keys.clone()),
-        shared: (backend, keys),
+        backend,
+        keys,
     })
 }

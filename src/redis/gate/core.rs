@@ -18,7 +18,7 @@ use crate::quota::{
     Denied, DenyReason, Grant, Limits, Priority, QuotaSnapshot, SyncedUsage, Ticket,
     UpstreamSignal, Waiters,
 };
-use crate::redis::{Backend, BackendError};
+use crate::redis::backend::{Backend, BackendError};
 
 /// Everything the gate decides with; the handle and the sync task share it.
 pub(super) struct GateCore {

@@ -48,7 +48,7 @@ use crate::metrics::Metrics;
 use crate::quota::{
     Denied, Grant, Priority, QuotaGate, QuotaSnapshot, SyncedUsage, UpstreamSignal,
 };
-use crate::redis::Backend;
+use crate::redis::backend::Backend;
 
 /// The quota gate shared by every replica using one Redis namespace.
 pub struct RedisGate {

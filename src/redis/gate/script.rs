@@ -9,8 +9,7 @@ use chrono::NaiveDate;
 use redis::aio::ConnectionLike;
 
 use crate::quota::{DenyReason, Limits};
-use crate::redis::Keys;
-use crate::redis::keys::{day_text, month_text};
+use crate::redis::keys::{Keys, day_text, month_text};
 
 /// What one script call does.
 #[derive(Debug, Clone, PartialEq, Eq)]

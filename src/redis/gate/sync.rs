@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::core::GateCore;
 use super::script::{BlockFor, Op};
-use crate::redis::BackendError;
+use crate::redis::backend::BackendError;
 
 /// Runs until the gate is dropped (which aborts it).
 pub(super) async fn run(core: Arc<GateCore>) {
