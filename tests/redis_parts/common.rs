@@ -1,16 +1,19 @@
-//! What the Redis tests share: limits, times, replicas built on one server, bounded polling.
+//! What the Redis tests share: a server with the clock its replicas use ([`Fleet`]), limits,
+//! times, bounded polling and key inspection.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use vtenrich::clock::ManualClock;
+use vtenrich::clock::{Clock, ManualClock};
 use vtenrich::config::{RedisFailureMode, RedisSettings};
 use vtenrich::enrich::{FleetLock, SecondTier};
 use vtenrich::metrics::Metrics;
-use vtenrich::quota::{Limits, QuotaGate};
-use vtenrich::redis::{GateOptions, RedisOptions, ScriptTime, connect_with};
+use vtenrich::quota::{Denied, Grant, Limits, Priority, QuotaGate};
+use vtenrich::redis::{GateOptions, Keys, RedisOptions, ScriptTime, connect_with};
+
+use crate::support::redis_server::RedisServer;
 
 /// The namespace every test uses (each test has its own server).
 pub const NS: &str = "acct";
@@ -55,43 +58,94 @@ pub fn options() -> RedisOptions {
     }
 }
 
+/// A test's own redis-server and the manual clock its replicas share (the script's time).
+pub struct Fleet {
+    pub server: RedisServer,
+    pub clock: ManualClock,
+}
+
+impl Fleet {
+    /// A running server, the clock at 2026-03-10T08:00Z.
+    pub fn start() -> Self {
+        Self::start_at("2026-03-10T08:00:00Z")
+    }
+
+    /// A running server, the clock at `time` (RFC 3339).
+    pub fn start_at(time: &str) -> Self {
+        Self {
+            server: RedisServer::start(),
+            clock: ManualClock::new(at(time)),
+        }
+    }
+
+    /// Nothing listening yet (`server.restart()` starts it), the clock at 2026-03-10T08:00Z.
+    pub fn without_redis() -> Self {
+        Self {
+            server: RedisServer::unstarted(),
+            clock: ManualClock::new(at("2026-03-10T08:00:00Z")),
+        }
+    }
+
+    /// A replica of `replicas` sharing the server, deciding in `mode` while it is away.
+    pub async fn replica(&self, mode: RedisFailureMode, replicas: u32, limits: Limits) -> Replica {
+        let metrics = Metrics::new();
+        let parts = connect_with(
+            &settings(&self.server.url(), mode, replicas),
+            limits,
+            Arc::new(self.clock.clone()),
+            metrics.clone(),
+            options(),
+        )
+        .await
+        .expect("connect builds the parts");
+        Replica {
+            gate: parts.gate,
+            tier: parts.tier,
+            lock: parts.lock,
+            metrics,
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// The shared day and month counters of the clock's UTC date.
+    pub async fn shared_counts(&self) -> (u64, u64) {
+        let mut conn = self.server.connection().await;
+        let (keys, date) = (Keys::new(NS).unwrap(), self.clock.now().date_naive());
+        (
+            counter(&mut conn, &keys.day(date)).await,
+            counter(&mut conn, &keys.month(date)).await,
+        )
+    }
+}
+
 /// One replica's parts and its own metrics.
 pub struct Replica {
     pub gate: Arc<dyn QuotaGate>,
     pub tier: Arc<dyn SecondTier>,
     pub lock: Arc<dyn FleetLock>,
     pub metrics: Metrics,
+    clock: ManualClock,
 }
 
 impl Replica {
-    /// Whether this replica decides alone (Redis unreachable), from its metrics.
-    pub fn alone(&self) -> bool {
+    /// Whether this replica decides offline (Redis unreachable), from its metrics.
+    pub fn offline(&self) -> bool {
         self.metrics.quota_fallback_active.get() == 1
     }
-}
 
-pub async fn replica(
-    url: &str,
-    mode: RedisFailureMode,
-    replicas: u32,
-    limits: Limits,
-    clock: &ManualClock,
-) -> Replica {
-    let metrics = Metrics::new();
-    let parts = connect_with(
-        &settings(url, mode, replicas),
-        limits,
-        Arc::new(clock.clone()),
-        metrics.clone(),
-        options(),
-    )
-    .await
-    .expect("connect builds the parts");
-    Replica {
-        gate: parts.gate,
-        tier: parts.tier,
-        lock: parts.lock,
-        metrics,
+    /// An interactive caller's ask that cannot wait.
+    pub async fn ask_now(&self) -> Result<Grant, Denied> {
+        self.gate
+            .acquire(Priority::Interactive, Some(self.clock.now()))
+            .await
+    }
+
+    /// Waits, moving the clock, until this replica decides through Redis again.
+    pub async fn rejoin(&self) {
+        eventually_advancing("the gate goes back to Redis", &self.clock, || {
+            !self.offline()
+        })
+        .await;
     }
 }
 

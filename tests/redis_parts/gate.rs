@@ -4,21 +4,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vtenrich::clock::{Clock, ManualClock};
+use vtenrich::clock::Clock;
 use vtenrich::config::RedisFailureMode;
 use vtenrich::quota::{DenyReason, Priority, SyncedUsage, UpstreamSignal};
 use vtenrich::redis::Keys;
 
-use crate::common::{NS, at, counter, eventually, limits, replica, settle};
-use crate::support::redis_server::RedisServer;
+use crate::common::{Fleet, NS, at, counter, eventually, limits, settle};
 
 #[tokio::test]
 async fn two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
-    let server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let fleet = Fleet::start();
     let rate = limits(4, 500, 15_500);
-    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let b = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
     let grants: Arc<Mutex<Vec<DateTime<Utc>>>> = Arc::default();
     let mut tasks = Vec::new();
     for i in 0..14 {
@@ -32,7 +30,7 @@ async fn two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
         } else {
             Priority::Interactive
         };
-        let (grants, clock) = (grants.clone(), clock.clone());
+        let (grants, clock) = (grants.clone(), fleet.clock.clone());
         tasks.push(tokio::spawn(async move {
             gate.acquire(priority, None)
                 .await
@@ -56,7 +54,7 @@ async fn two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
         if due == 14 {
             break;
         }
-        clock.advance(Duration::from_secs(5));
+        fleet.clock.advance(Duration::from_secs(5));
     }
 
     let mut grants = grants.lock().unwrap().clone();
@@ -72,35 +70,28 @@ async fn two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
             "{in_window} grants in the minute from {start}"
         );
     }
-    let mut conn = server.connection().await;
-    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
-    assert_eq!(counter(&mut conn, &day).await, 14);
-    assert!(!a.alone() && !b.alone());
+    assert_eq!(fleet.shared_counts().await.0, 14);
+    assert!(!a.offline() && !b.offline());
 }
 
 #[tokio::test]
 async fn a_slot_taken_by_one_replica_is_denied_to_the_other_with_the_fleets_retry() {
-    let server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
-    let t0 = clock.now();
+    let fleet = Fleet::start();
+    let t0 = fleet.clock.now();
     let rate = limits(2, 500, 15_500);
-    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let b = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
     a.gate
         .acquire(Priority::Interactive, Some(t0))
         .await
         .unwrap();
-    clock.advance(Duration::from_secs(10));
+    fleet.clock.advance(Duration::from_secs(10));
     a.gate
         .acquire(Priority::Interactive, Some(t0))
         .await
         .unwrap();
 
-    let denied = b
-        .gate
-        .acquire(Priority::Interactive, Some(clock.now()))
-        .await
-        .unwrap_err();
+    let denied = b.ask_now().await.unwrap_err();
 
     assert_eq!(denied.reason, DenyReason::Minute);
     assert_eq!(denied.retry_at, t0 + TimeDelta::seconds(60));
@@ -114,26 +105,20 @@ async fn a_slot_taken_by_one_replica_is_denied_to_the_other_with_the_fleets_retr
 
 #[tokio::test]
 async fn a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhile() {
-    let server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
-    let t0 = clock.now();
-    let a = replica(
-        &server.url(),
-        RedisFailureMode::LocalShare,
-        1,
-        limits(1, 500, 15_500),
-        &clock,
-    )
-    .await;
+    let fleet = Fleet::start();
+    let t0 = fleet.clock.now();
+    let a = fleet
+        .replica(RedisFailureMode::LocalShare, 1, limits(1, 500, 15_500))
+        .await;
     a.gate.acquire(Priority::Interactive, None).await.unwrap();
-    let mut conn = server.connection().await;
+    let mut conn = fleet.server.connection().await;
     let calls_before = script_calls(&mut conn).await;
 
     let gate = a.gate.clone();
     let waiter = tokio::spawn(async move { gate.acquire(Priority::Interactive, None).await });
     settle().await;
     let calls_while_waiting = script_calls(&mut conn).await - calls_before;
-    clock.set(t0 + TimeDelta::seconds(60));
+    fleet.clock.set(t0 + TimeDelta::seconds(60));
     eventually("the waiter is granted once the slot frees", || {
         waiter.is_finished()
     })
@@ -169,12 +154,11 @@ async fn script_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
 
 #[tokio::test]
 async fn quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
-    let server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T15:30:00Z"));
+    let fleet = Fleet::start_at("2026-03-10T15:30:00Z");
     let rate = limits(4, 500, 15_500);
-    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let mut conn = server.connection().await;
+    let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let b = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let mut conn = fleet.server.connection().await;
     let flag = Keys::new(NS).unwrap().blocked();
 
     a.gate.signal(UpstreamSignal::QuotaExceeded);
@@ -188,7 +172,7 @@ async fn quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
         .gate
         .acquire(
             Priority::Interactive,
-            Some(clock.now() + TimeDelta::seconds(30)),
+            Some(fleet.clock.now() + TimeDelta::seconds(30)),
         )
         .await
         .unwrap_err();
@@ -202,7 +186,7 @@ async fn quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
         "set at once locally"
     );
     assert_eq!(b.gate.snapshot().blocked_until, Some(midnight));
-    clock.set(midnight);
+    fleet.clock.set(midnight);
     b.gate
         .acquire(Priority::Interactive, Some(midnight))
         .await
@@ -211,21 +195,16 @@ async fn quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
 
 #[tokio::test]
 async fn too_many_requests_on_one_replica_pauses_the_other_for_the_backoff() {
-    let server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T15:30:00Z"));
-    let t0 = clock.now();
+    let fleet = Fleet::start_at("2026-03-10T15:30:00Z");
+    let t0 = fleet.clock.now();
     let rate = limits(4, 500, 15_500);
-    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let b = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
 
     a.gate.signal(UpstreamSignal::TooManyRequests);
     let mut denied = None;
     for _ in 0..100 {
-        match b
-            .gate
-            .acquire(Priority::Interactive, Some(clock.now()))
-            .await
-        {
+        match b.ask_now().await {
             Err(d) => {
                 denied = Some(d);
                 break;
@@ -242,18 +221,17 @@ async fn too_many_requests_on_one_replica_pauses_the_other_for_the_backoff() {
 
 #[tokio::test]
 async fn adopted_counts_reach_the_other_replica() {
-    let server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let fleet = Fleet::start();
     let rate = limits(4, 500, 15_500);
-    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
+    let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let b = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
 
     a.gate.adopt(SyncedUsage {
         day_used: 500,
         month_used: 900,
     });
-    let mut conn = server.connection().await;
-    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
+    let mut conn = fleet.server.connection().await;
+    let day = Keys::new(NS).unwrap().day(fleet.clock.now().date_naive());
     for _ in 0..100 {
         if counter(&mut conn, &day).await == 500 {
             break;
@@ -262,7 +240,7 @@ async fn adopted_counts_reach_the_other_replica() {
     }
     let denied = b
         .gate
-        .acquire(Priority::Background, Some(clock.now()))
+        .acquire(Priority::Background, Some(fleet.clock.now()))
         .await
         .unwrap_err();
 
@@ -274,13 +252,12 @@ async fn adopted_counts_reach_the_other_replica() {
 #[tokio::test]
 async fn across_replicas_bulk_asks_stop_at_the_reserve_while_interactive_asks_spend_it() {
     // Arrange: 5 calls a day for the fleet, the last 2 kept for interactive callers; 3 spent.
-    let server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let fleet = Fleet::start();
     let mut rate = limits(100, 5, 15_500);
     rate.reserve_interactive = 2;
-    let a = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let b = replica(&server.url(), RedisFailureMode::LocalShare, 2, rate, &clock).await;
-    let now = Some(clock.now());
+    let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let b = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
+    let now = Some(fleet.clock.now());
     for _ in 0..3 {
         a.gate.acquire(Priority::Bulk, now).await.unwrap();
     }

@@ -11,45 +11,33 @@ use vtenrich::clock::{Clock, ManualClock};
 use vtenrich::config::RedisFailureMode;
 use vtenrich::metrics::Metrics;
 use vtenrich::quota::{DenyReason, Priority};
-use vtenrich::redis::{Keys, connect_with};
+use vtenrich::redis::connect_with;
 
-use crate::common::{
-    NS, at, counter, eventually, eventually_advancing, limits, options, replica, settings,
-};
+use crate::common::{Fleet, at, eventually, eventually_advancing, limits, options, settings};
 use crate::support::redis_server::RedisServer;
 
 #[tokio::test]
 async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume() {
-    let mut server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let mut fleet = Fleet::start();
     // Two replicas: while alone each may spend 2 a minute and 50 a day.
-    let a = replica(
-        &server.url(),
-        RedisFailureMode::LocalShare,
-        2,
-        limits(4, 100, 15_500),
-        &clock,
-    )
-    .await;
-    a.gate
-        .acquire(Priority::Interactive, Some(clock.now()))
-        .await
-        .unwrap();
+    let a = fleet
+        .replica(RedisFailureMode::LocalShare, 2, limits(4, 100, 15_500))
+        .await;
+    a.ask_now().await.unwrap();
 
-    server.pause();
-    let deadline = Some(clock.now());
-    let first = a.gate.acquire(Priority::Interactive, deadline).await;
-    let second = a.gate.acquire(Priority::Interactive, deadline).await;
-    let alone = a.alone();
+    fleet.server.pause();
+    let first = a.ask_now().await;
+    let second = a.ask_now().await;
+    let alone = a.offline();
     let backend_up = a.metrics.quota_backend_up.get();
-    server.resume();
+    fleet.server.resume();
     // Back to Redis only after a whole minute of Redis answering: until then the other
     // replicas' spends of that minute may not be in Redis yet.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    clock.advance(Duration::from_secs(30));
+    fleet.clock.advance(Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let still_alone = a.alone();
-    eventually_advancing("the gate goes back to Redis", &clock, || !a.alone()).await;
+    let still_alone = a.offline();
+    a.rejoin().await;
 
     // The fleet had used 1 of the minute's 4 when Redis went away; with a share of 2 a
     // minute this replica may take only its part of what was left: (4 - 1) / 2 = 1.
@@ -66,9 +54,7 @@ async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume
     );
     assert_eq!(backend_up, 0);
     assert_eq!(a.metrics.quota_backend_up.get(), 1);
-    let mut conn = server.connection().await;
-    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
-    let shared = counter(&mut conn, &day).await;
+    let (shared, _) = fleet.shared_counts().await;
     // 1 before the pause + 1 alone; the acquire that timed out was queued in the paused
     // server and may have been spent when it resumed (over-counting is the safe side).
     assert!((2..=3).contains(&shared), "shared day counter {shared}");
@@ -76,67 +62,38 @@ async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume
 
 #[tokio::test]
 async fn a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
-    let mut server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
-    let a = replica(
-        &server.url(),
-        RedisFailureMode::LocalShare,
-        2,
-        limits(4, 100, 15_500),
-        &clock,
-    )
-    .await;
-    a.gate
-        .acquire(Priority::Interactive, Some(clock.now()))
-        .await
-        .unwrap();
+    let mut fleet = Fleet::start();
+    let a = fleet
+        .replica(RedisFailureMode::LocalShare, 2, limits(4, 100, 15_500))
+        .await;
+    a.ask_now().await.unwrap();
 
-    server.stop();
+    fleet.server.stop();
     // The fleet had used 1 of this minute's 4: this replica's part of the rest is 1.
-    a.gate
-        .acquire(Priority::Interactive, Some(clock.now()))
-        .await
-        .unwrap();
-    clock.advance(Duration::from_secs(61));
+    a.ask_now().await.unwrap();
+    fleet.clock.advance(Duration::from_secs(61));
     a.gate.acquire(Priority::Background, None).await.unwrap();
-    server.restart();
-    eventually_advancing("the gate goes back to Redis", &clock, || !a.alone()).await;
+    fleet.server.restart();
+    a.rejoin().await;
 
-    let mut conn = server.connection().await;
-    let keys = Keys::new(NS).unwrap();
-    let date = clock.now().date_naive();
     // The restarted Redis is empty: it holds exactly the 2 spends made alone.
-    assert_eq!(counter(&mut conn, &keys.day(date)).await, 2);
-    assert_eq!(counter(&mut conn, &keys.month(date)).await, 2);
+    assert_eq!(fleet.shared_counts().await, (2, 2));
 }
 
 #[tokio::test]
 async fn the_share_counts_what_the_fleet_had_already_spent_today() {
-    let mut server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+    let mut fleet = Fleet::start();
     // 10 a day for 2 replicas; 6 are spent through Redis, so 4 were left: 2 for this one.
-    let a = replica(
-        &server.url(),
-        RedisFailureMode::LocalShare,
-        2,
-        limits(100, 10, 15_500),
-        &clock,
-    )
-    .await;
+    let a = fleet
+        .replica(RedisFailureMode::LocalShare, 2, limits(100, 10, 15_500))
+        .await;
     for _ in 0..6 {
-        a.gate
-            .acquire(Priority::Interactive, Some(clock.now()))
-            .await
-            .unwrap();
+        a.ask_now().await.unwrap();
     }
 
-    server.stop();
-    let deadline = Some(clock.now());
-    let spent = [
-        a.gate.acquire(Priority::Interactive, deadline).await,
-        a.gate.acquire(Priority::Interactive, deadline).await,
-    ];
-    let third = a.gate.acquire(Priority::Interactive, deadline).await;
+    fleet.server.stop();
+    let spent = [a.ask_now().await, a.ask_now().await];
+    let third = a.ask_now().await;
 
     assert!(spent.iter().all(Result::is_ok), "{spent:?}");
     let third = third.unwrap_err();
@@ -146,30 +103,24 @@ async fn the_share_counts_what_the_fleet_had_already_spent_today() {
 
 #[tokio::test]
 async fn closed_mode_allows_no_call_while_redis_is_down() {
-    let mut server = RedisServer::start();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
-    let a = replica(
-        &server.url(),
-        RedisFailureMode::Closed,
-        2,
-        limits(4, 100, 15_500),
-        &clock,
-    )
-    .await;
+    let mut fleet = Fleet::start();
+    let a = fleet
+        .replica(RedisFailureMode::Closed, 2, limits(4, 100, 15_500))
+        .await;
 
-    server.stop();
+    fleet.server.stop();
     let interactive = a
         .gate
         .acquire(
             Priority::Interactive,
-            Some(clock.now() + TimeDelta::seconds(5)),
+            Some(fleet.clock.now() + TimeDelta::seconds(5)),
         )
         .await;
     let gate = a.gate.clone();
     let background = tokio::spawn(async move { gate.acquire(Priority::Background, None).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let background_waited = !background.is_finished();
-    server.restart();
+    fleet.server.restart();
     eventually("the background fill is granted once Redis is back", || {
         background.is_finished()
     })
@@ -178,36 +129,22 @@ async fn closed_mode_allows_no_call_while_redis_is_down() {
     assert_eq!(interactive.unwrap_err().reason, DenyReason::Closed);
     assert!(background_waited, "a background fill waits for Redis");
     assert!(background.await.unwrap().is_ok());
-    let mut conn = server.connection().await;
-    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
-    assert_eq!(counter(&mut conn, &day).await, 1, "nothing was spent alone");
+    assert_eq!(fleet.shared_counts().await.0, 1, "nothing was spent alone");
 }
 
 #[tokio::test]
 async fn a_replica_starting_without_redis_runs_on_its_share_and_joins_later() {
-    let mut server = RedisServer::unstarted();
-    let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
-    let a = replica(
-        &server.url(),
-        RedisFailureMode::LocalShare,
-        4,
-        limits(4, 100, 15_500),
-        &clock,
-    )
-    .await;
+    let mut fleet = Fleet::without_redis();
+    let a = fleet
+        .replica(RedisFailureMode::LocalShare, 4, limits(4, 100, 15_500))
+        .await;
 
-    let alone_at_start = a.alone();
-    let first = a
-        .gate
-        .acquire(Priority::Interactive, Some(clock.now()))
-        .await;
-    let second = a
-        .gate
-        .acquire(Priority::Interactive, Some(clock.now()))
-        .await;
-    server.restart();
+    let alone_at_start = a.offline();
+    let first = a.ask_now().await;
+    let second = a.ask_now().await;
+    fleet.server.restart();
     // The share keeps deciding until Redis has answered for a whole minute.
-    eventually_advancing("the gate joins the fleet", &clock, || !a.alone()).await;
+    eventually_advancing("the gate joins the fleet", &fleet.clock, || !a.offline()).await;
 
     assert!(alone_at_start);
     assert!(first.is_ok(), "{first:?}");
@@ -216,9 +153,7 @@ async fn a_replica_starting_without_redis_runs_on_its_share_and_joins_later() {
         DenyReason::Minute,
         "1 a minute alone"
     );
-    let mut conn = server.connection().await;
-    let day = Keys::new(NS).unwrap().day(clock.now().date_naive());
-    assert_eq!(counter(&mut conn, &day).await, 1);
+    assert_eq!(fleet.shared_counts().await.0, 1);
 }
 
 /// Collects log output for the password test.

@@ -11,7 +11,7 @@ use vtenrich::enrich::LockOutcome;
 use vtenrich::redis::Keys;
 use vtenrich::report::IpReport;
 
-use crate::common::{NS, Replica, limits, pttl, replica};
+use crate::common::{Fleet, NS, Replica, limits, pttl};
 use crate::support::redis_server::RedisServer;
 
 fn ip(text: &str) -> IpAddr {
@@ -21,17 +21,14 @@ fn ip(text: &str) -> IpAddr {
 /// The tier compares deadlines with the injected clock and Redis expires by its own, so
 /// these tests keep the two together: the manual clock starts at the real time.
 async fn start() -> (RedisServer, ManualClock, Replica) {
-    let server = RedisServer::start();
-    let clock = ManualClock::new(chrono::Utc::now());
-    let replica = replica(
-        &server.url(),
-        RedisFailureMode::LocalShare,
-        1,
-        limits(4, 500, 15_500),
-        &clock,
-    )
-    .await;
-    (server, clock, replica)
+    let fleet = Fleet {
+        server: RedisServer::start(),
+        clock: ManualClock::new(chrono::Utc::now()),
+    };
+    let replica = fleet
+        .replica(RedisFailureMode::LocalShare, 1, limits(4, 500, 15_500))
+        .await;
+    (fleet.server, fleet.clock, replica)
 }
 
 fn entry(clock: &ManualClock, answer: Answer, stale_in: TimeDelta) -> Entry {
