@@ -2,7 +2,7 @@
 //! same data directory, a rotated key stops once its grace is over, no key ever reaches the
 //! logs, and `vtenrich demo` creates an admin caller while enrichment stays keyless.
 
-// The server helper serves several test binaries; this one needs only part of it.
+// The shared helpers serve several test binaries; this one needs only part of them.
 #[allow(dead_code)]
 mod support;
 
@@ -13,41 +13,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vtenrich::clock::SystemClock;
 use vtenrich::http::hash_key;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
 use service::Service;
+use support::http::call;
 
 const VT_KEY: &str = "callers-test-vt-key";
 const ADMIN_KEY: &str = "callers-admin-key-6a5b4c3d";
-
-/// Sends `method path` with `key` and an optional JSON body: status and body.
-async fn call(
-    base: &str,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http.request(method, format!("{base}{path}"));
-    if !key.is_empty() {
-        request = request.bearer_auth(key);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the service answers");
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 async fn status_with_key(base: &str, key: &str) -> u16 {
     call(base, "GET", "/v1/quota", key, None).await.0

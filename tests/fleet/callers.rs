@@ -3,35 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vtenrich::http::hash_key;
 
 use super::{RedisServer, Service, replicas, simulator};
+use crate::support::http::call;
 
 const ADMIN_KEY: &str = "fleet-admin-key-1a2b3c4d";
-
-async fn call(
-    base: &str,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the replica answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// How long until every replica in `others` answers `want` to a request with `key` (polled
 /// every 50 ms, for at most 5 s); `None` if one never does.

@@ -9,6 +9,7 @@ use serde_json::Value;
 use vtenrich::simulator::Simulator;
 
 use crate::service::Service;
+use crate::support::redis_keys::counter;
 use crate::support::redis_server::RedisServer;
 use crate::{NS, call_log, count_status, known_addresses, replicas, results, simulator};
 
@@ -20,16 +21,6 @@ async fn redis_today(conn: &mut redis::aio::MultiplexedConnection) -> String {
         .expect("TIME answers");
     let now = DateTime::from_timestamp(secs, 0).expect("a valid Redis time");
     now.format("%Y-%m-%d").to_string()
-}
-
-/// A counter key's value (0 when missing).
-async fn counter(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> u64 {
-    redis::cmd("GET")
-        .arg(key)
-        .query_async::<Option<u64>>(conn)
-        .await
-        .expect("GET answers")
-        .unwrap_or(0)
 }
 
 /// Today's shared day counter and the simulator's call count, once neither has moved for

@@ -13,6 +13,7 @@ use vtenrich::metrics::Metrics;
 use vtenrich::quota::{Denied, Grant, Limits, Priority, QuotaGate};
 use vtenrich::redis::{GateOptions, Keys, RedisOptions, ScriptTime, connect_with};
 
+pub use crate::support::redis_keys::{all_keys, counter, pttl};
 use crate::support::redis_server::RedisServer;
 
 /// The namespace every test uses (each test has its own server).
@@ -180,32 +181,4 @@ pub async fn eventually_advancing(
 /// Lets spawned tasks and Redis round trips finish while the manual clock stands still.
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(150)).await;
-}
-
-/// A counter key's value (0 when missing).
-pub async fn counter(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> u64 {
-    redis::cmd("GET")
-        .arg(key)
-        .query_async::<Option<u64>>(conn)
-        .await
-        .expect("GET answers")
-        .unwrap_or(0)
-}
-
-/// Milliseconds to live of a key (-2 missing, -1 no expiry).
-pub async fn pttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
-    redis::cmd("PTTL")
-        .arg(key)
-        .query_async::<i64>(conn)
-        .await
-        .expect("PTTL answers")
-}
-
-/// Every key in the server.
-pub async fn all_keys(conn: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
-    redis::cmd("KEYS")
-        .arg("*")
-        .query_async::<Vec<String>>(conn)
-        .await
-        .expect("KEYS answers")
 }

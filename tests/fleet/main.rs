@@ -9,26 +9,20 @@
 //! - `audit`: the audit log shared by replicas, and kept across a single node's restart.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
 
-// The server helper serves several test binaries; this one needs only part of it.
+// The shared helpers serve several test binaries; this one needs only part of them.
 #[allow(dead_code)]
+#[path = "../support/mod.rs"]
 mod support;
 
-#[path = "support/service.rs"]
+#[path = "../support/service.rs"]
 mod service;
 
-#[path = "fleet/audit.rs"]
 mod audit;
-#[path = "fleet/block.rs"]
 mod block;
-#[path = "fleet/callers.rs"]
 mod callers;
-#[path = "fleet/caps.rs"]
 mod caps;
-#[path = "fleet/demo.rs"]
 mod demo;
-#[path = "fleet/load.rs"]
 mod load;
-#[path = "fleet/outage.rs"]
 mod outage;
 
 use chrono::{DateTime, Utc};
