@@ -108,6 +108,20 @@ impl Fleet {
         }
     }
 
+    /// A `local_share` replica of `replicas` at 4 calls a minute and 100 a day that has spent
+    /// one call through Redis: the fleet's minute has 3 left.
+    pub async fn replica_after_one_call(&self, replicas: u32) -> Replica {
+        let replica = self
+            .replica(
+                RedisFailureMode::LocalShare,
+                replicas,
+                limits(4, 100, 15_500),
+            )
+            .await;
+        replica.ask_now().await.expect("a fresh minute has room");
+        replica
+    }
+
     /// The shared day and month counters of the clock's UTC date.
     pub async fn shared_counts(&self) -> (u64, u64) {
         let mut conn = self.server.connection().await;

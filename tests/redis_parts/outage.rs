@@ -20,10 +20,7 @@ use crate::support::redis_server::RedisServer;
 async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume() {
     let mut fleet = Fleet::start();
     // Two replicas: while alone each may spend 2 a minute and 50 a day.
-    let a = fleet
-        .replica(RedisFailureMode::LocalShare, 2, limits(4, 100, 15_500))
-        .await;
-    a.ask_now().await.unwrap();
+    let a = fleet.replica_after_one_call(2).await;
 
     fleet.server.pause();
     let first = a.ask_now().await;
@@ -63,10 +60,7 @@ async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume
 #[tokio::test]
 async fn a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
     let mut fleet = Fleet::start();
-    let a = fleet
-        .replica(RedisFailureMode::LocalShare, 2, limits(4, 100, 15_500))
-        .await;
-    a.ask_now().await.unwrap();
+    let a = fleet.replica_after_one_call(2).await;
 
     fleet.server.stop();
     // The fleet had used 1 of this minute's 4: this replica's part of the rest is 1.

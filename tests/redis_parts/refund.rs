@@ -43,10 +43,7 @@ async fn a_refunded_shared_grant_leaves_the_fleets_minute_day_and_month_once() {
 #[tokio::test]
 async fn a_slot_refunded_while_redis_is_down_is_never_paid_back() {
     let mut fleet = Fleet::start();
-    let a = fleet
-        .replica(RedisFailureMode::LocalShare, 1, limits(4, 100, 15_500))
-        .await;
-    a.ask_now().await.unwrap();
+    let a = fleet.replica_after_one_call(1).await;
     fleet.server.stop();
     let unreached = a.ask_now().await.unwrap();
 
@@ -72,10 +69,7 @@ async fn a_slot_refunded_while_redis_is_down_is_never_paid_back() {
 #[tokio::test]
 async fn a_spend_already_paid_back_to_redis_is_taken_back_there() {
     let mut fleet = Fleet::start();
-    let a = fleet
-        .replica(RedisFailureMode::LocalShare, 1, limits(4, 100, 15_500))
-        .await;
-    a.ask_now().await.unwrap();
+    let a = fleet.replica_after_one_call(1).await;
     fleet.server.pause();
     let unreached = a.ask_now().await.unwrap();
     fleet.server.resume();
