@@ -55,7 +55,7 @@ impl Keys {
         format!("{}:blocked", self.tag)
     }
 
-    /// Marks one batch of fallback spends as added, so a retried flush adds nothing.
+    /// Marks one batch of offline spends as added, so a retried flush adds nothing.
     pub fn flush(&self, batch: &str) -> String {
         format!("{}:flush:{batch}", self.tag)
     }

@@ -3,7 +3,7 @@
 //! One counter per caller and UTC day under the account's hash tag, checked and incremented
 //! by one script (atomic across replicas), expiring an hour after its day ends. While Redis is
 //! unreachable a replica charges against its own copy of the last counts it saw: the quota
-//! gate's fallback already bounds what the fleet spends in total, and a caller may then
+//! gate's offline share already bounds what the fleet spends in total, and a caller may then
 //! overrun its cap by what the other replicas charge it during the outage.
 
 use std::time::Duration;

@@ -5,7 +5,7 @@
 --   2 day counter   {ns}:day:YYYY-MM-DD
 --   3 month counter {ns}:month:YYYY-MM
 --   4 block flag: ms until which VirusTotal blocks us (PX expiry is only clean-up)
---   5 flush marker (mode "add"): makes adding fallback spends idempotent; refund marker
+--   5 flush marker (mode "add"): makes adding offline spends idempotent; refund marker
 --     (mode "refund"): makes giving a slot back idempotent
 -- ARGV:
 --   1 mode: acquire | peek | block | adopt | add | refund

@@ -152,7 +152,7 @@ impl Offline {
 /// arrive, a little after they were granted.
 const MINUTE_MARGIN_MS: i64 = 1_000;
 
-/// This replica's share of `limits` when `replicas` replicas decide alone: each window
+/// This replica's share of `limits` when `replicas` replicas decide offline: each window
 /// divided and rounded down, but at least one call per minute so a replica is never mute.
 fn share(limits: Limits, replicas: u32) -> Limits {
     let n = replicas.max(1);

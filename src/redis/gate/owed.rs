@@ -33,7 +33,7 @@ pub struct Refund {
     pub id: String,
     /// The UTC day (Redis time) the spend was counted on.
     pub date: NaiveDate,
-    /// The spend's minute-log member (`None` for a spend added from a fallback batch).
+    /// The spend's minute-log member (`None` for a spend added from an offline batch).
     pub member: Option<String>,
 }
 
