@@ -1,5 +1,9 @@
 //! The gate's core, shared by the handle and its sync task: asking the script, the acquire
 //! loop, refunds, and the switch between Redis and the offline share.
+//!
+//! About 400 lines on purpose: these are one type's methods (its `impl` beside it), all
+//! driving the same view, notifications and online flag; the pure parts already live in
+//! `view`, `owed` and `offline`, and the background task in `sync`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
