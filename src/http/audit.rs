@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ErrorBody, INTERNAL, UNAUTHORIZED};
 use crate::audit::{Event, Filter, MAX_LIMIT, Page, QueryError};
-use crate::caller::{Caller, Role};
+use super::auth::require_admin;
+use crate::caller::Caller;
 
 /// The header carrying the next page's cursor (on every format).
 const NEXT_CURSOR: &str = "x-next-cursor";
@@ -69,19 +70,6 @@ struct Asked {
     limit: usize,
     cursor: Option<String>,
     format: Format,
-}
-
-/// 403 unless the request's caller is an admin (with no callers configured nobody is).
-pub(super) fn require_admin(caller: Option<&Caller>) -> Result<&Caller, ApiError> {
-    caller
-        .filter(|c| c.profile().role == Role::Admin)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this endpoint is for admin callers (role = \"admin\")",
-            )
-        })
 }
 
 fn invalid(parameter: &str, why: impl std::fmt::Display) -> ApiError {
@@ -171,7 +159,7 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
         (status = 200, description = "A page of entries (JSON; `text/csv` or `application/x-ndjson` with `format`).", body = AuditPage,
             headers(("x-next-cursor" = String, description = "The next page's cursor; absent on the last page."))),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
-        (status = 403, description = "The caller is not an admin (`forbidden`); without callers configured nobody is.", body = ErrorBody),
+        (status = 403, description = "The caller is not an admin (`forbidden`).", body = ErrorBody),
         (status = 422, description = "A bad query parameter, named in the message (`invalid_parameter`): unknown or repeated, a time not in RFC 3339, `to` before `from`, `limit` not 1 to 1,000, an unknown `format`, or a cursor this service did not issue.", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = "The audit log's store cannot be read (`audit_unavailable`).", body = ErrorBody),
