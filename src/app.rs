@@ -11,8 +11,9 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditLog, AuditedGate};
+use crate::audit::{AuditLog, AuditedGate, AuditedLedger};
 use crate::cache::Cache;
+use crate::callers::ledger::CallerLedger;
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -22,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
 use crate::server::ServerLimits;
 use crate::store::durable::{DurableStore, spawn_purger};
+use crate::usage::{CountedLedger, Usage};
 use crate::virustotal::{ClientSettings, VtClient};
 
 /// A built, bound, not yet running service.
@@ -39,6 +41,7 @@ pub struct Application {
     store: Option<DurableStore>,
     registry: Registry,
     audit: AuditLog,
+    usage: Usage,
 }
 
 impl Application {
@@ -89,10 +92,16 @@ impl Application {
             // drift apart for long.
             cache = cache.with_memory_ttl(settings.redis.memory_ttl);
         }
+        let usage = Usage::new(backends.usage.clone(), clock.clone());
+        // Each charge is counted as usage and a spent cap audited, in the charge's own step.
+        let ledger: Arc<dyn CallerLedger> = Arc::new(AuditedLedger::new(
+            Arc::new(CountedLedger::new(backends.ledger.clone(), usage.clone())),
+            audit.clone(),
+        ));
         let enricher = Enricher::new(EnricherParts {
             cache,
             gate: gate.clone(),
-            ledger: backends.ledger.clone(),
+            ledger,
             client: client.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
@@ -125,6 +134,7 @@ impl Application {
             registry: registry.clone(),
             daily_use: backends.ledger.clone() as Arc<dyn DailyUse>,
             audit: audit.clone(),
+            usage: usage.clone(),
         };
         let router = http::router(
             state,
@@ -173,6 +183,7 @@ impl Application {
             store: backends.store,
             registry,
             audit,
+            usage,
         })
     }
 
@@ -213,6 +224,7 @@ impl Application {
         let cancel = CancellationToken::new();
         let filler = self.enricher.spawn_filler(cancel.clone());
         let sweeper = self.audit.spawn_minute_sweeper(cancel.clone());
+        let flusher = self.usage.spawn_flusher(cancel.clone());
         let purger = self
             .store
             .clone()
@@ -246,6 +258,8 @@ impl Application {
         self.enricher.settle(self.settle_limit).await;
         cancel.cancel();
         let _ = sweeper.await;
+        // The last second of usage counts is written before the process goes.
+        let _ = flusher.await;
         self.audit.stopped().await;
         let _ = filler.await;
         if let Some(purger) = purger {

@@ -1,7 +1,8 @@
 //! Chooses and opens what sits behind the enricher: the quota gate, the second cache tier and
 //! the fleet lock. Single node: a local gate and the embedded durable store (unless
 //! `VTENRICH_DATA_DIR=none`). With `VTENRICH_REDIS_URL`: the shared Redis gate, tier and lock.
-//! Runtime callers are kept where the rest is: the durable store, Redis, or memory.
+//! Runtime callers, the audit log and usage counts are kept where the rest is: the durable
+//! store, Redis, or memory.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::enrich::{FleetLock, SecondTier};
 use crate::metrics::Metrics;
 use crate::quota::{Limits, LocalGate, QuotaGate, UsedCounts};
 use crate::store::durable::{DurableStore, QuotaCounts};
+use crate::usage::{MemoryUsage, UsageBackend};
 
 /// The parts chosen for this configuration.
 pub struct Backends {
@@ -29,6 +31,8 @@ pub struct Backends {
     pub callers: Persistence,
     /// Where the audit log is kept: the Redis stream, the store, or memory.
     pub audit: Arc<dyn AuditBackend>,
+    /// Where usage counts are kept: per-day Redis hashes, the store, or memory.
+    pub usage: Arc<dyn UsageBackend>,
 }
 
 /// The key's limits from the settings.
@@ -69,10 +73,11 @@ pub async fn open(
             store: None,
             callers: Persistence::Redis(parts.callers),
             audit: Arc::new(crate::redis::RedisAudit::new(
-                backend,
+                backend.clone(),
                 &keys,
                 settings.audit.max_entries,
             )),
+            usage: Arc::new(crate::redis::RedisUsage::new(backend, keys)),
         });
     }
     Ok(single_node(settings, clock, metrics).await)
@@ -129,6 +134,10 @@ async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics)
         audit: match &store {
             Some(store) => Arc::new(store.clone()),
             None => Arc::new(MemoryBackend::default()),
+        },
+        usage: match &store {
+            Some(store) => Arc::new(store.clone()),
+            None => Arc::new(MemoryUsage::default()),
         },
         store,
     }

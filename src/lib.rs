@@ -26,6 +26,7 @@
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
 //! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
+//! - `usage`: per day, caller, route and endpoint: requests, VirusTotal calls, answers.
 //! - `virustotal`: the API client and answer classification.
 
 pub mod app;
@@ -49,4 +50,5 @@ pub mod server;
 pub mod simulator;
 pub mod store;
 pub mod telemetry;
+pub mod usage;
 pub mod virustotal;

@@ -7,6 +7,7 @@
 //! - `lock`: the fleet-wide fetch lock.
 //! - `callers`: the runtime callers, shared by the fleet.
 //! - `audit`: the fleet's audit log, a capped stream.
+//! - `usage`: the fleet's usage counts, per-day hashes.
 //! - `keys`: key names under the account's hash tag.
 //! - `backend`: the connection, with every call bounded in time.
 //!
@@ -26,6 +27,7 @@ mod lock;
 mod script;
 mod sync;
 mod tier;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +44,7 @@ pub use keys::{BadNamespace, Keys};
 pub use lock::RedisLock;
 pub use script::{BlockFor, Call, Op, QuotaScript, Reply, Status};
 pub use tier::RedisTier;
+pub use usage::RedisUsage;
 
 use crate::callers::ledger::{CallerLedger, SharedLedger};
 use crate::clock::SharedClock;
