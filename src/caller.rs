@@ -229,6 +229,7 @@ mod tests {
         profile.role = Role::Admin;
         profile.daily_cap = Some(3);
         assert_eq!(a, Caller::from_profile(profile));
+        assert_eq!(a, a.clone().on(Route::Ip), "the route is not the caller");
         assert_ne!(a, Caller::new("b"));
     }
 }

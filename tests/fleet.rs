@@ -8,6 +8,7 @@
 //! - `callers`: a caller created or removed on one replica reaches the others within 2 s.
 //! - `audit`: the audit log shared by replicas, and kept across a single node's restart.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
+//! - `usage`: the fleet's usage, summed across replicas and read from any.
 
 // The server helper serves several test binaries; this one needs only part of it.
 #[allow(dead_code)]
@@ -30,6 +31,8 @@ mod demo;
 mod load;
 #[path = "fleet/outage.rs"]
 mod outage;
+#[path = "fleet/usage.rs"]
+mod usage;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
