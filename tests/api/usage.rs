@@ -395,3 +395,26 @@ async fn a_spent_cap_is_audited_once_per_caller_and_day_however_many_refusals() 
         "one more for the next day: {next_day}"
     );
 }
+
+#[tokio::test]
+async fn a_call_that_never_reached_virustotal_is_not_counted_as_consuming() {
+    // Nothing listens on port 1: the connection is refused, so VirusTotal never saw a call.
+    let app = spawn_app_with(Options {
+        base_url: Some("http://127.0.0.1:1".to_owned()),
+        ..Options::default()
+    })
+    .await;
+
+    let answer = app.enrich_ok(json!(["8.8.8.8"]), 2_000).await;
+    let (status, body) = app.get("/v1/usage").await;
+
+    assert_eq!(answer["results"][0]["status"], "error", "{answer}");
+    assert_eq!(status, 200, "{body}");
+    let usage: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        usage["totals"]["consuming"]["virustotal_calls"], 0,
+        "{usage}"
+    );
+    assert_eq!(usage["totals"]["upstream_errors"], 1, "{usage}");
+    assert_eq!(usage["days"][0]["callers"][0]["caller"], "anonymous");
+}
