@@ -11,9 +11,9 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditLog, AuditedGate, AuditedLedger};
+use crate::audit::{AuditLog, AuditedGate, CapAudit};
 use crate::cache::Cache;
-use crate::callers::ledger::CallerLedger;
+use crate::callers::ledger::{CallerLedger, WatchedLedger};
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
 use crate::server::ServerLimits;
 use crate::store::durable::{DurableStore, spawn_purger};
-use crate::usage::{CountedLedger, Usage};
+use crate::usage::Usage;
 use crate::virustotal::{ClientSettings, VtClient};
 
 /// A built, bound, not yet running service.
@@ -94,9 +94,12 @@ impl Application {
         }
         let usage = Usage::new(backends.usage.clone(), clock.clone());
         // Each charge is counted as usage and a spent cap audited, in the charge's own step.
-        let ledger: Arc<dyn CallerLedger> = Arc::new(AuditedLedger::new(
-            Arc::new(CountedLedger::new(backends.ledger.clone(), usage.clone())),
-            audit.clone(),
+        let ledger: Arc<dyn CallerLedger> = Arc::new(WatchedLedger::new(
+            backends.ledger.clone(),
+            vec![
+                Arc::new(usage.clone()),
+                Arc::new(CapAudit::new(audit.clone())),
+            ],
         ));
         let enricher = Enricher::new(EnricherParts {
             cache,

@@ -10,7 +10,7 @@
 //! - `cursor`: the opaque, verified pagination cursor.
 //! - `auth_failures`: `auth.failed` aggregated per address per minute.
 //! - `gate`: `quota.blocked` / `quota.unblocked` around the quota gate.
-//! - `ledger`: `caller.cap_exhausted` around the caller ledger.
+//! - `ledger`: `caller.cap_exhausted`, watching the caller ledger.
 //! - `settings`: the settings diff `service.started` reports.
 //! - `source_ip`: the request's source address (`X-Forwarded-For` only from trusted proxies).
 
@@ -36,7 +36,7 @@ pub use auth_failures::minute_of;
 pub use backend::{AuditBackend, MemoryBackend, is_sequence_id};
 pub use event::{Event, Filter, SYSTEM, actions};
 pub use gate::AuditedGate;
-pub use ledger::AuditedLedger;
+pub use ledger::CapAudit;
 pub use settings::{SettingsText, diff as settings_diff, flatten as flatten_settings};
 pub use source_ip::{SourceIp, source_ip};
 

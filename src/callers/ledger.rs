@@ -8,11 +8,13 @@
 //! the connection never opened) is refunded.
 //!
 //! Two ledgers: [`LocalLedger`] (one process, saved to the durable store when one is open)
-//! and [`SharedLedger`] (Redis, for a fleet; in `shared.rs`).
+//! and [`SharedLedger`] (Redis, for a fleet; in `shared.rs`); and [`WatchedLedger`]
+//! (`watched.rs`), which tells the usage accounts and the audit log of each decision.
 
 mod shared;
 #[cfg(test)]
 mod tests;
+mod watched;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -26,6 +28,7 @@ use crate::quota::next_day_reset;
 use crate::usage::{Endpoint, UsageKey};
 
 pub use shared::SharedLedger;
+pub use watched::{ChargeWatcher, WatchedLedger};
 
 /// One unit charged to a caller for a call about to start; give it back with
 /// [`CallerLedger::refund`] when the call does not happen after all.

@@ -5,14 +5,15 @@
 //!
 //! Two write paths, because they need different durability:
 //! - VirusTotal calls are counted with the caller's charge, before the call starts, and
-//!   saved before it does ([`CountedLedger`]); a call that does not happen gives its count
+//!   saved before it does (as a
+//!   [`ChargeWatcher`](crate::callers::ledger::ChargeWatcher)); a call that does not happen gives its count
 //!   back. A `kill -9` loses none, like the quota counts.
 //! - Everything else is counted in memory as answers go out ([`Usage::record`]) and flushed
 //!   at most every second and on shutdown, so a `kill -9` loses at most a second of them.
 //!
 //! - `key`: routes, endpoints, counters and the key they are counted by.
 //! - `backend`: where counts are kept (the trait; memory when there is no store or Redis).
-//! - `ledger`: the caller ledger wrapper that counts each charged call.
+//! - `ledger`: the caller-ledger watcher that counts each charged call.
 //! - `report`: counts as the report reads them, per day, caller, route and endpoint.
 
 mod backend;
@@ -29,7 +30,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use backend::{Count, Delta, MemoryUsage, UsageBackend};
 pub use key::{Counter, Endpoint, Route, UsageKey};
-pub use ledger::CountedLedger;
 pub use report::{Counts, Row};
 
 use crate::caller::{Caller, CallerId};

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::redis_server::RedisServer;
-use crate::{NS, known_addresses, replicas, simulator};
+use crate::{NS, callers_config, enrich_each, known_addresses, replicas, simulator};
 
 const ADMIN_KEY: &str = "fleet-usage-admin-key";
 const SOAR_KEY: &str = "fleet-usage-soar-key";
@@ -19,23 +19,19 @@ async fn usage_sums_across_replicas_and_any_replica_answers_for_the_fleet() {
     let sim = simulator(None, None).await;
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vtenrich.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[callers]]\nid = \"ops\"\nrole = \"admin\"\nkey_sha256 = [\"{}\"]\n\n\
-             [[callers]]\nid = \"soar\"\nkey_sha256 = [\"{}\"]\ndaily_cap = 3\n",
-            vtenrich::http::hash_key(ADMIN_KEY),
-            vtenrich::http::hash_key(SOAR_KEY)
-        ),
-    )
-    .unwrap();
+    let config = callers_config(
+        dir.path(),
+        &[
+            ("ops", ADMIN_KEY, "role = \"admin\""),
+            ("soar", SOAR_KEY, "daily_cap = 3"),
+        ],
+    );
     let fleet = replicas(
         3,
         &sim,
         &redis,
         &[
-            ("VTENRICH_CONFIG", config.to_str().unwrap()),
+            ("VTENRICH_CONFIG", config.as_str()),
             ("VTENRICH_EXPECTED_REPLICAS", "3"),
         ],
     )
@@ -43,17 +39,17 @@ async fn usage_sums_across_replicas_and_any_replica_answers_for_the_fleet() {
     let ips = known_addresses(12, 9);
 
     // Act: each replica is asked for three other new addresses and a private one, at once.
-    let client = reqwest::Client::new();
-    join_all(fleet.iter().zip(ips.chunks(3)).map(|(replica, part)| {
-        let mut observables = part.to_vec();
-        observables.push("10.0.0.1".to_owned());
-        let request = client
-            .post(format!("{}/v1/enrich", replica.base))
-            .bearer_auth(SOAR_KEY)
-            .json(&json!({"observables": observables, "max_wait_ms": 5000}));
-        async move { assert_eq!(request.send().await.unwrap().status(), 200) }
-    }))
-    .await;
+    let parts = ips
+        .chunks(3)
+        .map(|part| [part, &["10.0.0.1".to_owned()]].concat())
+        .collect();
+    for answer in enrich_each(&fleet, SOAR_KEY, parts).await {
+        assert_eq!(
+            answer["results"].as_array().map(Vec::len),
+            Some(4),
+            "{answer}"
+        );
+    }
     let consuming_at_once: Vec<Value> = join_all(
         fleet
             .iter()
