@@ -11,7 +11,8 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditLog, AuditedGate};
+use crate::audit::{AuditLog, AuditedGate, CapAudit};
+use crate::callers::ledger::{CallerLedger, WatchedLedger};
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -22,6 +23,7 @@ use crate::quota::QuotaGate;
 use crate::server::ServerLimits;
 use crate::store::durable::{DurableStore, spawn_purger};
 use crate::topology::Topology;
+use crate::usage::Usage;
 use crate::virustotal::VtClient;
 
 /// A built, bound, not yet running service.
@@ -39,6 +41,7 @@ pub struct Application {
     store: Option<DurableStore>,
     registry: Registry,
     audit: AuditLog,
+    usage: Usage,
 }
 
 impl Application {
@@ -78,10 +81,19 @@ impl Application {
         ));
         metrics.observe_quota(&gate.snapshot());
         let cache = topology.cache(settings, clock.clone(), metrics.clone());
+        let usage = Usage::new(topology.usage(), clock.clone());
+        // Each charge is counted as usage and a spent cap audited, in the charge's own step.
+        let ledger: Arc<dyn CallerLedger> = Arc::new(WatchedLedger::new(
+            topology.ledger(),
+            vec![
+                Arc::new(usage.clone()),
+                Arc::new(CapAudit::new(audit.clone())),
+            ],
+        ));
         let enricher = Enricher::new(EnricherParts {
             cache,
             gate: gate.clone(),
-            ledger: topology.ledger(),
+            ledger,
             client: client.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
@@ -114,6 +126,7 @@ impl Application {
             registry: registry.clone(),
             daily_use: topology.ledger() as Arc<dyn DailyUse>,
             audit: audit.clone(),
+            usage: usage.clone(),
         };
         let router = http::router(
             state,
@@ -162,6 +175,7 @@ impl Application {
             store: topology.store(),
             registry,
             audit,
+            usage,
         })
     }
 
@@ -202,6 +216,7 @@ impl Application {
         let cancel = CancellationToken::new();
         let filler = self.enricher.spawn_filler(cancel.clone());
         let sweeper = self.audit.spawn_minute_sweeper(cancel.clone());
+        let flusher = self.usage.spawn_flusher(cancel.clone());
         let purger = self
             .store
             .clone()
@@ -235,6 +250,8 @@ impl Application {
         self.enricher.settle(self.settle_limit).await;
         cancel.cancel();
         let _ = sweeper.await;
+        // The last second of usage counts is written before the process goes.
+        let _ = flusher.await;
         self.audit.stopped().await;
         let _ = filler.await;
         if let Some(purger) = purger {

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::usage::Route;
+
 /// A caller id: `[a-z0-9][a-z0-9_.-]{0,63}`. Safe as a metric label, a log field, a Redis key
 /// part and a CSV cell, because nothing else gets through.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,10 +103,14 @@ pub enum CallerPriority {
     Bulk,
 }
 
-/// The authenticated caller of a request. Cheap to clone; equal and hashed by id only, so
-/// it can key per-caller tables.
+/// The authenticated caller of a request, and the route the request came in on (what its
+/// usage is counted under). Cheap to clone; equal and hashed by id only, so it can key
+/// per-caller tables.
 #[derive(Debug, Clone)]
-pub struct Caller(Arc<Profile>);
+pub struct Caller {
+    profile: Arc<Profile>,
+    route: Route,
+}
 
 /// What a request needs to know about its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +133,22 @@ impl Caller {
 
     /// The caller described by `profile`.
     pub fn from_profile(profile: Profile) -> Self {
-        Self(Arc::new(profile))
+        Self {
+            profile: Arc::new(profile),
+            route: Route::default(),
+        }
+    }
+
+    /// The same caller, asking through `route`; the VirusTotal calls it starts, background
+    /// fills of its deferrals included, are counted under that route.
+    pub fn on(mut self, route: Route) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// The route the request came in on.
+    pub fn route(&self) -> Route {
+        self.route
     }
 
     /// A `user` service caller with no cap and interactive priority (tests, and callers
@@ -149,23 +170,23 @@ impl Caller {
 
     /// The caller's record.
     pub fn profile(&self) -> &Profile {
-        &self.0
+        &self.profile
     }
 
     /// The id.
     pub fn id(&self) -> &CallerId {
-        &self.0.id
+        &self.profile.id
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        self.0.id.as_str()
+        self.profile.id.as_str()
     }
 }
 
 impl PartialEq for Caller {
     fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id
+        self.profile.id == other.profile.id
     }
 }
 
@@ -173,7 +194,7 @@ impl Eq for Caller {}
 
 impl Hash for Caller {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.id.hash(state);
+        self.profile.id.hash(state);
     }
 }
 
@@ -208,6 +229,7 @@ mod tests {
         profile.role = Role::Admin;
         profile.daily_cap = Some(3);
         assert_eq!(a, Caller::from_profile(profile));
+        assert_eq!(a, a.clone().on(Route::Ip), "the route is not the caller");
         assert_ne!(a, Caller::new("b"));
     }
 }

@@ -26,6 +26,7 @@
 //! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
 //! - `topology`: the one choice between a single node and a fleet, and the parts each uses.
+//! - `usage`: per day, caller, route and endpoint: requests, VirusTotal calls, answers.
 //! - `virustotal`: the API client and answer classification.
 
 pub mod app;
@@ -49,4 +50,5 @@ pub mod simulator;
 pub mod store;
 pub mod telemetry;
 mod topology;
+pub mod usage;
 pub mod virustotal;

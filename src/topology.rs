@@ -1,9 +1,9 @@
 //! The one choice between a single node and a fleet, and what each puts behind the enricher.
 //!
 //! Single node: a local gate and the embedded durable store (unless `VTENRICH_DATA_DIR=none`),
-//! which also keeps runtime callers, caller day counts and the audit log. Fleet (with
-//! `VTENRICH_REDIS_URL`): the shared Redis gate, cache tier, fetch lock, callers and audit
-//! stream. Everything else asks the topology for its parts instead of choosing again.
+//! which also keeps runtime callers, caller day counts, usage counts and the audit log. Fleet (with
+//! `VTENRICH_REDIS_URL`): the shared Redis gate, cache tier, fetch lock, callers, usage hashes
+//! and audit stream. Everything else asks the topology for its parts instead of choosing again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::quota::{LocalGate, QuotaGate, UsedCounts};
 use crate::redis::RedisParts;
 use crate::store::durable::{DurableStore, QuotaCounts};
+use crate::usage::{MemoryUsage, UsageBackend};
 
 /// Where quota, cache, callers and audit are kept.
 pub enum Topology {
@@ -36,6 +37,8 @@ pub enum Topology {
         parts: RedisParts,
         /// The fleet's audit stream.
         audit: Arc<dyn AuditBackend>,
+        /// The fleet's per-day usage hashes.
+        usage: Arc<dyn UsageBackend>,
         /// How long the memory cache may serve an entry before asking Redis again.
         memory_ttl: Duration,
     },
@@ -62,6 +65,7 @@ impl Topology {
         );
         Ok(Self::Fleet {
             audit: Arc::new(parts.audit(settings.audit.max_entries)),
+            usage: Arc::new(parts.usage()),
             parts,
             memory_ttl: settings.redis.memory_ttl,
         })
@@ -130,6 +134,17 @@ impl Topology {
             } => Arc::new(store.clone()),
             Self::Single { store: None, .. } => Arc::new(MemoryBackend::default()),
             Self::Fleet { audit, .. } => audit.clone(),
+        }
+    }
+
+    /// Where usage counts are kept: per-day Redis hashes, the store, or memory.
+    pub fn usage(&self) -> Arc<dyn UsageBackend> {
+        match self {
+            Self::Single {
+                store: Some(store), ..
+            } => Arc::new(store.clone()),
+            Self::Single { store: None, .. } => Arc::new(MemoryUsage::default()),
+            Self::Fleet { usage, .. } => usage.clone(),
         }
     }
 

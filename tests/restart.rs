@@ -315,3 +315,52 @@ async fn after_kill_9_and_a_restart_a_callers_charged_calls_still_count_against_
         "{after}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_right_after_a_burst_the_usage_counts_every_virustotal_call_made() {
+    // Arrange: four concurrent batches of new addresses, overlapping (single-flight makes one
+    // call for an address two batches share), answered slowly enough to be in flight together.
+    let sim = Simulator::start(
+        SimulatorConfig {
+            api_key: KEY.into(),
+            latency: Duration::from_millis(50),
+            ..SimulatorConfig::default()
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start(&sim, dir.path()).await;
+    let batches: Vec<Vec<String>> = (0..4u8)
+        .map(|b| (0..8u8).map(|i| format!("81.5.{}.17", b * 6 + i)).collect())
+        .collect();
+    let answers = futures::future::join_all(batches.iter().map(|ips| enrich(&first, ips))).await;
+    first.child.kill().unwrap(); // SIGKILL right after the burst: no shutdown code runs
+    first.child.wait().unwrap();
+    let made = sim.ip_call_count();
+
+    // Act
+    let second = start(&sim, dir.path()).await;
+    let usage: serde_json::Value = reqwest::get(format!("{}/v1/usage", second.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    let distinct = batches
+        .iter()
+        .flatten()
+        .collect::<std::collections::HashSet<_>>();
+    assert_eq!(
+        made,
+        distinct.len(),
+        "one call per distinct address: {answers:?}"
+    );
+    assert_eq!(
+        usage["totals"]["consuming"]["virustotal_calls"], made,
+        "the simulator's call log: {usage}"
+    );
+}

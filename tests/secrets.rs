@@ -102,6 +102,8 @@ async fn the_api_key_never_appears_in_logs_metrics_quota_or_bodies_even_when_rej
         "/openapi.json",
         "/nope",
         "/v1/ip/zzz",
+        "/v1/usage",
+        "/v1/usage?format=csv",
     ] {
         bodies.push(
             http.get(format!("{base}{path}"))

@@ -37,6 +37,11 @@ pub trait AuditBackend: Send + Sync + 'static {
 
     /// Stores the small record `name`.
     async fn meta_put(&self, name: &str, value: &[u8]) -> anyhow::Result<()>;
+
+    /// Claims `name` until `expires`: true for the first claim (across replicas, when the
+    /// backend is shared), false while that claim holds. For entries written once per
+    /// period, such as `caller.cap_exhausted`.
+    async fn claim_once(&self, name: &str, expires: DateTime<Utc>) -> anyhow::Result<bool>;
 }
 
 /// Entries in memory only: lost on restart, which the README says of `VTENRICH_DATA_DIR=none`.
@@ -51,6 +56,8 @@ struct Memory {
     /// Oldest first.
     entries: VecDeque<(u64, Event)>,
     meta: HashMap<String, Vec<u8>>,
+    /// Claims and when they expire.
+    claims: HashMap<String, DateTime<Utc>>,
 }
 
 impl MemoryBackend {
@@ -118,6 +125,15 @@ impl AuditBackend for MemoryBackend {
     async fn meta_put(&self, name: &str, value: &[u8]) -> anyhow::Result<()> {
         self.state().meta.insert(name.to_owned(), value.to_vec());
         Ok(())
+    }
+
+    async fn claim_once(&self, name: &str, expires: DateTime<Utc>) -> anyhow::Result<bool> {
+        let mut state = self.state();
+        // Claims of days gone by are dropped as new ones come: the map stays small.
+        state
+            .claims
+            .retain(|_, until| *until > expires - chrono::TimeDelta::days(2));
+        Ok(state.claims.insert(name.to_owned(), expires).is_none())
     }
 }
 

@@ -13,6 +13,9 @@ pub mod actions {
     pub const QUOTA_BLOCKED: &str = "quota.blocked";
     /// The QuotaExceeded block ended.
     pub const QUOTA_UNBLOCKED: &str = "quota.unblocked";
+    /// A caller's daily cap refused its first VirusTotal call of the day (once per caller per
+    /// UTC day, fleet-wide).
+    pub const CALLER_CAP_EXHAUSTED: &str = "caller.cap_exhausted";
     /// An admin purged observables from every cache tier.
     pub const CACHE_PURGED: &str = "cache.purged";
     /// The service started (version, settings changed since the last start).

@@ -10,6 +10,7 @@
 //! - `cursor`: the opaque, verified pagination cursor.
 //! - `auth_failures`: `auth.failed` aggregated per address per minute.
 //! - `gate`: `quota.blocked` / `quota.unblocked` around the quota gate.
+//! - `ledger`: `caller.cap_exhausted`, watching the caller ledger.
 //! - `settings`: the settings diff `service.started` reports.
 //! - `source_ip`: the request's source address (`X-Forwarded-For` only from trusted proxies).
 
@@ -18,6 +19,7 @@ mod backend;
 mod cursor;
 mod event;
 mod gate;
+mod ledger;
 mod settings;
 mod source_ip;
 
@@ -34,6 +36,7 @@ pub use auth_failures::minute_of;
 pub use backend::{AuditBackend, MemoryBackend, is_sequence_id};
 pub use event::{Event, Filter, SYSTEM, actions};
 pub use gate::AuditedGate;
+pub use ledger::CapAudit;
 pub use settings::{SettingsText, diff as settings_diff, flatten as flatten_settings};
 pub use source_ip::{SourceIp, source_ip};
 
@@ -180,6 +183,23 @@ impl AuditLog {
                 .target(target_type, target_id)
                 .details(json!({"before": before, "after": after})),
         );
+    }
+
+    /// Records `event` unless an entry named `once` was recorded before `expires` (by any
+    /// replica, when the backend is shared). Should the backend not answer, it is recorded:
+    /// a repeated entry is better than a missing one.
+    pub async fn record_once(&self, once: &str, expires: DateTime<Utc>, event: Event) {
+        match self.inner.backend.claim_once(once, expires).await {
+            Ok(false) => {}
+            Ok(true) => self.record(event),
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "cannot check a once-a-day audit entry"
+                );
+                self.record(event);
+            }
+        }
     }
 
     /// Counts a request refused for a missing or wrong key; written as one `auth.failed`

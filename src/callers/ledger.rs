@@ -8,11 +8,13 @@
 //! the connection never opened) is refunded.
 //!
 //! Two ledgers: [`LocalLedger`] (one process, saved to the durable store when one is open)
-//! and [`SharedLedger`] (Redis, for a fleet; in `shared.rs`).
+//! and [`SharedLedger`] (Redis, for a fleet; in `shared.rs`); and [`WatchedLedger`]
+//! (`watched.rs`), which tells the usage accounts and the audit log of each decision.
 
 mod shared;
 #[cfg(test)]
 mod tests;
+mod watched;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -23,8 +25,10 @@ use futures::future::BoxFuture;
 use crate::caller::{Caller, CallerId};
 use crate::clock::SharedClock;
 use crate::quota::next_day_reset;
+use crate::usage::{Endpoint, UsageKey};
 
 pub use shared::SharedLedger;
+pub use watched::{ChargeWatcher, WatchedLedger};
 
 /// One unit charged to a caller for a call about to start; give it back with
 /// [`CallerLedger::refund`] when the call does not happen after all.
@@ -36,6 +40,9 @@ pub struct Charge {
     pub day: NaiveDate,
     /// The caller's count on that day after this charge.
     pub used: u64,
+    /// What the call is counted under in the usage report (the caller, its route, the
+    /// VirusTotal endpoint).
+    pub usage: UsageKey,
     /// Where it was counted.
     pub(crate) booked: Booked,
 }
@@ -66,9 +73,14 @@ pub trait DailyUse: Send + Sync {
 
 /// Charges callers for the VirusTotal calls they start.
 pub trait CallerLedger: DailyUse + 'static {
-    /// Charges one call to `caller`, unless its daily cap is spent. Resolves once the charge
-    /// is saved where it survives this process (durable store or Redis), when there is one.
-    fn charge<'a>(&'a self, caller: &'a Caller) -> BoxFuture<'a, Result<Charge, CapSpent>>;
+    /// Charges one call of `endpoint` to `caller`, unless its daily cap is spent. Resolves
+    /// once the charge is saved where it survives this process (durable store or Redis),
+    /// when there is one.
+    fn charge<'a>(
+        &'a self,
+        caller: &'a Caller,
+        endpoint: Endpoint,
+    ) -> BoxFuture<'a, Result<Charge, CapSpent>>;
 
     /// Gives a charge back: its call never happened or never reached VirusTotal.
     fn refund(&self, charge: Charge) -> BoxFuture<'_, ()>;
@@ -113,8 +125,8 @@ impl LocalLedger {
         }
     }
 
-    /// Charges `caller` now (never waits).
-    pub fn charge_now(&self, caller: &Caller) -> Result<Charge, CapSpent> {
+    /// Charges `caller` a call of `endpoint` now (never waits).
+    pub fn charge_now(&self, caller: &Caller, endpoint: Endpoint) -> Result<Charge, CapSpent> {
         let now = self.clock.now();
         let today = now.date_naive();
         let id = caller.id();
@@ -141,6 +153,7 @@ impl LocalLedger {
             caller: id.clone(),
             day,
             used,
+            usage: UsageKey::of(caller, endpoint),
             booked: Booked::Local,
         })
     }
@@ -175,8 +188,12 @@ impl DailyUse for LocalLedger {
 }
 
 impl CallerLedger for LocalLedger {
-    fn charge<'a>(&'a self, caller: &'a Caller) -> BoxFuture<'a, Result<Charge, CapSpent>> {
-        Box::pin(std::future::ready(self.charge_now(caller)))
+    fn charge<'a>(
+        &'a self,
+        caller: &'a Caller,
+        endpoint: Endpoint,
+    ) -> BoxFuture<'a, Result<Charge, CapSpent>> {
+        Box::pin(std::future::ready(self.charge_now(caller, endpoint)))
     }
 
     fn refund(&self, charge: Charge) -> BoxFuture<'_, ()> {

@@ -15,6 +15,7 @@ use crate::cache::{Answer, Entry};
 use crate::callers::ledger::{CapSpent, Charge};
 use crate::quota::{Denied, DenyReason, Grant, Priority, UpstreamSignal};
 use crate::report::IpReport;
+use crate::usage::Endpoint;
 use crate::virustotal::VtError;
 
 /// How often a replica waiting for a peer's fetch looks at the shared tier.
@@ -329,7 +330,7 @@ impl Upstream {
                 .acquire(priority, deadline)
                 .await
                 .map_err(|denied| self.denied(caller, denied))?;
-            match self.ledger.charge(caller).await {
+            match self.ledger.charge(caller, Endpoint::IpAddresses).await {
                 Ok(charge) => (grant, charge),
                 Err(spent) => {
                     self.gate.refund(grant).await;
@@ -338,10 +339,14 @@ impl Upstream {
                 }
             }
         } else {
-            let charge = self.ledger.charge(caller).await.map_err(|spent| {
-                self.refused(caller, "cap");
-                NotAdmitted::Cap(spent)
-            })?;
+            let charge = self
+                .ledger
+                .charge(caller, Endpoint::IpAddresses)
+                .await
+                .map_err(|spent| {
+                    self.refused(caller, "cap");
+                    NotAdmitted::Cap(spent)
+                })?;
             match self.acquire(priority, deadline).await {
                 Ok(grant) => (grant, charge),
                 Err(denied) => {

@@ -377,9 +377,10 @@ impl Enricher {
             };
         }
         match why {
-            Fallback::Deferred(_) => Outcome::Deferred {
+            Fallback::Deferred(denied) => Outcome::Deferred {
                 error,
                 retry_after_secs: retry_after_secs.unwrap_or(1),
+                reason: denied.reason,
             },
             Fallback::Failed(_) | Fallback::Refused(_) => Outcome::Error {
                 error,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::cache::{Answer, Entry};
 use crate::observable::{InvalidObservable, Observable, SpecialRange};
+use crate::quota::DenyReason;
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +55,8 @@ pub enum Outcome {
         /// Why, and whether a background fill is queued.
         error: ItemError,
         retry_after_secs: u64,
+        /// Which limit gave no slot (usage tells the minute rate from a spent quota).
+        reason: DenyReason,
     },
     /// The upstream failed and no stale entry exists.
     Error {

@@ -11,9 +11,11 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::auth::require_admin;
 use super::error::{ApiError, ErrorBody, INTERNAL, UNAUTHORIZED};
+use super::extract::query_params;
 use crate::audit::{Event, Filter, MAX_LIMIT, Page, QueryError};
-use crate::caller::{Caller, Role};
+use crate::caller::Caller;
 
 /// The header carrying the next page's cursor (on every format).
 const NEXT_CURSOR: &str = "x-next-cursor";
@@ -71,26 +73,6 @@ struct Asked {
     format: Format,
 }
 
-/// 403 unless the request's caller is an admin (with no callers configured nobody is).
-pub(super) fn require_admin(caller: Option<&Caller>) -> Result<&Caller, ApiError> {
-    caller
-        .filter(|c| c.profile().role == Role::Admin)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this endpoint is for admin callers (role = \"admin\")",
-            )
-        })
-}
-
-fn invalid(parameter: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::unprocessable(
-        "invalid_parameter",
-        format!("query parameter `{parameter}`: {why}"),
-    )
-}
-
 fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
     let mut asked = Asked {
         filter: Filter::default(),
@@ -98,21 +80,18 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
         cursor: None,
         format: Format::Json,
     };
-    let mut seen = std::collections::HashSet::new();
-    for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if !seen.insert(name.to_string()) {
-            return Err(invalid(&name, "given more than once"));
-        }
-        let text = value.into_owned();
-        if text.len() > 512 {
-            return Err(invalid(&name, "longer than 512 characters"));
-        }
+    for (name, text) in query_params(query)? {
         let time = |text: &str| {
             DateTime::parse_from_rfc3339(text)
                 .map(|t| t.to_utc())
-                .map_err(|_| invalid(&name, "not an RFC 3339 time such as 2026-11-10T12:00:00Z"))
+                .map_err(|_| {
+                    ApiError::invalid_parameter(
+                        &name,
+                        "not an RFC 3339 time such as 2026-11-10T12:00:00Z",
+                    )
+                })
         };
-        match name.as_ref() {
+        match name.as_str() {
             "from" => asked.filter.from = Some(time(&text)?),
             "to" => asked.filter.to = Some(time(&text)?),
             "actor" => asked.filter.actor = Some(text),
@@ -128,7 +107,10 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
                         (1..=MAX_LIMIT).contains(n) && text.bytes().all(|b| b.is_ascii_digit())
                     })
                     .ok_or_else(|| {
-                        invalid("limit", format!("a whole number from 1 to {MAX_LIMIT}"))
+                        ApiError::invalid_parameter(
+                            "limit",
+                            format!("a whole number from 1 to {MAX_LIMIT}"),
+                        )
                     })?;
             }
             "format" => {
@@ -136,11 +118,16 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
                     "json" => Format::Json,
                     "csv" => Format::Csv,
                     "jsonl" => Format::JsonLines,
-                    _ => return Err(invalid("format", "one of json, csv, jsonl")),
+                    _ => {
+                        return Err(ApiError::invalid_parameter(
+                            "format",
+                            "one of json, csv, jsonl",
+                        ));
+                    }
                 }
             }
             other => {
-                return Err(invalid(
+                return Err(ApiError::invalid_parameter(
                     other,
                     "unknown; known are from, to, actor, action, target_type, target_id, limit, \
                      cursor, format",
@@ -151,7 +138,10 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
     if let (Some(from), Some(to)) = (asked.filter.from, asked.filter.to)
         && from > to
     {
-        return Err(invalid("to", "before `from` (a reversed range)"));
+        return Err(ApiError::invalid_parameter(
+            "to",
+            "before `from` (a reversed range)",
+        ));
     }
     Ok(asked)
 }
@@ -171,7 +161,7 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
         (status = 200, description = "A page of entries (JSON; `text/csv` or `application/x-ndjson` with `format`).", body = AuditPage,
             headers(("x-next-cursor" = String, description = "The next page's cursor; absent on the last page."))),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
-        (status = 403, description = "The caller is not an admin (`forbidden`); without callers configured nobody is.", body = ErrorBody),
+        (status = 403, description = "The caller is not an admin (`forbidden`).", body = ErrorBody),
         (status = 422, description = "A bad query parameter, named in the message (`invalid_parameter`): unknown or repeated, a time not in RFC 3339, `to` before `from`, `limit` not 1 to 1,000, an unknown `format`, or a cursor this service did not issue.", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = "The audit log's store cannot be read (`audit_unavailable`).", body = ErrorBody),
@@ -189,7 +179,9 @@ pub async fn audit_log(
         .query(&asked.filter, asked.limit, asked.cursor.as_deref())
         .await
         .map_err(|err| match err {
-            QueryError::BadCursor => invalid("cursor", "not a cursor this service issued"),
+            QueryError::BadCursor => {
+                ApiError::invalid_parameter("cursor", "not a cursor this service issued")
+            }
             QueryError::Backend(err) => {
                 tracing::warn!(error = format!("{err:#}"), "cannot read the audit log");
                 ApiError::new(

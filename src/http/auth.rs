@@ -88,11 +88,11 @@ pub(super) fn unauthorized() -> ApiError {
     )
 }
 
-/// Lets admins through: a request without a key (the implicit caller) is 401, a `user`
-/// caller's is 403.
-pub(super) fn require_admin(caller: Option<&Caller>) -> Result<(), ApiError> {
+/// Lets admins through (every admin-only route asks this one function): a request without a
+/// key (the implicit caller) is 401, a `user` caller's is 403.
+pub(super) fn require_admin(caller: Option<&Caller>) -> Result<&Caller, ApiError> {
     match caller {
-        Some(c) if c.profile().role == Role::Admin => Ok(()),
+        Some(c) if c.profile().role == Role::Admin => Ok(c),
         Some(c) if c.as_str() != Caller::ANONYMOUS => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",

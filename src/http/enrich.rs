@@ -16,6 +16,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
 use crate::observable::{Observable, ObservableType};
+use crate::usage::Route;
 
 /// Body of `POST /v1/enrich`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -116,7 +117,9 @@ pub async fn enrich_batch(
     ApiJson(request): ApiJson<EnrichRequest>,
 ) -> Result<(RetryAfter, Json<EnrichResponse>), ApiError> {
     let (items, wait) = request.into_items(&state.limits)?;
-    let batch = state.enricher.enrich(who(caller), items, wait).await;
+    let caller = who(caller).on(Route::Enrich);
+    let batch = state.enricher.enrich(caller.clone(), items, wait).await;
+    state.usage.record(&caller, &batch);
     record_on_span(&batch);
     let retry = retry_after(&batch);
     Ok((retry, Json(EnrichResponse::render(batch, &state.verdict))))
@@ -161,7 +164,12 @@ pub async fn enrich_ip(
         parsed: Ok(parsed),
     };
     let wait = state.limits.wait(query.max_wait_ms);
-    let batch = state.enricher.enrich(who(caller), vec![item], wait).await;
+    let caller = who(caller).on(Route::Ip);
+    let batch = state
+        .enricher
+        .enrich(caller.clone(), vec![item], wait)
+        .await;
+    state.usage.record(&caller, &batch);
     record_on_span(&batch);
     let retry = retry_after(&batch);
     let item = batch

@@ -67,6 +67,14 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// 422 `invalid_parameter` naming the query parameter `parameter` and saying why.
+    pub fn invalid_parameter(parameter: &str, why: impl std::fmt::Display) -> Self {
+        Self::unprocessable(
+            "invalid_parameter",
+            format!("query parameter `{parameter}`: {why}"),
+        )
+    }
+
     /// 404 for a path no route matches.
     pub fn not_found() -> Self {
         Self::new(

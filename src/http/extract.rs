@@ -85,3 +85,26 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         Ok(ApiPath(value))
     }
 }
+
+/// Longest value of a hand-parsed query parameter.
+const MAX_PARAMETER: usize = 512;
+
+/// The parameters of a query parsed by hand (so unknown ones can be refused by name): each
+/// name once, each value at most 512 characters, else a 422 naming the parameter.
+pub fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut params = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if !seen.insert(name.to_string()) {
+            return Err(ApiError::invalid_parameter(&name, "given more than once"));
+        }
+        if value.len() > MAX_PARAMETER {
+            return Err(ApiError::invalid_parameter(
+                &name,
+                format!("longer than {MAX_PARAMETER} characters"),
+            ));
+        }
+        params.push((name.into_owned(), value.into_owned()));
+    }
+    Ok(params)
+}

@@ -14,6 +14,7 @@ mod purge;
 mod ratelimit;
 mod request_id;
 mod result;
+mod usage;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +45,7 @@ use crate::config::TrustedProxies;
 use crate::enrich::Enricher;
 use crate::metrics::Metrics;
 use crate::report::VerdictPolicy;
+use crate::usage::Usage;
 
 /// Whether the service takes traffic (false while starting and draining).
 #[derive(Debug, Clone, Default)]
@@ -74,6 +76,8 @@ pub struct AppState {
     /// Calls charged to each caller today, for the caller list.
     pub daily_use: Arc<dyn DailyUse>,
     pub audit: AuditLog,
+    /// Usage per day, caller, route and endpoint.
+    pub usage: Usage,
 }
 
 /// HTTP-level settings.
@@ -104,6 +108,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::rotate_key))
         .routes(routes!(audit::audit_log))
         .routes(routes!(purge::purge))
+        .routes(routes!(usage::usage))
 }
 
 /// The OpenAPI document, generated from the route registrations.

@@ -21,6 +21,7 @@ const WHEN: &str = "Checked only when the server has callers configured (`[[call
     tags(
         (name = "enrichment", description = "Look observables up."),
         (name = "operations", description = "Health, quota and metrics."),
+        (name = "usage", description = "Who spent the quota, on what: per day, caller, route and VirusTotal endpoint (admins see every caller, a `user` caller itself)."),
         (name = "admin", description = "Manage callers at runtime (callers with the `admin` role only)."),
         (name = "administration", description = "For admin callers: the audit log, cache purges."),
     )

@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::audit::require_admin;
+use super::auth::require_admin;
 use super::error::{ApiError, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::ApiJson;
 use crate::audit::{Event, SourceIp, actions};

@@ -288,6 +288,7 @@ impl ResultBody {
             Outcome::Deferred {
                 error,
                 retry_after_secs,
+                ..
             } => {
                 body.retry_after_secs = Some(retry_after_secs);
                 body.error = Some(error_body(&error));

@@ -21,6 +21,7 @@ pub struct RedisAudit {
     stream: String,
     meta: String,
     max_entries: u64,
+    keys: Keys,
 }
 
 impl RedisAudit {
@@ -31,6 +32,7 @@ impl RedisAudit {
             stream: format!("{}:audit", keys.tag()),
             meta: format!("{}:audit-meta:", keys.tag()),
             max_entries,
+            keys: keys.clone(),
         }
     }
 }
@@ -131,6 +133,24 @@ impl AuditBackend for RedisAudit {
             })
             .await?;
         Ok(stored.0)
+    }
+
+    async fn claim_once(&self, name: &str, expires: DateTime<Utc>) -> anyhow::Result<bool> {
+        let key = self.keys.audit_once(name);
+        let set = self
+            .backend
+            .run(|mut conn| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PXAT")
+                    .arg(expires.timestamp_millis())
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(set.is_some())
     }
 
     async fn meta_get(&self, name: &str) -> anyhow::Result<Option<Vec<u8>>> {

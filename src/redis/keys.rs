@@ -70,6 +70,17 @@ impl Keys {
         format!("{}:caller:{id}:day:{}", self.tag, day_text(date))
     }
 
+    /// Hash of the usage counts of the UTC day `date` (`caller|route|endpoint|counter` →
+    /// count).
+    pub fn usage_day(&self, date: NaiveDate) -> String {
+        format!("{}:usage:{}", self.tag, day_text(date))
+    }
+
+    /// Marks a once-per-period audit entry (`caller.cap_exhausted`) as recorded.
+    pub fn audit_once(&self, name: &str) -> String {
+        format!("{}:audit-once:{name}", self.tag)
+    }
+
     /// The fleet-wide fetch lock of `ip`.
     pub fn lock(&self, ip: IpAddr) -> String {
         format!("{}:lock:{ip}", self.tag)
@@ -123,6 +134,8 @@ mod tests {
             keys.callers(),
             keys.callers_version(),
             keys.caller_day(&crate::caller::CallerId::parse("soar").unwrap(), date),
+            keys.usage_day(date),
+            keys.audit_once("x"),
         ];
 
         for key in &all {
@@ -131,6 +144,7 @@ mod tests {
         assert_eq!(keys.day(date), "{acct}:day:2026-01-05");
         assert_eq!(keys.month(date), "{acct}:month:2026-01");
         assert_eq!(all[10], "{acct}:caller:soar:day:2026-01-05");
+        assert_eq!(all[11], "{acct}:usage:2026-01-05");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - `lock`: the fleet-wide fetch lock.
 //! - `callers`: the runtime callers, shared by the fleet.
 //! - `audit`: the fleet's audit log, a capped stream.
+//! - `usage`: the fleet's usage counts, per-day hashes.
 //! - `keys`: key names under the account's hash tag.
 //! - `backend`: the connection, with every call bounded in time.
 //!
@@ -21,6 +22,7 @@ mod gate;
 mod keys;
 mod lock;
 mod tier;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,7 @@ pub use gate::{
 pub use keys::{BadNamespace, Keys};
 pub use lock::RedisLock;
 pub use tier::RedisTier;
+pub use usage::RedisUsage;
 
 use crate::callers::ledger::{CallerLedger, SharedLedger};
 use crate::clock::SharedClock;
@@ -67,6 +70,11 @@ impl RedisParts {
     /// The fleet's audit stream, capped at `max_entries`.
     pub fn audit(&self, max_entries: u64) -> RedisAudit {
         RedisAudit::new(self.backend.clone(), &self.keys, max_entries)
+    }
+
+    /// The fleet's usage counts: per-day hashes every replica adds to.
+    pub fn usage(&self) -> RedisUsage {
+        RedisUsage::new(self.backend.clone(), self.keys.clone())
     }
 }
 

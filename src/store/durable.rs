@@ -13,6 +13,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 mod tier;
+mod usage;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

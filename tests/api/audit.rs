@@ -99,7 +99,10 @@ async fn only_admins_read_the_audit_log_or_purge() {
         serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
         "forbidden"
     );
-    assert_eq!(anonymous, 403, "without callers nobody is an admin");
+    assert_eq!(
+        anonymous, 401,
+        "without callers nobody is an admin: the admin API asks for a key"
+    );
     assert_eq!(user_purge, 403);
     assert_eq!(admin, 200);
 }

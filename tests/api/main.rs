@@ -20,4 +20,5 @@ mod observability;
 mod openapi;
 mod quota;
 mod singleflight;
+mod usage;
 mod virustotal_client;

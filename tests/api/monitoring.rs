@@ -225,7 +225,7 @@ fn the_alert_rules_watch_quota_blocking_upstream_errors_staleness_and_drops() {
 }
 
 #[test]
-fn the_dashboard_shows_quota_cache_upstream_deferred_queue_and_http() {
+fn the_dashboard_shows_quota_cache_upstream_deferred_queue_http_and_top_callers() {
     let names = names_in(&panel_expressions());
 
     for needed in [
@@ -239,6 +239,7 @@ fn the_dashboard_shows_quota_cache_upstream_deferred_queue_and_http() {
         "vtenrich_deferred_dropped_total",
         "vtenrich_http_requests_total",
         "vtenrich_http_request_duration_seconds_bucket",
+        "vtenrich_caller_upstream_calls_total",
     ] {
         assert!(names.contains(needed), "no panel uses {needed}");
     }

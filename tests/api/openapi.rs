@@ -153,6 +153,11 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
             "/v1/admin/cache/purge",
             &["200", "400", "401", "403", "415", "422", "500", "503"],
         ),
+        (
+            "GET",
+            "/v1/usage",
+            &["200", "401", "403", "422", "500", "503"],
+        ),
     ];
     let operations = operations(&doc);
     assert_eq!(

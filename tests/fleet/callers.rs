@@ -4,9 +4,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vtenrich::http::hash_key;
 
-use super::{RedisServer, Service, replicas, simulator};
+use super::{RedisServer, Service, callers_config, replicas, simulator};
 use crate::support::http::call;
 
 const ADMIN_KEY: &str = "fleet-admin-key-1a2b3c4d";
@@ -34,16 +33,7 @@ async fn a_caller_created_on_one_replica_is_accepted_by_the_others_within_two_se
     let sim = simulator(None, None).await;
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vtenrich.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[callers]]\nid = \"ops\"\nrole = \"admin\"\nkey_sha256 = [\"{}\"]\n",
-            hash_key(ADMIN_KEY)
-        ),
-    )
-    .unwrap();
-    let config = config.display().to_string();
+    let config = callers_config(dir.path(), &[("ops", ADMIN_KEY, "role = \"admin\"")]);
     let fleet = replicas(3, &sim, &redis, &[("VTENRICH_CONFIG", config.as_str())]).await;
     let (one, others) = (&fleet[0], [&fleet[1], &fleet[2]]);
 

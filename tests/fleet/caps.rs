@@ -1,11 +1,8 @@
 //! A caller's daily cap holds for the fleet: its use of the day is counted in Redis, so three
 //! replicas asked at once still make no more calls than the cap allows.
 
-use futures::future::join_all;
-use serde_json::{Value, json};
-
 use crate::support::redis_server::RedisServer;
-use crate::{NS, known_addresses, replicas, simulator};
+use crate::{NS, callers_config, enrich_each, known_addresses, replicas, simulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cap_of_three_is_not_exceeded_across_three_replicas() {
@@ -13,22 +10,14 @@ async fn a_cap_of_three_is_not_exceeded_across_three_replicas() {
     let sim = simulator(None, None).await;
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vtenrich.toml");
     let key = "fleet-caller-key";
-    std::fs::write(
-        &config,
-        format!(
-            "[[callers]]\nid = \"soar\"\nkey_sha256 = [\"{}\"]\ndaily_cap = 3\n",
-            vtenrich::http::hash_key(key)
-        ),
-    )
-    .unwrap();
+    let config = callers_config(dir.path(), &[("soar", key, "daily_cap = 3")]);
     let fleet = replicas(
         3,
         &sim,
         &redis,
         &[
-            ("VTENRICH_CONFIG", config.to_str().unwrap()),
+            ("VTENRICH_CONFIG", config.as_str()),
             ("VTENRICH_EXPECTED_REPLICAS", "3"),
         ],
     )
@@ -36,15 +25,8 @@ async fn a_cap_of_three_is_not_exceeded_across_three_replicas() {
     let ips = known_addresses(9, 9);
 
     // Act: each replica is asked for three other new addresses, all at once.
-    let client = reqwest::Client::new();
-    let answers: Vec<Value> = join_all(fleet.iter().zip(ips.chunks(3)).map(|(replica, part)| {
-        let request = client
-            .post(format!("{}/v1/enrich", replica.base))
-            .header("x-api-key", key)
-            .json(&json!({"observables": part, "max_wait_ms": 5000}));
-        async move { request.send().await.unwrap().json().await.unwrap() }
-    }))
-    .await;
+    let parts = ips.chunks(3).map(<[String]>::to_vec).collect();
+    let answers = enrich_each(&fleet, key, parts).await;
 
     // Assert
     assert_eq!(sim.ip_call_count(), 3, "{:?}", sim.calls());

@@ -8,6 +8,7 @@
 //! - `callers`: a caller created or removed on one replica reaches the others within 2 s.
 //! - `audit`: the audit log shared by replicas, and kept across a single node's restart.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
+//! - `usage`: the fleet's usage, summed across replicas and read from any.
 
 // The shared helpers serve several test binaries; this one needs only part of them.
 #[allow(dead_code)]
@@ -24,6 +25,7 @@ mod caps;
 mod demo;
 mod load;
 mod outage;
+mod usage;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
@@ -71,6 +73,35 @@ async fn replicas(
     ];
     all.extend_from_slice(vars);
     join_all((0..n).map(|_| Service::start(&all))).await
+}
+
+/// A configuration file in `dir` with one `[[callers]]` table per (id, key, more TOML
+/// lines); its path, for `VTENRICH_CONFIG`.
+fn callers_config(dir: &std::path::Path, callers: &[(&str, &str, &str)]) -> String {
+    let toml: String = callers
+        .iter()
+        .map(|(id, key, more)| {
+            let hash = vtenrich::http::hash_key(key);
+            format!("[[callers]]\nid = \"{id}\"\nkey_sha256 = [\"{hash}\"]\n{more}\n")
+        })
+        .collect();
+    let path = dir.join("vtenrich.toml");
+    std::fs::write(&path, toml).expect("the configuration file is written");
+    path.display().to_string()
+}
+
+/// Asks replica `i` to enrich `parts[i]` as the caller with `key`, all at once; the answers
+/// in replica order.
+async fn enrich_each(fleet: &[Service], key: &str, parts: Vec<Vec<String>>) -> Vec<Value> {
+    let client = reqwest::Client::new();
+    join_all(fleet.iter().zip(parts).map(|(replica, part)| {
+        let request = client
+            .post(format!("{}/v1/enrich", replica.base))
+            .bearer_auth(key)
+            .json(&serde_json::json!({"observables": part, "max_wait_ms": 5000}));
+        async move { request.send().await.unwrap().json().await.unwrap() }
+    }))
+    .await
 }
 
 /// `n` public addresses of `81.<block>.x.y` that the simulator knows (it answers 200).

@@ -15,6 +15,7 @@ use crate::caller::{Caller, CallerId};
 use crate::clock::SharedClock;
 use crate::quota::next_day_reset;
 use crate::redis::{Backend, Keys, WarnLimiter};
+use crate::usage::{Endpoint, UsageKey};
 
 /// A counter outlives its day by this much, so a charge racing midnight still finds it.
 const MARGIN_MS: i64 = 3_600_000;
@@ -66,7 +67,11 @@ impl SharedLedger {
         }
     }
 
-    async fn charge_shared(&self, caller: &Caller) -> Result<Result<Charge, CapSpent>, ()> {
+    async fn charge_shared(
+        &self,
+        caller: &Caller,
+        endpoint: Endpoint,
+    ) -> Result<Result<Charge, CapSpent>, ()> {
         let now = self.clock.now();
         let day = now.date_naive();
         let key = self.keys.caller_day(caller.id(), day);
@@ -111,6 +116,7 @@ impl SharedLedger {
             caller: caller.id().clone(),
             day,
             used,
+            usage: UsageKey::of(caller, endpoint),
             booked: Booked::Shared,
         }))
     }
@@ -137,11 +143,15 @@ impl DailyUse for SharedLedger {
 }
 
 impl CallerLedger for SharedLedger {
-    fn charge<'a>(&'a self, caller: &'a Caller) -> BoxFuture<'a, Result<Charge, CapSpent>> {
+    fn charge<'a>(
+        &'a self,
+        caller: &'a Caller,
+        endpoint: Endpoint,
+    ) -> BoxFuture<'a, Result<Charge, CapSpent>> {
         Box::pin(async move {
-            match self.charge_shared(caller).await {
+            match self.charge_shared(caller, endpoint).await {
                 Ok(result) => result,
-                Err(()) => self.local.charge_now(caller),
+                Err(()) => self.local.charge_now(caller, endpoint),
             }
         })
     }

@@ -7,6 +7,9 @@ use super::*;
 use crate::caller::Profile;
 use crate::clock::ManualClock;
 
+/// The one endpoint calls are charged for today.
+const IP: Endpoint = Endpoint::IpAddresses;
+
 fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
 }
@@ -27,9 +30,9 @@ fn a_caller_is_charged_up_to_its_cap_and_then_refused_until_midnight() {
     let (ledger, _clock) = ledger_at("2026-03-10T08:00:00Z");
     let soar = capped("soar", 2);
 
-    let first = ledger.charge_now(&soar).unwrap();
-    let second = ledger.charge_now(&soar).unwrap();
-    let third = ledger.charge_now(&soar).unwrap_err();
+    let first = ledger.charge_now(&soar, IP).unwrap();
+    let second = ledger.charge_now(&soar, IP).unwrap();
+    let third = ledger.charge_now(&soar, IP).unwrap_err();
 
     assert_eq!((first.used, second.used), (1, 2));
     assert_eq!(third.cap, 2);
@@ -43,7 +46,7 @@ fn a_caller_without_a_cap_is_counted_but_never_refused() {
     let siem = Caller::new("siem");
 
     for _ in 0..50 {
-        ledger.charge_now(&siem).unwrap();
+        ledger.charge_now(&siem, IP).unwrap();
     }
 
     assert_eq!(ledger.used_today(siem.id()), 50);
@@ -55,10 +58,10 @@ fn one_callers_spent_cap_leaves_another_caller_unaffected() {
     let soar = capped("soar", 1);
     let analyst = capped("analyst", 1);
 
-    ledger.charge_now(&soar).unwrap();
-    ledger.charge_now(&soar).unwrap_err();
+    ledger.charge_now(&soar, IP).unwrap();
+    ledger.charge_now(&soar, IP).unwrap_err();
 
-    assert!(ledger.charge_now(&analyst).is_ok());
+    assert!(ledger.charge_now(&analyst, IP).is_ok());
 }
 
 #[test]
@@ -66,14 +69,14 @@ fn a_refund_gives_the_unit_back_and_a_new_day_starts_from_zero() {
     let (ledger, clock) = ledger_at("2026-03-10T23:59:00Z");
     let soar = capped("soar", 1);
 
-    let charge = ledger.charge_now(&soar).unwrap();
+    let charge = ledger.charge_now(&soar, IP).unwrap();
     ledger.refund_now(&charge);
-    let again = ledger.charge_now(&soar).unwrap();
+    let again = ledger.charge_now(&soar, IP).unwrap();
     clock.advance(Duration::from_secs(120));
     ledger.refund_now(&again);
 
     assert_eq!(ledger.used_today(soar.id()), 0);
-    assert!(ledger.charge_now(&soar).is_ok(), "a new day, a new cap");
+    assert!(ledger.charge_now(&soar, IP).is_ok(), "a new day, a new cap");
 }
 
 #[test]
@@ -85,8 +88,8 @@ fn saved_counts_of_today_are_restored_and_those_of_an_earlier_day_ignored() {
         sink.lock().unwrap().push((id.clone(), day, used));
     }));
     let soar = capped("soar", 3);
-    ledger.charge_now(&soar).unwrap();
-    ledger.charge_now(&soar).unwrap();
+    ledger.charge_now(&soar, IP).unwrap();
+    ledger.charge_now(&soar, IP).unwrap();
     let yesterday = NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
     let old = (CallerId::parse("old").unwrap(), yesterday, 9);
 
@@ -97,6 +100,6 @@ fn saved_counts_of_today_are_restored_and_those_of_an_earlier_day_ignored() {
 
     assert_eq!(restarted.used_today(soar.id()), 2);
     assert_eq!(restarted.used_today(&old.0), 0);
-    assert_eq!(restarted.charge_now(&soar).unwrap().used, 3);
-    assert!(restarted.charge_now(&soar).is_err());
+    assert_eq!(restarted.charge_now(&soar, IP).unwrap().used, 3);
+    assert!(restarted.charge_now(&soar, IP).is_err());
 }

@@ -15,6 +15,9 @@ use crate::audit::{AuditBackend, Event, is_sequence_id};
 /// Sequence number → the entry as JSON.
 const AUDIT: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("audit_v1");
 
+/// Once-per-period claims (`caller.cap_exhausted`) → when they expire (Unix ms).
+const CLAIMS: TableDefinition<'static, &str, i64> = TableDefinition::new("audit_claims_v1");
+
 /// Entries deleted per retention transaction.
 const TRIM_CHUNK: usize = 1_000;
 
@@ -188,6 +191,24 @@ impl AuditBackend for DurableStore {
     async fn meta_get(&self, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let name = name.to_owned();
         blocking(self, move |s| s.meta(&name)).await
+    }
+
+    async fn claim_once(&self, name: &str, expires: DateTime<Utc>) -> anyhow::Result<bool> {
+        let (name, expires_ms) = (name.to_owned(), expires.timestamp_millis());
+        blocking(self, move |s| {
+            s.write("write", |txn| {
+                let mut table = txn.open_table(CLAIMS)?;
+                if table.get(name.as_str())?.is_some() {
+                    return Ok(false);
+                }
+                // Claims of days gone by are dropped as new ones come: one row per caller
+                // whose cap ran out lately.
+                table.retain(|_, until| until > expires_ms - 2 * 86_400_000)?;
+                table.insert(name.as_str(), expires_ms)?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     async fn meta_put(&self, name: &str, value: &[u8]) -> anyhow::Result<()> {

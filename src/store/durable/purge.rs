@@ -88,7 +88,7 @@ fn delete_first(
     Ok((rows.len(), removed))
 }
 
-/// Runs [`DurableStore::purge`] at start and then every `settings.purge_interval` until
+/// Runs [`DurableStore::purge`] (and [`DurableStore::usage_purge`]) at start and then every `settings.purge_interval` until
 /// `cancel` fires.
 pub fn spawn_purger(
     store: DurableStore,
@@ -101,7 +101,13 @@ pub fn spawn_purger(
         while !cancel.is_cancelled() {
             let now = clock.now();
             let purging = store.clone();
-            match tokio::task::spawn_blocking(move || purging.purge(now)).await {
+            let purged = tokio::task::spawn_blocking(move || {
+                // Usage days past the last 60 go on the same cadence (a failure is already
+                // logged and counted by the store).
+                let _ = purging.usage_purge(now);
+                purging.purge(now)
+            });
+            match purged.await {
                 Ok(Ok(deleted)) => tracing::debug!(deleted, "purged the durable store"),
                 // Already logged and counted by the store.
                 Ok(Err(_)) => {}

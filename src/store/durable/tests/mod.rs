@@ -3,6 +3,7 @@
 
 mod faults;
 mod purge;
+mod usage;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
