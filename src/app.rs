@@ -16,7 +16,7 @@ use crate::cache::Cache;
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::enrich::{Enricher, EnricherParts};
+use crate::enrich::Enricher;
 use crate::http::{self, AppState, AuthPolicy, HttpOptions, Readiness, RequestLimits};
 use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
@@ -89,21 +89,21 @@ impl Application {
             // drift apart for long.
             cache = cache.with_memory_ttl(settings.redis.memory_ttl);
         }
-        let enricher = Enricher::new(EnricherParts {
+        let enricher = Enricher::builder(
             cache,
-            gate: gate.clone(),
-            ledger: backends.ledger.clone(),
-            client: client.clone(),
-            clock: clock.clone(),
-            metrics: metrics.clone(),
-            deferred_capacity: settings.deferred.capacity,
-            max_retries: vt.max_retries,
-            call_timeout: vt.request_timeout,
-            max_concurrent_upstream: settings.max_concurrent_upstream,
-            reserve_interactive: settings.reserve_interactive(),
-            tier: backends.tier.clone(),
-            lock: backends.lock.clone(),
-        });
+            gate.clone(),
+            backends.ledger.clone(),
+            client.clone(),
+            clock.clone(),
+            metrics.clone(),
+        )
+        .calls(vt.request_timeout, vt.max_retries)
+        .max_concurrent_upstream(settings.max_concurrent_upstream)
+        .deferred_capacity(settings.deferred.capacity)
+        .reserve_interactive(settings.reserve_interactive())
+        .second_tier(backends.tier.clone())
+        .fleet_lock(backends.lock.clone())
+        .build();
         let registry = Registry::open(
             &settings.callers,
             backends.callers.clone(),

@@ -28,6 +28,7 @@
 //! - `telemetry`: logging.
 //! - `virustotal`: the API client and answer classification.
 
+pub mod answer;
 pub mod app;
 pub mod audit;
 pub mod backends;

@@ -1,21 +1,30 @@
-//! One paid answer: the fleet lock, a last look at the second tier, the quota slot, the call
-//! with its retries, and the write-through of what VirusTotal said.
+//! The upstream side of the engine, [`Upstream`]: one flight per observable, and the paid
+//! answer behind it (the fleet lock, a last look at the second tier, the quota slot, the call
+//! with its retries, and the write-through of what VirusTotal said).
+//!
+//! Over 300 lines with a reason: this is one type's `impl`, read top to bottom along the path of
+//! one paid call; splitting it would split the type's methods across files.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use tokio::time::Instant;
 
-use super::deferred::Caller;
-use super::flight::{FlightEnd, FlightResult, Upstream};
-use super::tiers::{FleetLock, LockOutcome};
-use crate::cache::{Answer, Entry};
-use crate::callers::ledger::{CapSpent, Charge};
-use crate::quota::{Denied, DenyReason, Grant, Priority, UpstreamSignal};
+use super::deferred::{Caller, DeferredQueue};
+use super::flight::{FlightEnd, FlightFuture, FlightResult, Join};
+use super::tiers::{FleetLock, LockOutcome, SecondTier};
+use crate::answer::{Answer, Entry};
+use crate::cache::{Cache, Lookup};
+use crate::callers::ledger::{CallerLedger, CapSpent, Charge};
+use crate::clock::SharedClock;
+use crate::metrics::Metrics;
+use crate::quota::{Denied, DenyReason, Grant, Priority, QuotaGate, UpstreamSignal};
 use crate::report::IpReport;
-use crate::virustotal::VtError;
+use crate::virustotal::{VtClient, VtError};
 
 /// How often a replica waiting for a peer's fetch looks at the shared tier.
 const PEER_POLL: Duration = Duration::from_millis(100);
@@ -24,23 +33,111 @@ const PEER_POLL: Duration = Duration::from_millis(100);
 const PEER_GRACE: Duration = Duration::from_secs(1);
 
 /// Longest a background fill holds the fleet lock while waiting for a quota slot.
-const BACKGROUND_HOLD: chrono::Duration = chrono::Duration::seconds(30);
+const BACKGROUND_HOLD: Duration = Duration::from_secs(30);
 
-/// Time left until `deadline` (none: zero).
-fn until(now: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Duration {
-    deadline
-        .and_then(|d| (d - now).to_std().ok())
-        .unwrap_or(Duration::ZERO)
+/// Everything a fetch needs, shared by requests and the background filler (built by
+/// [`super::EnricherBuilder`]).
+pub(super) struct Upstream {
+    pub(super) cache: Cache,
+    pub(super) gate: Arc<dyn QuotaGate>,
+    /// Charges callers for the calls they start, within their daily caps.
+    pub(super) ledger: Arc<dyn CallerLedger>,
+    /// The gate's interactive reserve (for the budget bulk callers are shown).
+    pub(super) gate_reserve: u64,
+    pub(super) client: VtClient,
+    /// Wall time for the gate and cache, monotonic time for every deadline.
+    pub(super) clock: SharedClock,
+    pub(super) metrics: Metrics,
+    pub(super) deferred: DeferredQueue,
+    pub(super) max_retries: u32,
+    /// The durable or shared tier behind the memory cache.
+    pub(super) tier: Option<Arc<dyn SecondTier>>,
+    /// The fleet-wide fetch lock (Redis only).
+    pub(super) lock: Option<Arc<dyn FleetLock>>,
+    /// Longest one upstream call (with its retries) can take; bounds lock lifetimes and waits.
+    pub(super) call_budget: Duration,
+    /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
+    /// connections (quota already bounds the rate; this bounds the parallelism).
+    pub(super) calls_in_flight: tokio::sync::Semaphore,
+    /// Calls spent and not yet written through: shutdown waits for these, so an answer
+    /// already paid for is never lost to a stopping process.
+    pub(super) unsettled: AtomicUsize,
+    /// Addresses whose call is under way (slot granted): a caller joining such a flight
+    /// waits for the call, not only up to its own deadline.
+    pub(super) calling: Mutex<HashSet<IpAddr>>,
+    /// Fetches in progress, by address (see [`Upstream::join_or_start`]).
+    pub(super) flights: Mutex<HashMap<IpAddr, FlightFuture>>,
 }
 
 impl Upstream {
+    /// Whether a call for `ip` has its slot and is under way.
+    pub(super) fn is_calling(&self, ip: &IpAddr) -> bool {
+        self.calling.lock().expect("calling lock").contains(ip)
+    }
+
+    /// Joins the running flight for `ip`, or starts one; a call it makes is charged to the
+    /// `caller` that started the flight, and a deferral is queued under that caller.
+    pub(super) fn join_or_start(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<Instant>,
+        caller: &Caller,
+    ) -> Join {
+        let mut flights = self.flights.lock().expect("flights lock");
+        if let Some(flight) = flights.get(&ip) {
+            self.metrics.singleflight_waits.inc();
+            return Join::Joined(flight.clone());
+        }
+        // Checked again under the lock: a flight writes the cache before leaving the map, so
+        // one that finished since our caller's lookup is visible here and is not repeated.
+        if let Lookup::Fresh(entry) = self.cache.lookup(&ip) {
+            return Join::Cached(entry);
+        }
+        let this = Arc::clone(self);
+        let caller = caller.clone();
+        // The task cannot remove itself from the map before we insert it: it needs this lock.
+        let task = tokio::spawn(async move {
+            let result = this.fetch(ip, priority, deadline, &caller).await;
+            this.flights.lock().expect("flights lock").remove(&ip);
+            // Queued only now that the flight has left the map: a filler taking the address
+            // at once must start a new fetch, not join this one and see its deferral.
+            if let FlightEnd::Deferred(denied) = &result.end
+                && denied.reason != DenyReason::Closed
+            {
+                this.deferred.push(ip, &caller);
+            }
+            result
+        });
+        let flight = async move {
+            task.await.unwrap_or_else(|err| {
+                tracing::error!(error = %err, "upstream fetch task failed");
+                FlightResult {
+                    end: FlightEnd::Failed(VtError::Transport("internal task failure".into())),
+                    calls: 0,
+                }
+            })
+        }
+        .boxed()
+        .shared();
+        flights.insert(ip, flight.clone());
+        Join::Started(flight)
+    }
+
+    /// Time left until `deadline` (none, or passed: zero).
+    pub(super) fn until(&self, deadline: Option<Instant>) -> Duration {
+        deadline.map_or(Duration::ZERO, |d| {
+            d.saturating_duration_since(self.clock.instant())
+        })
+    }
+
     /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
     /// The call, if one is made, is charged to `caller`.
-    pub(super) async fn fetch(
+    async fn fetch(
         &self,
         ip: IpAddr,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> FlightResult {
         match priority {
@@ -57,13 +154,13 @@ impl Upstream {
         &self,
         ip: IpAddr,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> FlightResult {
         let Some(lock) = self.lock.clone() else {
             return self.spend_and_call(ip, priority, deadline, caller).await;
         };
-        let give_up = Instant::now() + until(self.clock.now(), deadline) + PEER_GRACE;
+        let give_up = self.clock.instant() + self.until(deadline) + PEER_GRACE;
         let mut waited = false;
         loop {
             if let Some(result) = self
@@ -79,7 +176,7 @@ impl Upstream {
             if let Some(entry) = self.fresh_in_tier(ip).await {
                 return answered(entry, 0);
             }
-            if Instant::now() + PEER_POLL > give_up {
+            if self.clock.instant() + PEER_POLL > give_up {
                 let denied = Denied {
                     reason: DenyReason::Minute,
                     retry_at: self.clock.now() + chrono::Duration::seconds(5),
@@ -107,7 +204,7 @@ impl Upstream {
                     .spend_and_call(ip, Priority::Background, None, caller)
                     .await;
             };
-            let deadline = self.clock.now() + BACKGROUND_HOLD;
+            let deadline = self.clock.instant() + BACKGROUND_HOLD;
             match self
                 .locked_fetch(
                     lock.as_ref(),
@@ -140,12 +237,11 @@ impl Upstream {
         lock: &dyn FleetLock,
         ip: IpAddr,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> Option<FlightResult> {
         // The lock must outlive the quota wait plus the call.
-        let ttl = until(self.clock.now(), deadline)
-            + self.call_budget.to_std().unwrap_or(Duration::from_secs(60));
+        let ttl = self.until(deadline) + self.call_budget;
         match lock.try_acquire(ip, ttl).await {
             LockOutcome::Acquired(token) => {
                 // Double-checked: a peer may have finished just before we took the lock.
@@ -182,7 +278,7 @@ impl Upstream {
         &self,
         ip: IpAddr,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> FlightResult {
         // Attempts bound the retries; calls are what VirusTotal saw (and counted).
@@ -215,10 +311,10 @@ impl Upstream {
             let _unsettled = Unsettled::new(&self.unsettled);
             let _calling = Calling::new(&self.calling, ip);
             let permit = self.calls_in_flight.acquire().await;
-            let started = Instant::now();
+            let started = self.clock.instant();
             let result = self.client.ip_report(ip).await;
             drop(permit);
-            self.record_call(&result, started.elapsed());
+            self.record_call(&result, self.clock.instant() - started);
             match &result {
                 Err(err) if err.never_reached_virustotal() => {
                     self.gate.refund(grant).await;
@@ -291,13 +387,13 @@ impl Upstream {
             }
             if err.is_retryable() {
                 let pause = backoff(attempts);
-                if deadline.is_some_and(|d| self.clock.now() + pause > d) {
+                if deadline.is_some_and(|d| self.clock.instant() + pause > d) {
                     return FlightResult {
                         end: FlightEnd::Failed(err),
                         calls,
                     };
                 }
-                tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
+                tokio::time::sleep(pause).await;
             }
             last_error = Some(err);
         }
@@ -321,7 +417,7 @@ impl Upstream {
     async fn admit(
         &self,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> Result<(Grant, Charge), NotAdmitted> {
         let (grant, charge) = if priority == Priority::Background {
@@ -370,15 +466,19 @@ impl Upstream {
     async fn acquire(
         &self,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
     ) -> Result<Grant, Denied> {
-        let asked = Instant::now();
-        let result = self.gate.acquire(priority, deadline).await;
+        let asked = self.clock.instant();
+        // The gate counts calendar windows on the wall clock: it gets the deadline there.
+        let wall = deadline.map(|d| {
+            self.clock.now() + chrono::Duration::from_std(self.until(Some(d))).unwrap_or_default()
+        });
+        let result = self.gate.acquire(priority, wall).await;
         let (decision, reason) = match &result {
             Ok(_) => {
                 self.metrics
                     .quota_wait
-                    .observe(asked.elapsed().as_secs_f64());
+                    .observe((self.clock.instant() - asked).as_secs_f64());
                 ("granted", priority.as_str())
             }
             Err(denied) => ("denied", denied.reason.as_str()),
@@ -446,12 +546,12 @@ enum NotAdmitted {
 
 /// Marks `ip` as having a call under way for as long as it lives.
 struct Calling<'a> {
-    set: &'a std::sync::Mutex<std::collections::HashSet<IpAddr>>,
+    set: &'a Mutex<HashSet<IpAddr>>,
     ip: IpAddr,
 }
 
 impl<'a> Calling<'a> {
-    fn new(set: &'a std::sync::Mutex<std::collections::HashSet<IpAddr>>, ip: IpAddr) -> Self {
+    fn new(set: &'a Mutex<HashSet<IpAddr>>, ip: IpAddr) -> Self {
         set.lock().expect("calling lock").insert(ip);
         Self { set, ip }
     }
@@ -488,10 +588,10 @@ fn answered(entry: Arc<Entry>, calls: u32) -> FlightResult {
 
 /// Exponential back-off with jitter (250 ms, 500 ms, 1 s, ... times 0.5-1.0), so replicas and
 /// retries do not hit a struggling upstream in lockstep.
-fn backoff(attempt: u32) -> chrono::Duration {
+fn backoff(attempt: u32) -> Duration {
     let base_ms = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(6));
     let jittered = base_ms / 2 + rand::random_range(0..=base_ms / 2);
-    chrono::Duration::milliseconds(jittered as i64)
+    Duration::from_millis(jittered)
 }
 
 #[cfg(test)]
@@ -503,7 +603,7 @@ mod tests {
         for attempt in 1..5 {
             let base = 250 * (1 << (attempt - 1));
             for _ in 0..50 {
-                let ms = backoff(attempt).num_milliseconds();
+                let ms = backoff(attempt).as_millis();
                 assert!(ms >= base / 2 && ms <= base, "attempt {attempt}: {ms}");
             }
         }

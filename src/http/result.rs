@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
-use crate::cache::Answer;
+use crate::answer::Answer;
 use crate::enrich::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
 use crate::observable::{Observable, ObservableType};
 use crate::report::{IpReport, VerdictPolicy};

@@ -22,7 +22,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use anyhow::Context;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
-use crate::cache::Entry;
+use crate::answer::Entry;
 use crate::config::StoreSettings;
 use crate::metrics::Metrics;
 use crate::store::codec;

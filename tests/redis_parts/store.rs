@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use vtenrich::cache::{Answer, Entry};
+use vtenrich::answer::{Answer, Entry};
 use vtenrich::clock::{Clock, ManualClock};
 use vtenrich::config::RedisFailureMode;
 use vtenrich::enrich::LockOutcome;
