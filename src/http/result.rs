@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use crate::answer::Answer;
 use crate::enrich::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
-use crate::observable::{Observable, ObservableType};
-use crate::report::{IpReport, VerdictPolicy};
+use crate::observable::ObservableType;
+use crate::report::{IpReport, VerdictPolicy, virustotal_link};
 
 /// Longest slice of caller text echoed back in `input`.
 const MAX_ECHO_CHARS: usize = 256;
@@ -234,12 +234,7 @@ impl ResultBody {
             Some(obs) => obs.canonical(),
             None => echo(item.input.trim()),
         };
-        let link = match item.observable {
-            Some(Observable::Ip(ip)) if !matches!(item.outcome, Outcome::NotRoutable(_)) => {
-                Some(format!("https://www.virustotal.com/gui/ip-address/{ip}"))
-            }
-            _ => None,
-        };
+        let link = item.observable.as_ref().and_then(virustotal_link);
         let mut body = ResultBody {
             observable,
             input: echo(&item.input),
@@ -305,7 +300,7 @@ impl ResultBody {
 }
 
 fn reputation(report: &IpReport, policy: &VerdictPolicy) -> Reputation {
-    let (verdict, verdict_reason) = policy.judge(report.stats.as_ref());
+    let (verdict, verdict_reason) = report.verdict(policy);
     let stats = report.stats;
     Reputation {
         verdict: verdict.as_str(),
