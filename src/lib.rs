@@ -4,34 +4,38 @@
 //! observable from `cache` or from one `virustotal` call under the `quota` gate, and `http`
 //! renders the normalised `report`.
 //!
+//! Public (what the binary, the tests and the benches use):
+//! - `answer`: what VirusTotal answered for one observable, with its fresh and stale deadlines.
 //! - `app`: builds the service from settings and runs it until shutdown.
 //! - `audit`: the audit log (who changed what, refusals, the service's own events).
-//! - `backends`: chooses the quota gate, second tier and lock for the configuration.
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
-//! - `callers`: callers as group members: per-caller daily use, caps and charging.
+//! - `callers`: the caller registry (configured and runtime callers, their keys, persistence)
+//!   and per-caller daily use, caps and charging.
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
-//! - `callers`: the caller registry (configured and runtime callers, their keys, persistence).
-//! - `clock`: injected wall-clock time.
+//! - `clock`: injected time: the wall side for calendars, the monotonic side for deadlines.
 //! - `config`: typed, layered settings.
-//! - `enrich`: the orchestrator, single-flight and the deferred queue.
-//! - `fdlimit`: the file-descriptor limit, raised at start, and the connection cap under it.
+//! - `enrich`: the engine (built by `Enricher::builder`), single-flight and the deferred queue.
 //! - `http`: routes, the error shape, result rendering.
 //! - `metrics`: the Prometheus registry.
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
 //! - `redis`: scale-out on Redis (shared quota, second cache tier, fetch lock).
-//! - `report`: the normalised report and the verdict policy.
-//! - `server`: the connection loop: connection cap, header and idle deadlines, shutdown.
+//! - `report`: the normalised report, the verdict policy and the VirusTotal link.
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
+//! - `virustotal`: the API client and answer classification.
+//!
+//! Internal:
+//! - `backends`: chooses the quota gate, second tier and lock for the configuration.
+//! - `fdlimit`: the file-descriptor limit, raised at start, and the connection cap under it.
+//! - `server`: the connection loop: connection cap, header and idle deadlines, shutdown.
 //! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
-//! - `virustotal`: the API client and answer classification.
 
 pub mod answer;
 pub mod app;
 pub mod audit;
-pub mod backends;
+mod backends;
 pub mod cache;
 pub mod caller;
 pub mod callers;
@@ -39,15 +43,15 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod enrich;
-pub mod fdlimit;
+mod fdlimit;
 pub mod http;
 pub mod metrics;
 pub mod observable;
 pub mod quota;
 pub mod redis;
 pub mod report;
-pub mod server;
+mod server;
 pub mod simulator;
-pub mod store;
-pub mod telemetry;
+mod store;
+mod telemetry;
 pub mod virustotal;
