@@ -14,9 +14,9 @@ use crate::observable::{Observable, special_purpose};
 /// never sent to VirusTotal and has no page worth opening.
 pub fn virustotal_link(observable: &Observable) -> Option<String> {
     match observable {
-        Observable::Ip(ip) if special_purpose(*ip).is_none() => Some(format!(
-            "https://www.virustotal.com/gui/ip-address/{ip}"
-        )),
+        Observable::Ip(ip) if special_purpose(*ip).is_none() => {
+            Some(format!("https://www.virustotal.com/gui/ip-address/{ip}"))
+        }
         Observable::Ip(_) => None,
     }
 }
@@ -242,7 +242,10 @@ mod tests {
             virustotal_link(&public).as_deref(),
             Some("https://www.virustotal.com/gui/ip-address/8.8.8.8")
         );
-        assert_eq!(virustotal_link(&Observable::Ip("10.0.0.1".parse().unwrap())), None);
+        assert_eq!(
+            virustotal_link(&Observable::Ip("10.0.0.1".parse().unwrap())),
+            None
+        );
     }
 
     #[test]
