@@ -2,12 +2,7 @@
 //! same data directory, a rotated key stops once its grace is over, no key ever reaches the
 //! logs, and `vtenrich demo` creates an admin caller while enrichment stays keyless.
 
-// The server helper serves several test binaries; this one needs only part of it.
-#[allow(dead_code)]
 mod support;
-
-#[path = "support/service.rs"]
-mod service;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +13,7 @@ use vtenrich::clock::SystemClock;
 use vtenrich::http::hash_key;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
-use service::Service;
+use support::service::Service;
 
 const VT_KEY: &str = "callers-test-vt-key";
 const ADMIN_KEY: &str = "callers-admin-key-6a5b4c3d";

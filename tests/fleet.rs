@@ -9,12 +9,7 @@
 //! - `audit`: the audit log shared by replicas, and kept across a single node's restart.
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
 
-// The server helper serves several test binaries; this one needs only part of it.
-#[allow(dead_code)]
 mod support;
-
-#[path = "support/service.rs"]
-mod service;
 
 #[path = "fleet/audit.rs"]
 mod audit;
@@ -37,8 +32,8 @@ use serde_json::Value;
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{SimCall, Simulator, SimulatorConfig, ip_object};
 
-use service::Service;
 use support::redis_server::RedisServer;
+use support::service::Service;
 
 const KEY: &str = "fleet-test-key";
 /// The Redis namespace of the replicas (each test has its own server).

@@ -2,7 +2,6 @@
 //! fetched again, the day/month counts continue and the last minute's calls still count;
 //! a corrupted store starts cleanly.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::path::Path;

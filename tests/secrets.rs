@@ -2,7 +2,6 @@
 //! logs (at the most verbose level), metrics, quota, results or error bodies; and each request
 //! logs one line carrying its request id and what it did.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

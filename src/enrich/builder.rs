@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::deferred::DeferredQueue;
 use super::enricher::Enricher;
-use super::fetch::Upstream;
+use super::fetch::Fetcher;
+use super::flight::Upstream;
 use super::tiers::{FleetLock, SecondTier};
 use crate::cache::Cache;
 use crate::callers::ledger::CallerLedger;
@@ -33,21 +34,23 @@ impl EnricherBuilder {
     ) -> Self {
         Self {
             upstream: Upstream {
-                cache,
-                gate,
-                ledger,
-                gate_reserve: 0,
-                client,
-                clock,
                 deferred: DeferredQueue::new(10_000, metrics.clone()),
-                metrics,
-                max_retries: 2,
-                tier: None,
+                fetcher: Fetcher {
+                    cache,
+                    gate,
+                    ledger,
+                    gate_reserve: 0,
+                    client,
+                    clock,
+                    metrics,
+                    max_retries: 2,
+                    tier: None,
+                    call_budget: Duration::ZERO,
+                    calls_in_flight: tokio::sync::Semaphore::new(8),
+                    unsettled: Default::default(),
+                    calling: Default::default(),
+                },
                 lock: None,
-                call_budget: Duration::ZERO,
-                calls_in_flight: tokio::sync::Semaphore::new(8),
-                unsettled: Default::default(),
-                calling: Default::default(),
                 flights: Default::default(),
             },
             call_timeout: Duration::from_secs(15),
@@ -58,32 +61,33 @@ impl EnricherBuilder {
     /// one is retried. Joiners of a flight wait for the call itself, not only for the slot.
     pub fn calls(mut self, call_timeout: Duration, max_retries: u32) -> Self {
         self.call_timeout = call_timeout;
-        self.upstream.max_retries = max_retries;
+        self.upstream.fetcher.max_retries = max_retries;
         self
     }
 
     /// Most VirusTotal calls in flight at once.
     pub fn max_concurrent_upstream(mut self, calls: usize) -> Self {
-        self.upstream.calls_in_flight = tokio::sync::Semaphore::new(calls.max(1));
+        self.upstream.fetcher.calls_in_flight = tokio::sync::Semaphore::new(calls.max(1));
         self
     }
 
     /// How many observables may wait for a background fill.
     pub fn deferred_capacity(mut self, capacity: usize) -> Self {
-        self.upstream.deferred = DeferredQueue::new(capacity, self.upstream.metrics.clone());
+        self.upstream.deferred =
+            DeferredQueue::new(capacity, self.upstream.fetcher.metrics.clone());
         self
     }
 
     /// The last calls of each UTC day kept for interactive callers (the gate enforces it; the
     /// budget a bulk caller is shown leaves it out).
     pub fn reserve_interactive(mut self, calls: u64) -> Self {
-        self.upstream.gate_reserve = calls;
+        self.upstream.fetcher.gate_reserve = calls;
         self
     }
 
     /// The durable (embedded) or shared (Redis) tier behind the memory cache.
     pub fn second_tier(mut self, tier: Option<Arc<dyn SecondTier>>) -> Self {
-        self.upstream.tier = tier;
+        self.upstream.fetcher.tier = tier;
         self
     }
 
@@ -95,7 +99,8 @@ impl EnricherBuilder {
 
     /// The engine (its background filler is started with [`Enricher::spawn_filler`]).
     pub fn build(mut self) -> Enricher {
-        self.upstream.call_budget = call_budget(self.call_timeout, self.upstream.max_retries);
+        self.upstream.fetcher.call_budget =
+            call_budget(self.call_timeout, self.upstream.fetcher.max_retries);
         Enricher::from_upstream(self.upstream)
     }
 }

@@ -1,8 +1,9 @@
 //! The engine's face: [`Enricher`] answers a batch from memory, the second tier, or one flight
 //! per distinct new observable, and serves the budget, purge and shutdown around it.
 //!
-//! Over 300 lines with a reason: this is one type's `impl`; the upstream half lives in its
-//! own type ([`super::fetch::Upstream`]), and this half is the batch path read top to bottom.
+//! Over 300 lines with a reason: this is one type's `impl`, the batch path read top to bottom;
+//! the upstream half is already its own types ([`super::flight::Upstream`],
+//! [`super::fetch::Fetcher`]).
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -16,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::builder::EnricherBuilder;
 use super::deferred::Caller;
 use super::fallback::{Fallback, earliest_slot};
-use super::fetch::Upstream;
+use super::flight::Upstream;
 use super::flight::{FlightEnd, FlightResult, Join};
 use super::outcome::{BatchResult, ItemResult, Outcome, Source};
 use super::{DailyBudget, ParsedItem};
@@ -69,8 +70,8 @@ impl Enricher {
         wait: Duration,
     ) -> BatchResult {
         let up = &self.upstream;
-        let deadline = up.clock.instant() + wait;
-        up.metrics.batch_size.observe(items.len() as f64);
+        let deadline = up.fetcher.clock.instant() + wait;
+        up.fetcher.metrics.batch_size.observe(items.len() as f64);
 
         // Decide what we can without the network; collect distinct addresses that need it.
         let mut decided: HashMap<IpAddr, Outcome> = HashMap::new();
@@ -86,7 +87,7 @@ impl Enricher {
             let outcome = if let Some(range) = special_purpose(ip) {
                 Outcome::NotRoutable(range)
             } else {
-                match up.cache.lookup(&ip) {
+                match up.fetcher.cache.lookup(&ip) {
                     Lookup::Fresh(entry) => Outcome::Answered {
                         entry,
                         source: Source::Cache,
@@ -133,7 +134,8 @@ impl Enricher {
             .collect();
         for item in &items {
             let source = item.outcome.source().map_or("none", Source::as_str);
-            up.metrics
+            up.fetcher
+                .metrics
                 .observables
                 .with_label_values(&[item.outcome.status().as_str(), source])
                 .inc();
@@ -152,7 +154,7 @@ impl Enricher {
         decided: &mut HashMap<IpAddr, Outcome>,
     ) -> Vec<(IpAddr, Option<Arc<Entry>>)> {
         let up = &self.upstream;
-        let Some(tier) = &up.tier else {
+        let Some(tier) = &up.fetcher.tier else {
             return pending;
         };
         if pending.is_empty() {
@@ -160,13 +162,13 @@ impl Enricher {
         }
         let ips: Vec<IpAddr> = pending.iter().map(|(ip, _)| *ip).collect();
         let found = tier.get_many(&ips).await;
-        let now = up.clock.now();
+        let now = up.fetcher.clock.now();
         let mut still = Vec::with_capacity(pending.len());
         for ((ip, memory_stale), stored) in pending.into_iter().zip(found) {
             match stored {
                 Some(entry) if now < entry.fresh_until => {
                     let entry = Arc::new(entry);
-                    up.cache.restore(ip, entry.clone());
+                    up.fetcher.cache.restore(ip, entry.clone());
                     decided.insert(ip, Outcome::answered(entry, Source::Cache));
                 }
                 Some(entry) if now < entry.stale_until => {
@@ -204,11 +206,13 @@ impl Enricher {
                     // The wait bounds the time for a slot, not for a call under way: wait until
                     // our deadline (plus a little), then longer only if the call has started.
                     // The flight may be a background fill that waits for its slot unbounded.
-                    let first = up.until(Some(deadline)) + JOIN_GRACE;
+                    let first = up.fetcher.until(Some(deadline)) + JOIN_GRACE;
                     let result = match tokio::time::timeout(first, &mut flight).await {
                         Ok(result) => Some(result),
                         Err(_) if up.is_calling(&ip) => {
-                            tokio::time::timeout(up.call_budget, flight).await.ok()
+                            tokio::time::timeout(up.fetcher.call_budget, flight)
+                                .await
+                                .ok()
                         }
                         Err(_) => None,
                     };
@@ -227,7 +231,7 @@ impl Enricher {
         let Some(FlightResult { end, calls }) = result else {
             let denied = Denied {
                 reason: DenyReason::Minute,
-                retry_at: earliest_slot(&up.gate.snapshot(), up.clock.now()),
+                retry_at: earliest_slot(&up.fetcher.gate.snapshot(), up.fetcher.clock.now()),
             };
             return (self.fallback(ip, stale, Fallback::Deferred(denied)), 0);
         };
@@ -245,10 +249,10 @@ impl Enricher {
     fn fallback(&self, ip: IpAddr, stale: Option<Arc<Entry>>, why: Fallback) -> Outcome {
         let up = &self.upstream;
         if stale.is_some() {
-            up.cache.record_stale_hit();
+            up.fetcher.cache.record_stale_hit();
         }
         let queued = matches!(why, Fallback::Deferred(_)) && up.deferred.contains(&ip);
-        why.outcome(stale, up.clock.now(), queued)
+        why.outcome(stale, up.fetcher.clock.now(), queued)
     }
 
     /// Runs the background filler until `cancel` fires: deferred addresses are fetched one by
@@ -279,9 +283,9 @@ impl Enricher {
     /// Waits (at most `limit`) until every VirusTotal call already made has been written to
     /// the cache and second tier. Called on shutdown after the listener closed.
     pub async fn settle(&self, limit: Duration) {
-        let clock = &self.upstream.clock;
+        let clock = &self.upstream.fetcher.clock;
         let until = clock.instant() + limit;
-        while self.upstream.unsettled.load(Ordering::SeqCst) > 0 {
+        while self.upstream.fetcher.unsettled.load(Ordering::SeqCst) > 0 {
             if clock.instant() >= until {
                 tracing::warn!("shutting down with VirusTotal calls still in flight");
                 return;
@@ -295,8 +299,8 @@ impl Enricher {
     /// second tier could not delete (memory is purged regardless).
     pub async fn purge(&self, ips: &[IpAddr]) -> anyhow::Result<Vec<bool>> {
         let up = &self.upstream;
-        let mut held: Vec<bool> = ips.iter().map(|ip| up.cache.remove(ip)).collect();
-        if let Some(tier) = &up.tier {
+        let mut held: Vec<bool> = ips.iter().map(|ip| up.fetcher.cache.remove(ip)).collect();
+        if let Some(tier) = &up.fetcher.tier {
             let stored = tier.get_many(ips).await;
             tier.remove(ips).await?;
             for (held, stored) in held.iter_mut().zip(stored) {
@@ -308,8 +312,8 @@ impl Enricher {
 
     /// The quota gate's current state.
     pub fn quota(&self) -> QuotaSnapshot {
-        let snapshot = self.upstream.gate.snapshot();
-        self.upstream.metrics.observe_quota(&snapshot);
+        let snapshot = self.upstream.fetcher.gate.snapshot();
+        self.upstream.fetcher.metrics.observe_quota(&snapshot);
         snapshot
     }
 
@@ -319,15 +323,15 @@ impl Enricher {
     /// bulk caller, which cannot spend it).
     pub fn budget(&self, caller: &Caller) -> DailyBudget {
         let up = &self.upstream;
-        let now = up.clock.now();
-        let day = up.gate.snapshot().day;
+        let now = up.fetcher.clock.now();
+        let day = up.fetcher.gate.snapshot().day;
         let mut left = day.remaining();
         if caller.profile().priority == CallerPriority::Bulk {
-            left = left.saturating_sub(up.gate_reserve);
+            left = left.saturating_sub(up.fetcher.gate_reserve);
         }
         let (limit, remaining) = match caller.profile().daily_cap {
             Some(cap) => {
-                let used = up.ledger.used_today(caller.id());
+                let used = up.fetcher.ledger.used_today(caller.id());
                 (cap, cap.saturating_sub(used).min(left))
             }
             None => (day.limit, left),
@@ -349,11 +353,11 @@ impl Enricher {
 
     /// The clock the enricher runs on.
     pub fn clock(&self) -> &SharedClock {
-        &self.upstream.clock
+        &self.upstream.fetcher.clock
     }
 
     /// The answer cache.
     pub fn cache(&self) -> &Cache {
-        &self.upstream.cache
+        &self.upstream.fetcher.cache
     }
 }

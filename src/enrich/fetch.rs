@@ -1,24 +1,23 @@
-//! The upstream side of the engine, [`Upstream`]: one flight per observable, and the paid
-//! answer behind it (the fleet lock, a last look at the second tier, the quota slot, the call
-//! with its retries, and the write-through of what VirusTotal said).
+//! The paid answer, [`Fetcher`]: the quota slot, the caller's charge, the call with its
+//! retries, and the write-through of what VirusTotal said.
 //!
-//! Over 300 lines with a reason: this is one type's `impl`, read top to bottom along the path of
-//! one paid call; splitting it would split the type's methods across files.
+//! Over 300 lines with a reason: one type's `impl` along the path of one paid call, whose
+//! steps (charge, slot, call, refund, retry, metrics) must be read together to see that every
+//! charge and slot is either spent on a call VirusTotal saw or given back.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::FutureExt;
 use tokio::time::Instant;
 
-use super::deferred::{Caller, DeferredQueue};
-use super::flight::{FlightEnd, FlightFuture, FlightResult, Join};
-use super::tiers::{FleetLock, LockOutcome, SecondTier};
-use crate::answer::{Answer, Entry};
-use crate::cache::{Cache, Lookup};
+use super::deferred::Caller;
+use super::flight::{FlightEnd, FlightResult};
+use super::tiers::SecondTier;
+use crate::answer::Answer;
+use crate::cache::Cache;
 use crate::callers::ledger::{CallerLedger, CapSpent, Charge};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
@@ -26,18 +25,8 @@ use crate::quota::{Denied, DenyReason, Grant, Priority, QuotaGate, UpstreamSigna
 use crate::report::IpReport;
 use crate::virustotal::{VtClient, VtError};
 
-/// How often a replica waiting for a peer's fetch looks at the shared tier.
-const PEER_POLL: Duration = Duration::from_millis(100);
-
-/// How long past its deadline a caller waits for a peer's answer already on its way.
-const PEER_GRACE: Duration = Duration::from_secs(1);
-
-/// Longest a background fill holds the fleet lock while waiting for a quota slot.
-const BACKGROUND_HOLD: Duration = Duration::from_secs(30);
-
-/// Everything a fetch needs, shared by requests and the background filler (built by
-/// [`super::EnricherBuilder`]).
-pub(super) struct Upstream {
+/// Everything one paid call needs (built by [`super::EnricherBuilder`]).
+pub(super) struct Fetcher {
     pub(super) cache: Cache,
     pub(super) gate: Arc<dyn QuotaGate>,
     /// Charges callers for the calls they start, within their daily caps.
@@ -48,12 +37,9 @@ pub(super) struct Upstream {
     /// Wall time for the gate and cache, monotonic time for every deadline.
     pub(super) clock: SharedClock,
     pub(super) metrics: Metrics,
-    pub(super) deferred: DeferredQueue,
     pub(super) max_retries: u32,
     /// The durable or shared tier behind the memory cache.
     pub(super) tier: Option<Arc<dyn SecondTier>>,
-    /// The fleet-wide fetch lock (Redis only).
-    pub(super) lock: Option<Arc<dyn FleetLock>>,
     /// Longest one upstream call (with its retries) can take; bounds lock lifetimes and waits.
     pub(super) call_budget: Duration,
     /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
@@ -65,63 +51,12 @@ pub(super) struct Upstream {
     /// Addresses whose call is under way (slot granted): a caller joining such a flight
     /// waits for the call, not only up to its own deadline.
     pub(super) calling: Mutex<HashSet<IpAddr>>,
-    /// Fetches in progress, by address (see [`Upstream::join_or_start`]).
-    pub(super) flights: Mutex<HashMap<IpAddr, FlightFuture>>,
 }
 
-impl Upstream {
+impl Fetcher {
     /// Whether a call for `ip` has its slot and is under way.
     pub(super) fn is_calling(&self, ip: &IpAddr) -> bool {
         self.calling.lock().expect("calling lock").contains(ip)
-    }
-
-    /// Joins the running flight for `ip`, or starts one; a call it makes is charged to the
-    /// `caller` that started the flight, and a deferral is queued under that caller.
-    pub(super) fn join_or_start(
-        self: &Arc<Self>,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<Instant>,
-        caller: &Caller,
-    ) -> Join {
-        let mut flights = self.flights.lock().expect("flights lock");
-        if let Some(flight) = flights.get(&ip) {
-            self.metrics.singleflight_waits.inc();
-            return Join::Joined(flight.clone());
-        }
-        // Checked again under the lock: a flight writes the cache before leaving the map, so
-        // one that finished since our caller's lookup is visible here and is not repeated.
-        if let Lookup::Fresh(entry) = self.cache.lookup(&ip) {
-            return Join::Cached(entry);
-        }
-        let this = Arc::clone(self);
-        let caller = caller.clone();
-        // The task cannot remove itself from the map before we insert it: it needs this lock.
-        let task = tokio::spawn(async move {
-            let result = this.fetch(ip, priority, deadline, &caller).await;
-            this.flights.lock().expect("flights lock").remove(&ip);
-            // Queued only now that the flight has left the map: a filler taking the address
-            // at once must start a new fetch, not join this one and see its deferral.
-            if let FlightEnd::Deferred(denied) = &result.end
-                && denied.reason != DenyReason::Closed
-            {
-                this.deferred.push(ip, &caller);
-            }
-            result
-        });
-        let flight = async move {
-            task.await.unwrap_or_else(|err| {
-                tracing::error!(error = %err, "upstream fetch task failed");
-                FlightResult {
-                    end: FlightEnd::Failed(VtError::Transport("internal task failure".into())),
-                    calls: 0,
-                }
-            })
-        }
-        .boxed()
-        .shared();
-        flights.insert(ip, flight.clone());
-        Join::Started(flight)
     }
 
     /// Time left until `deadline` (none, or passed: zero).
@@ -131,150 +66,11 @@ impl Upstream {
         })
     }
 
-    /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
-    /// The call, if one is made, is charged to `caller`.
-    async fn fetch(
-        &self,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<Instant>,
-        caller: &Caller,
-    ) -> FlightResult {
-        match priority {
-            Priority::Interactive | Priority::Bulk => {
-                self.fetch_for_caller(ip, priority, deadline, caller).await
-            }
-            Priority::Background => self.fill(ip, caller).await,
-        }
-    }
-
-    /// A caller is waiting: fetch under the fleet lock, or wait (up to the caller's deadline)
-    /// for the replica holding it; if that replica gives up, take over.
-    async fn fetch_for_caller(
-        &self,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<Instant>,
-        caller: &Caller,
-    ) -> FlightResult {
-        let Some(lock) = self.lock.clone() else {
-            return self.spend_and_call(ip, priority, deadline, caller).await;
-        };
-        let give_up = self.clock.instant() + self.until(deadline) + PEER_GRACE;
-        let mut waited = false;
-        loop {
-            if let Some(result) = self
-                .locked_fetch(lock.as_ref(), ip, priority, deadline, caller)
-                .await
-            {
-                return result;
-            }
-            if !waited {
-                self.metrics.singleflight_waits.inc();
-                waited = true;
-            }
-            if let Some(entry) = self.fresh_in_tier(ip).await {
-                return answered(entry, 0);
-            }
-            if self.clock.instant() + PEER_POLL > give_up {
-                let denied = Denied {
-                    reason: DenyReason::Minute,
-                    retry_at: self.clock.now() + chrono::Duration::seconds(5),
-                };
-                return FlightResult {
-                    end: FlightEnd::Deferred(denied),
-                    calls: 0,
-                };
-            }
-            tokio::time::sleep(PEER_POLL).await;
-        }
-    }
-
-    /// A background fill. It never holds the fleet lock through an unbounded quota wait (the
-    /// lock would expire and let a peer fetch the same observable): it locks, waits for a slot
-    /// at most [`BACKGROUND_HOLD`], and otherwise lets go and sleeps until the slot is due.
-    async fn fill(&self, ip: IpAddr, caller: &Caller) -> FlightResult {
-        loop {
-            // Another replica, or a restart's store, may have the answer by now.
-            if let Some(entry) = self.fresh_in_tier(ip).await {
-                return answered(entry, 0);
-            }
-            let Some(lock) = self.lock.clone() else {
-                return self
-                    .spend_and_call(ip, Priority::Background, None, caller)
-                    .await;
-            };
-            let deadline = self.clock.instant() + BACKGROUND_HOLD;
-            match self
-                .locked_fetch(
-                    lock.as_ref(),
-                    ip,
-                    Priority::Background,
-                    Some(deadline),
-                    caller,
-                )
-                .await
-            {
-                Some(FlightResult {
-                    end: FlightEnd::Deferred(denied),
-                    ..
-                }) => {
-                    let due = denied
-                        .retry_at
-                        .max(self.clock.now() + chrono::Duration::seconds(1));
-                    self.clock.sleep_until(due).await;
-                }
-                Some(result) => return result,
-                // A peer is fetching it; look again shortly.
-                None => tokio::time::sleep(PEER_POLL * 5).await,
-            }
-        }
-    }
-
-    /// Fetches under the fleet lock; `None` when another replica holds it.
-    async fn locked_fetch(
-        &self,
-        lock: &dyn FleetLock,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<Instant>,
-        caller: &Caller,
-    ) -> Option<FlightResult> {
-        // The lock must outlive the quota wait plus the call.
-        let ttl = self.until(deadline) + self.call_budget;
-        match lock.try_acquire(ip, ttl).await {
-            LockOutcome::Acquired(token) => {
-                // Double-checked: a peer may have finished just before we took the lock.
-                let result = match self.fresh_in_tier(ip).await {
-                    Some(entry) => answered(entry, 0),
-                    None => self.spend_and_call(ip, priority, deadline, caller).await,
-                };
-                lock.release(ip, &token).await;
-                Some(result)
-            }
-            LockOutcome::Busy => None,
-            LockOutcome::Unavailable => {
-                Some(self.spend_and_call(ip, priority, deadline, caller).await)
-            }
-        }
-    }
-
-    /// A fresh entry for `ip` from the second tier, copied into memory.
-    async fn fresh_in_tier(&self, ip: IpAddr) -> Option<Arc<Entry>> {
-        let tier = self.tier.as_ref()?;
-        let entry = tier.get_many(&[ip]).await.into_iter().next().flatten()?;
-        (self.clock.now() < entry.fresh_until).then(|| {
-            let entry = Arc::new(entry);
-            self.cache.restore(ip, entry.clone());
-            entry
-        })
-    }
-
     /// Charges `caller`, spends quota and calls VirusTotal, retrying 5xx and transport
     /// failures within the wait. Each attempt is charged before it starts (a retry is a call
     /// VirusTotal counts); a charge whose call does not happen (no slot, the connection never
     /// opened) is given back, and so is the slot of a call VirusTotal never saw.
-    async fn spend_and_call(
+    pub(super) async fn spend_and_call(
         &self,
         ip: IpAddr,
         priority: Priority,
@@ -406,7 +202,7 @@ impl Upstream {
         if let Some(tier) = &self.tier {
             tier.put(ip, &entry).await;
         }
-        answered(entry, calls)
+        FlightResult::answered(entry, calls)
     }
 
     /// A quota slot and `caller`'s charge for one attempt, or why not.
@@ -579,13 +375,6 @@ impl Drop for Unsettled<'_> {
     }
 }
 
-fn answered(entry: Arc<Entry>, calls: u32) -> FlightResult {
-    FlightResult {
-        end: FlightEnd::Answered(entry),
-        calls,
-    }
-}
-
 /// Exponential back-off with jitter (250 ms, 500 ms, 1 s, ... times 0.5-1.0), so replicas and
 /// retries do not hit a struggling upstream in lockstep.
 fn backoff(attempt: u32) -> Duration {
@@ -595,17 +384,4 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_jittered_within_bounds() {
-        for attempt in 1..5 {
-            let base = 250 * (1 << (attempt - 1));
-            for _ in 0..50 {
-                let ms = backoff(attempt).as_millis();
-                assert!(ms >= base / 2 && ms <= base, "attempt {attempt}: {ms}");
-            }
-        }
-    }
-}
+mod tests;

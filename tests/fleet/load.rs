@@ -9,8 +9,8 @@ use futures::future::join_all;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::service::Service;
 use crate::support::redis_server::RedisServer;
+use crate::support::service::Service;
 use crate::{call_log, count_status, known_addresses, replicas, results, simulator};
 
 /// One request of the randomised load.

@@ -8,8 +8,8 @@ use futures::future::join_all;
 use serde_json::Value;
 use vtenrich::simulator::Simulator;
 
-use crate::service::Service;
 use crate::support::redis_server::RedisServer;
+use crate::support::service::Service;
 use crate::{NS, call_log, count_status, known_addresses, replicas, results, simulator};
 
 /// Redis's own UTC date, as the quota script names its day keys.
