@@ -7,8 +7,7 @@
 //! - **Answering a request**: handlers and extractors return [`ApiError`] (its constructors name
 //!   the common cases); axum's extractor rejections convert into it (`From` impls below), and
 //!   anything answered by a layer we do not own is reshaped once at the edge by
-//!   [`in_error_shape`]. Domain errors become an `ApiError` by a `From` impl beside the handler
-//!   that meets them (`RegistryError` in `admin.rs`, `QueryError` in `audit.rs`).
+//!   [`in_error_shape`]. Domain errors become an `ApiError` beside the handler that meets them (`RegistryError` in `admin/actor.rs`, `QueryError` in `audit.rs`).
 //! - **Parsing at the edge**: `InvalidObservable`, `InvalidCallerId`: the input is not one;
 //!   the message says why (for one item of a batch it is that item's error, not the batch's).
 //! - **One item of a batch**: `enrich::ItemError` (a stable code and a sentence), rendered as
