@@ -11,7 +11,7 @@ use vtenrich::answer::Answer;
 use vtenrich::cache::Cache;
 use vtenrich::clock::{SharedClock, SystemClock};
 use vtenrich::config::CacheSettings;
-use vtenrich::enrich::{Caller, Enricher, ParsedItem, Status};
+use vtenrich::enrich::{Caller, Enricher, EnricherBuilder, ParsedItem, Status};
 use vtenrich::http::EnrichResponse;
 use vtenrich::metrics::Metrics;
 use vtenrich::observable::{Observable, special_purpose};
@@ -72,7 +72,7 @@ fn enricher(addresses: &[(IpAddr, vtenrich::report::IpReport)]) -> Enricher {
         clock.clone(),
     ));
     let ledger = Arc::new(vtenrich::callers::ledger::LocalLedger::new(clock.clone()));
-    Enricher::builder(cache, gate, ledger, client, clock, metrics)
+    EnricherBuilder::new(cache, gate, ledger, client, clock, metrics)
         .calls(Duration::from_secs(1), 0)
         .max_concurrent_upstream(1)
         .deferred_capacity(1_000)

@@ -16,7 +16,7 @@ use crate::cache::Cache;
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::enrich::Enricher;
+use crate::enrich::{Enricher, EnricherBuilder};
 use crate::http::{self, AppState, AuthPolicy, HttpOptions, Readiness, RequestLimits};
 use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
@@ -89,7 +89,7 @@ impl Application {
             // drift apart for long.
             cache = cache.with_memory_ttl(settings.redis.memory_ttl);
         }
-        let enricher = Enricher::builder(
+        let enricher = EnricherBuilder::new(
             cache,
             gate.clone(),
             backends.ledger.clone(),

@@ -15,7 +15,7 @@
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
 //! - `clock`: injected time: the wall side for calendars, the monotonic side for deadlines.
 //! - `config`: typed, layered settings.
-//! - `enrich`: the engine (built by `Enricher::builder`), single-flight and the deferred queue.
+//! - `enrich`: the engine (built by `EnricherBuilder`), single-flight and the deferred queue.
 //! - `http`: routes, the error shape, result rendering.
 //! - `metrics`: the Prometheus registry.
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
 use crate::virustotal::VtClient;
 
-/// Builds an [`Enricher`]; start with [`Enricher::builder`]. Unset limits take the
+/// Builds an [`Enricher`] from the parts every engine needs; unset limits take the
 /// configuration's defaults.
 pub struct EnricherBuilder {
     upstream: Upstream,
@@ -24,7 +24,8 @@ pub struct EnricherBuilder {
 }
 
 impl EnricherBuilder {
-    pub(super) fn new(
+    /// Starts building an engine from the parts every one needs.
+    pub fn new(
         cache: Cache,
         gate: Arc<dyn QuotaGate>,
         ledger: Arc<dyn CallerLedger>,

@@ -14,7 +14,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::builder::EnricherBuilder;
 use super::deferred::Caller;
 use super::fallback::{Fallback, earliest_slot};
 use super::flight::Upstream;
@@ -24,35 +23,20 @@ use super::{DailyBudget, ParsedItem};
 use crate::answer::Entry;
 use crate::cache::{Cache, Lookup};
 use crate::caller::CallerPriority;
-use crate::callers::ledger::CallerLedger;
 use crate::clock::SharedClock;
-use crate::metrics::Metrics;
 use crate::observable::{Observable, special_purpose};
-use crate::quota::{Denied, DenyReason, Priority, QuotaGate, QuotaSnapshot};
-use crate::virustotal::VtClient;
+use crate::quota::{Denied, DenyReason, Priority, QuotaSnapshot};
 
 /// How long past its deadline a caller waits on another request's flight.
 const JOIN_GRACE: Duration = Duration::from_millis(500);
 
-/// Enriches batches; cheap to clone. Built with [`Enricher::builder`].
+/// Enriches batches; cheap to clone. Built with [`EnricherBuilder`].
 #[derive(Clone)]
 pub struct Enricher {
     upstream: Arc<Upstream>,
 }
 
 impl Enricher {
-    /// Starts building an engine from the parts every one needs.
-    pub fn builder(
-        cache: Cache,
-        gate: Arc<dyn QuotaGate>,
-        ledger: Arc<dyn CallerLedger>,
-        client: VtClient,
-        clock: SharedClock,
-        metrics: Metrics,
-    ) -> EnricherBuilder {
-        EnricherBuilder::new(cache, gate, ledger, client, clock, metrics)
-    }
-
     /// Wraps a built engine (see [`super::EnricherBuilder::build`]).
     pub(super) fn from_upstream(upstream: Upstream) -> Self {
         Self {
