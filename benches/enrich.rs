@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use secrecy::SecretString;
-use vtenrich::cache::{Answer, Cache};
+use vtenrich::answer::Answer;
+use vtenrich::cache::Cache;
 use vtenrich::clock::{SharedClock, SystemClock};
 use vtenrich::config::CacheSettings;
-use vtenrich::enrich::{Caller, Enricher, EnricherParts, ParsedItem, Status};
+use vtenrich::enrich::{Caller, Enricher, EnricherBuilder, ParsedItem, Status};
 use vtenrich::http::EnrichResponse;
 use vtenrich::metrics::Metrics;
 use vtenrich::observable::{Observable, special_purpose};
@@ -71,21 +72,12 @@ fn enricher(addresses: &[(IpAddr, vtenrich::report::IpReport)]) -> Enricher {
         clock.clone(),
     ));
     let ledger = Arc::new(vtenrich::callers::ledger::LocalLedger::new(clock.clone()));
-    Enricher::new(EnricherParts {
-        cache,
-        gate,
-        ledger,
-        client,
-        clock,
-        metrics,
-        deferred_capacity: 1_000,
-        max_retries: 0,
-        call_timeout: Duration::from_secs(1),
-        max_concurrent_upstream: 1,
-        reserve_interactive: 50,
-        tier: None,
-        lock: None,
-    })
+    EnricherBuilder::new(cache, gate, ledger, client, clock, metrics)
+        .calls(Duration::from_secs(1), 0)
+        .max_concurrent_upstream(1)
+        .deferred_capacity(1_000)
+        .reserve_interactive(50)
+        .build()
 }
 
 fn items(addresses: &[(IpAddr, vtenrich::report::IpReport)]) -> Vec<ParsedItem> {

@@ -16,7 +16,7 @@ use crate::callers::ledger::{CallerLedger, WatchedLedger};
 use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::enrich::{Enricher, EnricherParts};
+use crate::enrich::{Enricher, EnricherBuilder};
 use crate::http::{self, AppState, AuthPolicy, HttpOptions, Readiness, RequestLimits};
 use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
@@ -90,21 +90,21 @@ impl Application {
                 Arc::new(CapAudit::new(audit.clone())),
             ],
         ));
-        let enricher = Enricher::new(EnricherParts {
+        let enricher = EnricherBuilder::new(
             cache,
-            gate: gate.clone(),
+            gate.clone(),
             ledger,
-            client: client.clone(),
-            clock: clock.clone(),
-            metrics: metrics.clone(),
-            deferred_capacity: settings.deferred.capacity,
-            max_retries: vt.max_retries,
-            call_timeout: vt.request_timeout,
-            max_concurrent_upstream: settings.max_concurrent_upstream,
-            reserve_interactive: settings.reserve_interactive(),
-            tier: topology.tier(),
-            lock: topology.lock(),
-        });
+            client.clone(),
+            clock.clone(),
+            metrics.clone(),
+        )
+        .calls(vt.request_timeout, vt.max_retries)
+        .max_concurrent_upstream(settings.max_concurrent_upstream)
+        .deferred_capacity(settings.deferred.capacity)
+        .reserve_interactive(settings.reserve_interactive())
+        .second_tier(topology.tier())
+        .fleet_lock(topology.lock())
+        .build();
         let registry = Registry::open(
             &settings.callers,
             topology.callers(),

@@ -7,34 +7,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use moka::notification::RemovalCause;
 
+use crate::answer::{Answer, Entry};
 use crate::clock::SharedClock;
 use crate::config::CacheSettings;
 use crate::metrics::Metrics;
-use crate::report::IpReport;
-
-/// What VirusTotal answered; both are worth caching (a 404 costs quota too).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    /// VirusTotal knows the address.
-    Found(IpReport),
-    /// VirusTotal does not know the address.
-    NotFound,
-}
-
-/// A cached answer with its deadlines.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub answer: Answer,
-    /// When VirusTotal answered.
-    pub fetched_at: DateTime<Utc>,
-    /// Served as fresh until then.
-    pub fresh_until: DateTime<Utc>,
-    /// Served as stale (only when the upstream fails or the quota is out) until then.
-    pub stale_until: DateTime<Utc>,
-}
 
 /// Result of a cache lookup.
 #[derive(Debug, Clone)]
@@ -198,6 +176,8 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::report::IpReport;
+    use chrono::Utc;
 
     fn cache(clock: &ManualClock) -> Cache {
         let settings = CacheSettings {

@@ -1,7 +1,10 @@
-//! Wall-clock time, injected wherever behaviour depends on it (quota windows, cache deadlines).
+//! Time, injected wherever behaviour depends on it: the wall side for calendar windows and cache
+//! ages, the monotonic side for deadlines.
 //!
-//! VirusTotal counts its quota on calendar windows in UTC, so the whole service reasons in
-//! `DateTime<Utc>`. Tests use [`ManualClock`] to move time forward instead of sleeping.
+//! VirusTotal counts its quota on calendar windows in UTC, so quota and cache reason in
+//! `DateTime<Utc>`. A request's deadline is a span of elapsed time, which a wall-clock step must
+//! not stretch or cut, so it is a monotonic [`Instant`]. Tests use [`ManualClock`] to move both
+//! forward instead of sleeping.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,11 +12,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// A source of "now" and a way to sleep until a moment.
 pub trait Clock: Send + Sync + 'static {
-    /// The current time.
+    /// The current wall-clock time.
     fn now(&self) -> DateTime<Utc>;
+    /// The current monotonic time, which deadlines are measured on (never steps back).
+    fn instant(&self) -> Instant;
     /// Resolves once `now() >= at`.
     fn sleep_until(&self, at: DateTime<Utc>) -> BoxFuture<'static, ()>;
 }
@@ -30,16 +36,25 @@ impl Clock for SystemClock {
         Utc::now()
     }
 
+    fn instant(&self) -> Instant {
+        Instant::now()
+    }
+
     fn sleep_until(&self, at: DateTime<Utc>) -> BoxFuture<'static, ()> {
         let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         Box::pin(tokio::time::sleep(wait))
     }
 }
 
-/// A clock that only moves when told to; sleepers wake when it passes their moment.
+/// A wall clock that only moves when told to; sleepers wake when it passes their moment.
+///
+/// Its monotonic side is tokio's (so real waits still end) plus every [`ManualClock::advance`]
+/// (so a test can run a deadline out); [`ManualClock::set`] steps only the wall side, as a
+/// real clock step would.
 #[derive(Debug, Clone)]
 pub struct ManualClock {
     now: Arc<Mutex<DateTime<Utc>>>,
+    advanced: Arc<Mutex<Duration>>,
     // A watch channel wakes every sleeper on each advance; they re-check their own deadline.
     tick: Arc<watch::Sender<DateTime<Utc>>>,
 }
@@ -50,6 +65,7 @@ impl ManualClock {
         let (tick, _) = watch::channel(start);
         Self {
             now: Arc::new(Mutex::new(start)),
+            advanced: Arc::new(Mutex::new(Duration::ZERO)),
             tick: Arc::new(tick),
         }
     }
@@ -58,6 +74,7 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         let by = chrono::Duration::from_std(by).expect("advance fits in chrono::Duration");
         let mut now = self.now.lock().expect("clock lock");
+        *self.advanced.lock().expect("clock lock") += by.to_std().unwrap_or_default();
         *now += by;
         self.tick.send_replace(*now);
     }
@@ -72,6 +89,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock().expect("clock lock")
+    }
+
+    fn instant(&self) -> Instant {
+        Instant::now() + *self.advanced.lock().expect("clock lock")
     }
 
     fn sleep_until(&self, at: DateTime<Utc>) -> BoxFuture<'static, ()> {
@@ -102,5 +123,19 @@ mod tests {
             .await
             .expect("sleeper woke")
             .unwrap();
+    }
+
+    #[test]
+    fn a_manual_advance_moves_the_monotonic_side_and_a_step_back_does_not() {
+        let start = DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let clock = ManualClock::new(start);
+        let before = clock.instant();
+        clock.advance(Duration::from_secs(5));
+        let advanced = clock.instant();
+        assert!(advanced >= before + Duration::from_secs(5));
+        clock.set(start - chrono::Duration::hours(1));
+        assert!(clock.instant() >= advanced);
     }
 }

@@ -4,31 +4,36 @@
 //! observable from `cache` or from one `virustotal` call under the `quota` gate, and `http`
 //! renders the normalised `report`.
 //!
+//! Public (what the binary, the tests and the benches use):
+//! - `answer`: what VirusTotal answered for one observable, with its fresh and stale deadlines.
 //! - `app`: builds the service from settings and runs it until shutdown.
 //! - `audit`: the audit log (who changed what, refusals, the service's own events).
 //! - `cache`: in-memory answers with fresh and stale deadlines.
 //! - `caller`: who is asking (id, role, priority, daily cap), carried with each request.
-//! - `callers`: callers as group members: per-caller daily use, caps and charging.
+//! - `callers`: the caller registry (configured and runtime callers, their keys, persistence)
+//!   and per-caller daily use, caps and charging.
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
-//! - `callers`: the caller registry (configured and runtime callers, their keys, persistence).
-//! - `clock`: injected wall-clock time.
+//! - `clock`: injected time: the wall side for calendars, the monotonic side for deadlines.
 //! - `config`: typed, layered settings.
-//! - `enrich`: the orchestrator, single-flight and the deferred queue.
-//! - `fdlimit`: the file-descriptor limit, raised at start, and the connection cap under it.
+//! - `enrich`: the engine (built by `EnricherBuilder`), single-flight and the deferred queue.
 //! - `http`: routes, the error shape, result rendering.
 //! - `metrics`: the Prometheus registry.
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
 //! - `redis`: scale-out on Redis (shared quota, second cache tier, fetch lock).
-//! - `report`: the normalised report and the verdict policy.
-//! - `server`: the connection loop: connection cap, header and idle deadlines, shutdown.
+//! - `report`: the normalised report, the verdict policy and the VirusTotal link.
 //! - `simulator`: a faithful fake VirusTotal for the demo and tests.
+//! - `usage`: per day, caller, route and endpoint: requests, VirusTotal calls, answers.
+//! - `virustotal`: the API client and answer classification.
+//!
+//! Internal:
+//! - `fdlimit`: the file-descriptor limit, raised at start, and the connection cap under it.
+//! - `server`: the connection loop: connection cap, header and idle deadlines, shutdown.
 //! - `store`: the stored form of answers and the embedded durable store.
 //! - `telemetry`: logging.
 //! - `topology`: the one choice between a single node and a fleet, and the parts each uses.
-//! - `usage`: per day, caller, route and endpoint: requests, VirusTotal calls, answers.
-//! - `virustotal`: the API client and answer classification.
 
+pub mod answer;
 pub mod app;
 pub mod audit;
 pub mod cache;
@@ -38,17 +43,17 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod enrich;
-pub mod fdlimit;
+mod fdlimit;
 pub mod http;
 pub mod metrics;
 pub mod observable;
 pub mod quota;
 pub mod redis;
 pub mod report;
-pub mod server;
+mod server;
 pub mod simulator;
-pub mod store;
-pub mod telemetry;
+mod store;
+mod telemetry;
 mod topology;
 pub mod usage;
 pub mod virustotal;

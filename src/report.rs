@@ -1,4 +1,5 @@
-//! The normalised, compact IP report we cache, and the verdict policy applied when rendering it.
+//! The normalised, compact IP report we cache, the verdict policy applied when rendering it,
+//! and where on VirusTotal a person can look an observable up.
 //!
 //! Only what the API returns is kept (never raw VirusTotal JSON): a cached entry must stay well
 //! under 1 KiB. Every field is optional because real answers lack some of them (the 2019 format
@@ -6,6 +7,19 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+
+use crate::observable::{Observable, special_purpose};
+
+/// The VirusTotal GUI page for `observable`; none for a special-purpose address, which is
+/// never sent to VirusTotal and has no page worth opening.
+pub fn virustotal_link(observable: &Observable) -> Option<String> {
+    match observable {
+        Observable::Ip(ip) if special_purpose(*ip).is_none() => {
+            Some(format!("https://www.virustotal.com/gui/ip-address/{ip}"))
+        }
+        Observable::Ip(_) => None,
+    }
+}
 
 /// Counts of engine results from VirusTotal's `last_analysis_stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,6 +102,13 @@ pub struct IpReport {
     pub as_owner: Option<Box<str>>,
     pub cidr: Option<Box<str>>,
     pub rir: Option<Box<str>>,
+}
+
+impl IpReport {
+    /// The verdict on this report under `policy`, and a sentence saying why.
+    pub fn verdict(&self, policy: &VerdictPolicy) -> (Verdict, String) {
+        policy.judge(self.stats.as_ref())
+    }
 }
 
 /// One of the four verdicts.
@@ -212,6 +233,19 @@ mod tests {
         };
         assert_eq!(p.judge(Some(&stats(1, 0, 60, 0))).0, Verdict::Malicious);
         assert_eq!(p.judge(Some(&stats(0, 4, 60, 0))).0, Verdict::Harmless);
+    }
+
+    #[test]
+    fn a_public_address_links_to_its_virustotal_page_and_a_special_one_to_none() {
+        let public = Observable::Ip("8.8.8.8".parse().unwrap());
+        assert_eq!(
+            virustotal_link(&public).as_deref(),
+            Some("https://www.virustotal.com/gui/ip-address/8.8.8.8")
+        );
+        assert_eq!(
+            virustotal_link(&Observable::Ip("10.0.0.1".parse().unwrap())),
+            None
+        );
     }
 
     #[test]

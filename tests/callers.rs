@@ -2,12 +2,7 @@
 //! same data directory, a rotated key stops once its grace is over, no key ever reaches the
 //! logs, and `vtenrich demo` creates an admin caller while enrichment stays keyless.
 
-// The shared helpers serve several test binaries; this one needs only part of them.
-#[allow(dead_code)]
 mod support;
-
-#[path = "support/service.rs"]
-mod service;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,8 +13,8 @@ use vtenrich::clock::SystemClock;
 use vtenrich::http::hash_key;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
-use service::Service;
 use support::http::call;
+use support::service::Service;
 
 const VT_KEY: &str = "callers-test-vt-key";
 const ADMIN_KEY: &str = "callers-admin-key-6a5b4c3d";
@@ -43,7 +38,7 @@ fn config_with_admin(dir: &Path) -> String {
 }
 
 #[tokio::test]
-async fn runtime_callers_survive_kill_9_and_a_rotated_key_stops_after_its_grace() {
+async fn process_runtime_callers_survive_kill_9_and_a_rotated_key_stops_after_its_grace() {
     // Arrange: a single node with a data directory and a configured admin.
     let sim = Simulator::start(
         SimulatorConfig {
@@ -147,7 +142,7 @@ async fn runtime_callers_survive_kill_9_and_a_rotated_key_stops_after_its_grace(
 }
 
 #[tokio::test]
-async fn the_demo_creates_an_admin_and_keeps_enrichment_keyless() {
+async fn process_the_demo_creates_an_admin_and_keeps_enrichment_keyless() {
     // Arrange
     let demo = Service::start_command("demo", &[("VTENRICH_LOG", "debug")]).await;
     let base = demo.base.clone();

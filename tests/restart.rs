@@ -2,72 +2,35 @@
 //! fetched again, the day/month counts continue and the last minute's calls still count;
 //! a corrupted store starts cleanly.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use support::service::Service;
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
 const KEY: &str = "restart-test-key";
-
-/// A running `vtenrich serve`; killed (SIGKILL) on drop.
-struct Service {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn start(sim: &Simulator, data_dir: &Path) -> Service {
     start_with(sim, data_dir, &[]).await
 }
 
 async fn start_with(sim: &Simulator, data_dir: &Path, extra_env: &[(&str, &str)]) -> Service {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vtenrich"))
-        .arg("serve")
-        .env("VTENRICH_LISTEN", "127.0.0.1:0")
+    Service::builder()
         .env("VTENRICH_VT_API_KEY", KEY)
         .env("VTENRICH_VT_BASE_URL", sim.base_url().as_str())
-        .env("VTENRICH_DATA_DIR", data_dir)
+        .env(
+            "VTENRICH_DATA_DIR",
+            data_dir.to_str().expect("a UTF-8 path"),
+        )
         .env("VTENRICH_VT_RATE_PER_MINUTE", "1000")
-        .env("VTENRICH_LOG", "info")
-        .env("VTENRICH_LOG_FORMAT", "json")
-        .envs(extra_env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vtenrich serve starts");
-
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v["fields"]["message"] == "vtenrich listening"
-                && let (Some(tx), Some(a)) = (tx.take(), v["fields"]["address"].as_str())
-            {
-                let _ = tx.send(a.to_owned());
-            }
-        }
-    });
-    let address = tokio::time::timeout(Duration::from_secs(30), rx)
+        .envs(extra_env)
+        .start()
         .await
-        .expect("the service starts in time")
-        .expect("the service logs its address");
-    Service {
-        child,
-        base: format!("http://{address}"),
-    }
 }
 
 async fn enrich(service: &Service, ips: &[String]) -> serde_json::Value {
@@ -108,18 +71,17 @@ async fn simulator() -> Simulator {
 }
 
 #[tokio::test]
-async fn after_kill_9_and_a_restart_nothing_answered_is_fetched_again_and_counts_continue() {
+async fn process_after_kill_9_and_a_restart_nothing_answered_is_fetched_again_and_counts_continue()
+{
     // Arrange: 12 answers paid for, then a hard kill.
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
     let ips = addresses(12);
-    let first = start(&sim, dir.path()).await;
+    let mut first = start(&sim, dir.path()).await;
     let before = enrich(&first, &ips).await;
     assert_eq!(before["summary"]["upstream_calls"], 12, "{before}");
     let counts_before = quota(&first).await;
-    let mut first = first;
-    first.child.kill().unwrap(); // SIGKILL: no shutdown code runs
-    first.child.wait().unwrap();
+    first.kill(); // SIGKILL: no shutdown code runs
     let calls_before_restart = sim.ip_call_count();
 
     // Act
@@ -145,7 +107,7 @@ async fn after_kill_9_and_a_restart_nothing_answered_is_fetched_again_and_counts
 }
 
 #[tokio::test]
-async fn after_kill_9_and_a_restart_the_minute_still_holds_its_four_calls() {
+async fn process_after_kill_9_and_a_restart_the_minute_still_holds_its_four_calls() {
     // Arrange: four calls a minute, all four spent, then a hard kill.
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
@@ -153,8 +115,7 @@ async fn after_kill_9_and_a_restart_the_minute_still_holds_its_four_calls() {
     let mut first = start_with(&sim, dir.path(), &four_a_minute).await;
     let before = enrich(&first, &addresses(4)).await;
     assert_eq!(before["summary"]["upstream_calls"], 4, "{before}");
-    first.child.kill().unwrap(); // SIGKILL: no shutdown code runs
-    first.child.wait().unwrap();
+    first.kill(); // SIGKILL: no shutdown code runs
 
     // Act: a crash loop's restart, well within the minute, and a new lookup.
     let second = start_with(&sim, dir.path(), &four_a_minute).await;
@@ -169,7 +130,7 @@ async fn after_kill_9_and_a_restart_the_minute_still_holds_its_four_calls() {
 }
 
 #[tokio::test]
-async fn a_corrupted_store_is_moved_aside_and_the_service_starts_empty() {
+async fn process_a_corrupted_store_is_moved_aside_and_the_service_starts_empty() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("vtenrich.redb"), vec![0xA5u8; 64 * 1024]).unwrap();
@@ -197,7 +158,7 @@ async fn a_corrupted_store_is_moved_aside_and_the_service_starts_empty() {
 }
 
 #[tokio::test]
-async fn an_unusable_data_directory_degrades_to_memory_only_and_keeps_serving() {
+async fn process_an_unusable_data_directory_degrades_to_memory_only_and_keeps_serving() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not-a-directory");
@@ -222,7 +183,7 @@ async fn an_unusable_data_directory_degrades_to_memory_only_and_keeps_serving() 
 
 // Multi-threaded: the simulator must keep answering while this thread waits for the child.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_answer_in_flight_at_sigterm_is_written_before_the_process_exits() {
+async fn process_an_answer_in_flight_at_sigterm_is_written_before_the_process_exits() {
     // Arrange: a slow upstream, and a caller that gives up before the answer comes.
     let sim = Simulator::start(
         SimulatorConfig {
@@ -248,10 +209,8 @@ async fn an_answer_in_flight_at_sigterm_is_written_before_the_process_exits() {
     );
 
     // Act: stop gracefully while the answer is still on its way.
-    let _ = Command::new("kill")
-        .args(["-TERM", &service.child.id().to_string()])
-        .status();
-    let exit = service.child.wait().unwrap();
+    service.signal_term();
+    let exit = service.exit_status().await;
     let restarted = start(&sim, dir.path()).await;
     let answer = enrich(&restarted, std::slice::from_ref(&ip)).await;
 
@@ -262,7 +221,7 @@ async fn an_answer_in_flight_at_sigterm_is_written_before_the_process_exits() {
 }
 
 #[tokio::test]
-async fn after_kill_9_and_a_restart_a_callers_charged_calls_still_count_against_its_cap() {
+async fn process_after_kill_9_and_a_restart_a_callers_charged_calls_still_count_against_its_cap() {
     // Arrange: a caller with a cap of 2 spends it, then a hard kill.
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
@@ -296,8 +255,7 @@ async fn after_kill_9_and_a_restart_a_callers_charged_calls_still_count_against_
     let mut first = start_with(&sim, &data, &env).await;
     let spent = ask(&first, addresses(2)).await;
     assert_eq!(spent["summary"]["upstream_calls"], 2, "{spent}");
-    first.child.kill().unwrap(); // SIGKILL: no shutdown code runs
-    first.child.wait().unwrap();
+    first.kill(); // SIGKILL: no shutdown code runs
     let calls_before_restart = sim.ip_call_count();
 
     // Act
@@ -317,7 +275,7 @@ async fn after_kill_9_and_a_restart_a_callers_charged_calls_still_count_against_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_kill_9_right_after_a_burst_the_usage_counts_every_virustotal_call_made() {
+async fn process_after_kill_9_right_after_a_burst_the_usage_counts_every_virustotal_call_made() {
     // Arrange: four concurrent batches of new addresses, overlapping (single-flight makes one
     // call for an address two batches share), answered slowly enough to be in flight together.
     let sim = Simulator::start(
@@ -336,8 +294,7 @@ async fn after_kill_9_right_after_a_burst_the_usage_counts_every_virustotal_call
         .map(|b| (0..8u8).map(|i| format!("81.5.{}.17", b * 6 + i)).collect())
         .collect();
     let answers = futures::future::join_all(batches.iter().map(|ips| enrich(&first, ips))).await;
-    first.child.kill().unwrap(); // SIGKILL right after the burst: no shutdown code runs
-    first.child.wait().unwrap();
+    first.kill(); // SIGKILL right after the burst: no shutdown code runs
     let made = sim.ip_call_count();
 
     // Act

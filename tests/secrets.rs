@@ -2,27 +2,18 @@
 //! logs (at the most verbose level), metrics, quota, results or error bodies; and each request
 //! logs one line carrying its request id and what it did.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod support;
 
+use std::sync::Arc;
+
+use support::service::Service;
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
 const CANARY: &str = "vt-canary-key-7f3a9c1e5d2b4086";
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
-async fn the_api_key_never_appears_in_logs_metrics_quota_or_bodies_even_when_rejected() {
+async fn process_the_api_key_never_appears_in_logs_metrics_quota_or_bodies_even_when_rejected() {
     // Arrange: the simulator accepts a different key, so ours is rejected with 401.
     let sim = Simulator::start(
         SimulatorConfig {
@@ -33,50 +24,15 @@ async fn the_api_key_never_appears_in_logs_metrics_quota_or_bodies_even_when_rej
     )
     .await
     .unwrap();
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_vtenrich"))
-            .arg("serve")
-            .env("VTENRICH_LISTEN", "127.0.0.1:0")
-            .env("VTENRICH_VT_API_KEY", CANARY)
-            .env("VTENRICH_VT_BASE_URL", sim.base_url().as_str())
-            .env("VTENRICH_DATA_DIR", "none")
-            .env("VTENRICH_DRAIN_DELAY", "0s")
-            .env("VTENRICH_LOG", "trace")
-            .env("VTENRICH_LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("vtenrich serve starts"),
-    );
-    let logs = Arc::new(Mutex::new(String::new()));
-    let (tx, address) = tokio::sync::oneshot::channel::<String>();
-    let mut tx = Some(tx);
-    let sink = logs.clone();
-    let stdout = child.0.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("vtenrich listening") {
-                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-                if let (Some(tx), Some(a)) = (tx.take(), v["fields"]["address"].as_str()) {
-                    let _ = tx.send(a.to_owned());
-                }
-            }
-            sink.lock().unwrap().push_str(&line);
-            sink.lock().unwrap().push('\n');
-        }
-    });
-    let stderr = child.0.stderr.take().unwrap();
-    let err_sink = logs.clone();
-    let err_reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            err_sink.lock().unwrap().push_str(&line);
-        }
-    });
-    let address = tokio::time::timeout(Duration::from_secs(30), address)
-        .await
-        .expect("the service logs its address")
-        .unwrap();
-    let base = format!("http://{address}");
+    let mut service = Service::builder()
+        .env("VTENRICH_VT_API_KEY", CANARY)
+        .env("VTENRICH_VT_BASE_URL", sim.base_url().as_str())
+        .env("VTENRICH_DATA_DIR", "none")
+        .env("VTENRICH_LOG", "trace")
+        .keep_all_logs()
+        .start()
+        .await;
+    let base = service.base.clone();
     let http = reqwest::Client::new();
     let mut bodies = Vec::new();
 
@@ -126,18 +82,14 @@ async fn the_api_key_never_appears_in_logs_metrics_quota_or_bodies_even_when_rej
             .await
             .unwrap(),
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status();
-    let status = child.0.wait().unwrap();
-    reader.join().unwrap();
-    err_reader.join().unwrap();
+    service.signal_term();
+    let status = service.exit_status().await;
 
     // Assert: the upstream did reject the key, and the key is nowhere.
     assert_eq!(single["status"], "error", "{single}");
     assert_eq!(single["error"]["code"], "upstream_auth");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
-    let logs = logs.lock().unwrap().clone();
+    let logs = service.logs();
     assert!(
         logs.contains("VirusTotal rejected the API key"),
         "auth failure logged loudly"

@@ -1,177 +1,69 @@
-//! One paid answer: the fleet lock, a last look at the second tier, the quota slot, the call
-//! with its retries, and the write-through of what VirusTotal said.
+//! The paid answer, [`Fetcher`]: the quota slot, the caller's charge, the call with its
+//! retries, and the write-through of what VirusTotal said.
+//!
+//! Over 300 lines with a reason: one type's `impl` along the path of one paid call, whose
+//! steps (charge, slot, call, refund, retry, metrics) must be read together to see that every
+//! charge and slot is either spent on a call VirusTotal saw or given back.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 
 use super::deferred::Caller;
-use super::flight::{FlightEnd, FlightResult, Upstream};
-use super::tiers::{FleetLock, LockOutcome};
-use crate::cache::{Answer, Entry};
-use crate::callers::ledger::{CapSpent, Charge};
-use crate::quota::{Denied, DenyReason, Grant, Priority, UpstreamSignal};
+use super::flight::{FlightEnd, FlightResult};
+use super::tiers::SecondTier;
+use crate::answer::Answer;
+use crate::cache::Cache;
+use crate::callers::ledger::{CallerLedger, CapSpent, Charge};
+use crate::clock::SharedClock;
+use crate::metrics::Metrics;
+use crate::quota::{Denied, DenyReason, Grant, Priority, QuotaGate, UpstreamSignal};
 use crate::report::IpReport;
 use crate::usage::Endpoint;
-use crate::virustotal::VtError;
+use crate::virustotal::{VtClient, VtError};
 
-/// How often a replica waiting for a peer's fetch looks at the shared tier.
-const PEER_POLL: Duration = Duration::from_millis(100);
-
-/// How long past its deadline a caller waits for a peer's answer already on its way.
-const PEER_GRACE: Duration = Duration::from_secs(1);
-
-/// Longest a background fill holds the fleet lock while waiting for a quota slot.
-const BACKGROUND_HOLD: chrono::Duration = chrono::Duration::seconds(30);
-
-/// Time left until `deadline` (none: zero).
-fn until(now: DateTime<Utc>, deadline: Option<DateTime<Utc>>) -> Duration {
-    deadline
-        .and_then(|d| (d - now).to_std().ok())
-        .unwrap_or(Duration::ZERO)
+/// Everything one paid call needs (built by [`super::EnricherBuilder`]).
+pub(super) struct Fetcher {
+    pub(super) cache: Cache,
+    pub(super) gate: Arc<dyn QuotaGate>,
+    /// Charges callers for the calls they start, within their daily caps.
+    pub(super) ledger: Arc<dyn CallerLedger>,
+    /// The gate's interactive reserve (for the budget bulk callers are shown).
+    pub(super) gate_reserve: u64,
+    pub(super) client: VtClient,
+    /// Wall time for the gate and cache, monotonic time for every deadline.
+    pub(super) clock: SharedClock,
+    pub(super) metrics: Metrics,
+    pub(super) max_retries: u32,
+    /// The durable or shared tier behind the memory cache.
+    pub(super) tier: Option<Arc<dyn SecondTier>>,
+    /// Longest one upstream call (with its retries) can take; bounds lock lifetimes and waits.
+    pub(super) call_budget: Duration,
+    /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
+    /// connections (quota already bounds the rate; this bounds the parallelism).
+    pub(super) calls_in_flight: tokio::sync::Semaphore,
+    /// Calls spent and not yet written through: shutdown waits for these, so an answer
+    /// already paid for is never lost to a stopping process.
+    pub(super) unsettled: AtomicUsize,
+    /// Addresses whose call is under way (slot granted): a caller joining such a flight
+    /// waits for the call, not only up to its own deadline.
+    pub(super) calling: Mutex<HashSet<IpAddr>>,
 }
 
-impl Upstream {
-    /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
-    /// The call, if one is made, is charged to `caller`.
-    pub(super) async fn fetch(
-        &self,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<DateTime<Utc>>,
-        caller: &Caller,
-    ) -> FlightResult {
-        match priority {
-            Priority::Interactive | Priority::Bulk => {
-                self.fetch_for_caller(ip, priority, deadline, caller).await
-            }
-            Priority::Background => self.fill(ip, caller).await,
-        }
+impl Fetcher {
+    /// Whether a call for `ip` has its slot and is under way.
+    pub(super) fn is_calling(&self, ip: &IpAddr) -> bool {
+        self.calling.lock().expect("calling lock").contains(ip)
     }
 
-    /// A caller is waiting: fetch under the fleet lock, or wait (up to the caller's deadline)
-    /// for the replica holding it; if that replica gives up, take over.
-    async fn fetch_for_caller(
-        &self,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<DateTime<Utc>>,
-        caller: &Caller,
-    ) -> FlightResult {
-        let Some(lock) = self.lock.clone() else {
-            return self.spend_and_call(ip, priority, deadline, caller).await;
-        };
-        let give_up = Instant::now() + until(self.clock.now(), deadline) + PEER_GRACE;
-        let mut waited = false;
-        loop {
-            if let Some(result) = self
-                .locked_fetch(lock.as_ref(), ip, priority, deadline, caller)
-                .await
-            {
-                return result;
-            }
-            if !waited {
-                self.metrics.singleflight_waits.inc();
-                waited = true;
-            }
-            if let Some(entry) = self.fresh_in_tier(ip).await {
-                return answered(entry, 0);
-            }
-            if Instant::now() + PEER_POLL > give_up {
-                let denied = Denied {
-                    reason: DenyReason::Minute,
-                    retry_at: self.clock.now() + chrono::Duration::seconds(5),
-                };
-                return FlightResult {
-                    end: FlightEnd::Deferred(denied),
-                    calls: 0,
-                };
-            }
-            tokio::time::sleep(PEER_POLL).await;
-        }
-    }
-
-    /// A background fill. It never holds the fleet lock through an unbounded quota wait (the
-    /// lock would expire and let a peer fetch the same observable): it locks, waits for a slot
-    /// at most [`BACKGROUND_HOLD`], and otherwise lets go and sleeps until the slot is due.
-    async fn fill(&self, ip: IpAddr, caller: &Caller) -> FlightResult {
-        loop {
-            // Another replica, or a restart's store, may have the answer by now.
-            if let Some(entry) = self.fresh_in_tier(ip).await {
-                return answered(entry, 0);
-            }
-            let Some(lock) = self.lock.clone() else {
-                return self
-                    .spend_and_call(ip, Priority::Background, None, caller)
-                    .await;
-            };
-            let deadline = self.clock.now() + BACKGROUND_HOLD;
-            match self
-                .locked_fetch(
-                    lock.as_ref(),
-                    ip,
-                    Priority::Background,
-                    Some(deadline),
-                    caller,
-                )
-                .await
-            {
-                Some(FlightResult {
-                    end: FlightEnd::Deferred(denied),
-                    ..
-                }) => {
-                    let due = denied
-                        .retry_at
-                        .max(self.clock.now() + chrono::Duration::seconds(1));
-                    self.clock.sleep_until(due).await;
-                }
-                Some(result) => return result,
-                // A peer is fetching it; look again shortly.
-                None => tokio::time::sleep(PEER_POLL * 5).await,
-            }
-        }
-    }
-
-    /// Fetches under the fleet lock; `None` when another replica holds it.
-    async fn locked_fetch(
-        &self,
-        lock: &dyn FleetLock,
-        ip: IpAddr,
-        priority: Priority,
-        deadline: Option<DateTime<Utc>>,
-        caller: &Caller,
-    ) -> Option<FlightResult> {
-        // The lock must outlive the quota wait plus the call.
-        let ttl = until(self.clock.now(), deadline)
-            + self.call_budget.to_std().unwrap_or(Duration::from_secs(60));
-        match lock.try_acquire(ip, ttl).await {
-            LockOutcome::Acquired(token) => {
-                // Double-checked: a peer may have finished just before we took the lock.
-                let result = match self.fresh_in_tier(ip).await {
-                    Some(entry) => answered(entry, 0),
-                    None => self.spend_and_call(ip, priority, deadline, caller).await,
-                };
-                lock.release(ip, &token).await;
-                Some(result)
-            }
-            LockOutcome::Busy => None,
-            LockOutcome::Unavailable => {
-                Some(self.spend_and_call(ip, priority, deadline, caller).await)
-            }
-        }
-    }
-
-    /// A fresh entry for `ip` from the second tier, copied into memory.
-    async fn fresh_in_tier(&self, ip: IpAddr) -> Option<Arc<Entry>> {
-        let tier = self.tier.as_ref()?;
-        let entry = tier.get_many(&[ip]).await.into_iter().next().flatten()?;
-        (self.clock.now() < entry.fresh_until).then(|| {
-            let entry = Arc::new(entry);
-            self.cache.restore(ip, entry.clone());
-            entry
+    /// Time left until `deadline` (none, or passed: zero).
+    pub(super) fn until(&self, deadline: Option<Instant>) -> Duration {
+        deadline.map_or(Duration::ZERO, |d| {
+            d.saturating_duration_since(self.clock.instant())
         })
     }
 
@@ -179,11 +71,11 @@ impl Upstream {
     /// failures within the wait. Each attempt is charged before it starts (a retry is a call
     /// VirusTotal counts); a charge whose call does not happen (no slot, the connection never
     /// opened) is given back, and so is the slot of a call VirusTotal never saw.
-    async fn spend_and_call(
+    pub(super) async fn spend_and_call(
         &self,
         ip: IpAddr,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> FlightResult {
         // Attempts bound the retries; calls are what VirusTotal saw (and counted).
@@ -216,10 +108,10 @@ impl Upstream {
             let _unsettled = Unsettled::new(&self.unsettled);
             let _calling = Calling::new(&self.calling, ip);
             let permit = self.calls_in_flight.acquire().await;
-            let started = Instant::now();
+            let started = self.clock.instant();
             let result = self.client.ip_report(ip).await;
             drop(permit);
-            self.record_call(&result, started.elapsed());
+            self.record_call(&result, self.clock.instant() - started);
             match &result {
                 Err(err) if err.never_reached_virustotal() => {
                     self.gate.refund(grant).await;
@@ -292,13 +184,13 @@ impl Upstream {
             }
             if err.is_retryable() {
                 let pause = backoff(attempts);
-                if deadline.is_some_and(|d| self.clock.now() + pause > d) {
+                if deadline.is_some_and(|d| self.clock.instant() + pause > d) {
                     return FlightResult {
                         end: FlightEnd::Failed(err),
                         calls,
                     };
                 }
-                tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
+                tokio::time::sleep(pause).await;
             }
             last_error = Some(err);
         }
@@ -311,7 +203,7 @@ impl Upstream {
         if let Some(tier) = &self.tier {
             tier.put(ip, &entry).await;
         }
-        answered(entry, calls)
+        FlightResult::answered(entry, calls)
     }
 
     /// A quota slot and `caller`'s charge for one attempt, or why not.
@@ -322,7 +214,7 @@ impl Upstream {
     async fn admit(
         &self,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> Result<(Grant, Charge), NotAdmitted> {
         let (grant, charge) = if priority == Priority::Background {
@@ -375,15 +267,19 @@ impl Upstream {
     async fn acquire(
         &self,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
     ) -> Result<Grant, Denied> {
-        let asked = Instant::now();
-        let result = self.gate.acquire(priority, deadline).await;
+        let asked = self.clock.instant();
+        // The gate counts calendar windows on the wall clock: it gets the deadline there.
+        let wall = deadline.map(|d| {
+            self.clock.now() + chrono::Duration::from_std(self.until(Some(d))).unwrap_or_default()
+        });
+        let result = self.gate.acquire(priority, wall).await;
         let (decision, reason) = match &result {
             Ok(_) => {
                 self.metrics
                     .quota_wait
-                    .observe(asked.elapsed().as_secs_f64());
+                    .observe((self.clock.instant() - asked).as_secs_f64());
                 ("granted", priority.as_str())
             }
             Err(denied) => ("denied", denied.reason.as_str()),
@@ -451,12 +347,12 @@ enum NotAdmitted {
 
 /// Marks `ip` as having a call under way for as long as it lives.
 struct Calling<'a> {
-    set: &'a std::sync::Mutex<std::collections::HashSet<IpAddr>>,
+    set: &'a Mutex<HashSet<IpAddr>>,
     ip: IpAddr,
 }
 
 impl<'a> Calling<'a> {
-    fn new(set: &'a std::sync::Mutex<std::collections::HashSet<IpAddr>>, ip: IpAddr) -> Self {
+    fn new(set: &'a Mutex<HashSet<IpAddr>>, ip: IpAddr) -> Self {
         set.lock().expect("calling lock").insert(ip);
         Self { set, ip }
     }
@@ -484,33 +380,13 @@ impl Drop for Unsettled<'_> {
     }
 }
 
-fn answered(entry: Arc<Entry>, calls: u32) -> FlightResult {
-    FlightResult {
-        end: FlightEnd::Answered(entry),
-        calls,
-    }
-}
-
 /// Exponential back-off with jitter (250 ms, 500 ms, 1 s, ... times 0.5-1.0), so replicas and
 /// retries do not hit a struggling upstream in lockstep.
-fn backoff(attempt: u32) -> chrono::Duration {
+fn backoff(attempt: u32) -> Duration {
     let base_ms = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(6));
     let jittered = base_ms / 2 + rand::random_range(0..=base_ms / 2);
-    chrono::Duration::milliseconds(jittered as i64)
+    Duration::from_millis(jittered)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_jittered_within_bounds() {
-        for attempt in 1..5 {
-            let base = 250 * (1 << (attempt - 1));
-            for _ in 0..50 {
-                let ms = backoff(attempt).num_milliseconds();
-                assert!(ms >= base / 2 && ms <= base, "attempt {attempt}: {ms}");
-            }
-        }
-    }
-}
+mod tests;

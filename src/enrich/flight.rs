@@ -1,4 +1,6 @@
-//! Single-flight upstream fetches: one VirusTotal call per observable, however many ask.
+//! Single-flight upstream fetches: one VirusTotal call per observable, however many ask,
+//! across the fleet too. [`Upstream`] runs flights: it joins or starts one, waits for a peer
+//! replica holding the fleet lock, and otherwise has its [`Fetcher`] pay for the answer.
 //!
 //! A fetch runs in its own task, so a caller that stops waiting (its wait ran out, its
 //! connection closed) never throws away an answer already paid for: the task still writes it
@@ -7,108 +9,65 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use tokio::time::Instant;
 
 use super::deferred::{Caller, DeferredQueue};
-use super::tiers::{FleetLock, SecondTier};
-use crate::cache::{Cache, Entry, Lookup};
-use crate::callers::ledger::{CallerLedger, CapSpent};
-use crate::clock::SharedClock;
-use crate::metrics::Metrics;
-use crate::quota::{Denied, DenyReason, Priority, QuotaGate};
-use crate::virustotal::{VtClient, VtError};
+use super::fetch::Fetcher;
+use super::tiers::{FleetLock, LockOutcome};
+use crate::answer::Entry;
+use crate::cache::Lookup;
+use crate::callers::ledger::CapSpent;
+use crate::quota::{Denied, DenyReason, Priority};
+use crate::virustotal::VtError;
 
-/// How a flight ended; shared by every waiter.
-#[derive(Debug, Clone)]
-pub enum FlightEnd {
-    /// VirusTotal answered (found or not found); the entry is in the cache.
-    Answered(Arc<Entry>),
-    /// No slot in time (or VirusTotal blocks us); the address is queued for a background fill.
-    Deferred(Denied),
-    /// The call failed; nothing was cached.
-    Failed(VtError),
-    /// The starting caller's daily cap is spent: no call was made and nothing is queued
-    /// (a background fill would spend past the cap).
-    Refused(CapSpent),
-}
+/// How often a replica waiting for a peer's fetch looks at the shared tier.
+const PEER_POLL: Duration = Duration::from_millis(100);
 
-/// A flight's end and the upstream calls it made.
-#[derive(Debug, Clone)]
-pub struct FlightResult {
-    pub end: FlightEnd,
-    pub calls: u32,
-}
+/// How long past its deadline a caller waits for a peer's answer already on its way.
+const PEER_GRACE: Duration = Duration::from_secs(1);
 
-type FlightFuture = Shared<BoxFuture<'static, FlightResult>>;
+/// Longest a background fill holds the fleet lock while waiting for a quota slot.
+const BACKGROUND_HOLD: Duration = Duration::from_secs(30);
 
-/// How a caller got attached to the answer for an address.
-pub enum Join {
-    /// Another flight finished just before we looked again: the cache has it.
-    Cached(Arc<Entry>),
-    /// A flight for this address was already running; we wait on it.
-    Joined(FlightFuture),
-    /// We started the flight.
-    Started(FlightFuture),
-}
-
-/// Everything a fetch needs, shared by requests and the background filler.
-pub struct Upstream {
-    pub cache: Cache,
-    pub gate: Arc<dyn QuotaGate>,
-    /// Charges callers for the calls they start, within their daily caps.
-    pub ledger: Arc<dyn CallerLedger>,
-    /// The gate's interactive reserve (for the budget bulk callers are shown).
-    pub gate_reserve: u64,
-    pub client: VtClient,
-    pub clock: SharedClock,
-    pub metrics: Metrics,
-    pub deferred: DeferredQueue,
-    pub max_retries: u32,
-    /// The durable or shared tier behind the memory cache.
-    pub tier: Option<Arc<dyn SecondTier>>,
+/// Flights in progress and the way to a paid answer, shared by requests and the background
+/// filler (built by [`super::EnricherBuilder`]).
+pub(super) struct Upstream {
+    /// Pays for answers (quota, the caller's charge, the call) and writes them through.
+    pub(super) fetcher: Fetcher,
+    pub(super) deferred: DeferredQueue,
     /// The fleet-wide fetch lock (Redis only).
-    pub lock: Option<Arc<dyn FleetLock>>,
-    /// Longest one upstream call (with its retries) can take; bounds lock lifetimes and waits.
-    pub call_budget: chrono::Duration,
-    /// Bounds concurrent upstream calls, so a burst of new observables cannot open unbounded
-    /// connections (quota already bounds the rate; this bounds the parallelism).
-    pub(super) calls_in_flight: tokio::sync::Semaphore,
-    /// Calls spent and not yet written through: shutdown waits for these, so an answer
-    /// already paid for is never lost to a stopping process.
-    pub(super) unsettled: std::sync::atomic::AtomicUsize,
-    /// Addresses whose call is under way (slot granted): a caller joining such a flight
-    /// waits for the call, not only up to its own deadline.
-    pub(super) calling: Mutex<std::collections::HashSet<IpAddr>>,
+    pub(super) lock: Option<Arc<dyn FleetLock>>,
     /// Fetches in progress, by address (see [`Upstream::join_or_start`]).
     pub(super) flights: Mutex<HashMap<IpAddr, FlightFuture>>,
 }
 
 impl Upstream {
     /// Whether a call for `ip` has its slot and is under way.
-    pub fn is_calling(&self, ip: &IpAddr) -> bool {
-        self.calling.lock().expect("calling lock").contains(ip)
+    pub(super) fn is_calling(&self, ip: &IpAddr) -> bool {
+        self.fetcher.is_calling(ip)
     }
 
     /// Joins the running flight for `ip`, or starts one; a call it makes is charged to the
     /// `caller` that started the flight, and a deferral is queued under that caller.
-    pub fn join_or_start(
+    pub(super) fn join_or_start(
         self: &Arc<Self>,
         ip: IpAddr,
         priority: Priority,
-        deadline: Option<DateTime<Utc>>,
+        deadline: Option<Instant>,
         caller: &Caller,
     ) -> Join {
         let mut flights = self.flights.lock().expect("flights lock");
         if let Some(flight) = flights.get(&ip) {
-            self.metrics.singleflight_waits.inc();
+            self.fetcher.metrics.singleflight_waits.inc();
             return Join::Joined(flight.clone());
         }
         // Checked again under the lock: a flight writes the cache before leaving the map, so
         // one that finished since our caller's lookup is visible here and is not repeated.
-        if let Lookup::Fresh(entry) = self.cache.lookup(&ip) {
+        if let Lookup::Fresh(entry) = self.fetcher.cache.lookup(&ip) {
             return Join::Cached(entry);
         }
         let this = Arc::clone(self);
@@ -140,4 +99,196 @@ impl Upstream {
         flights.insert(ip, flight.clone());
         Join::Started(flight)
     }
+
+    /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
+    /// The call, if one is made, is charged to `caller`.
+    async fn fetch(
+        &self,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<Instant>,
+        caller: &Caller,
+    ) -> FlightResult {
+        match priority {
+            Priority::Interactive | Priority::Bulk => {
+                self.fetch_for_caller(ip, priority, deadline, caller).await
+            }
+            Priority::Background => self.fill(ip, caller).await,
+        }
+    }
+
+    /// A caller is waiting: fetch under the fleet lock, or wait (up to the caller's deadline)
+    /// for the replica holding it; if that replica gives up, take over.
+    async fn fetch_for_caller(
+        &self,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<Instant>,
+        caller: &Caller,
+    ) -> FlightResult {
+        let Some(lock) = self.lock.clone() else {
+            return self
+                .fetcher
+                .spend_and_call(ip, priority, deadline, caller)
+                .await;
+        };
+        let give_up = self.fetcher.clock.instant() + self.fetcher.until(deadline) + PEER_GRACE;
+        let mut waited = false;
+        loop {
+            if let Some(result) = self
+                .locked_fetch(lock.as_ref(), ip, priority, deadline, caller)
+                .await
+            {
+                return result;
+            }
+            if !waited {
+                self.fetcher.metrics.singleflight_waits.inc();
+                waited = true;
+            }
+            if let Some(entry) = self.fresh_in_tier(ip).await {
+                return FlightResult::answered(entry, 0);
+            }
+            if self.fetcher.clock.instant() + PEER_POLL > give_up {
+                let denied = Denied {
+                    reason: DenyReason::Minute,
+                    retry_at: self.fetcher.clock.now() + chrono::Duration::seconds(5),
+                };
+                return FlightResult {
+                    end: FlightEnd::Deferred(denied),
+                    calls: 0,
+                };
+            }
+            tokio::time::sleep(PEER_POLL).await;
+        }
+    }
+
+    /// A background fill. It never holds the fleet lock through an unbounded quota wait (the
+    /// lock would expire and let a peer fetch the same observable): it locks, waits for a slot
+    /// at most [`BACKGROUND_HOLD`], and otherwise lets go and sleeps until the slot is due.
+    async fn fill(&self, ip: IpAddr, caller: &Caller) -> FlightResult {
+        loop {
+            // Another replica, or a restart's store, may have the answer by now.
+            if let Some(entry) = self.fresh_in_tier(ip).await {
+                return FlightResult::answered(entry, 0);
+            }
+            let Some(lock) = self.lock.clone() else {
+                return self
+                    .fetcher
+                    .spend_and_call(ip, Priority::Background, None, caller)
+                    .await;
+            };
+            let deadline = self.fetcher.clock.instant() + BACKGROUND_HOLD;
+            match self
+                .locked_fetch(
+                    lock.as_ref(),
+                    ip,
+                    Priority::Background,
+                    Some(deadline),
+                    caller,
+                )
+                .await
+            {
+                Some(FlightResult {
+                    end: FlightEnd::Deferred(denied),
+                    ..
+                }) => {
+                    let due = denied
+                        .retry_at
+                        .max(self.fetcher.clock.now() + chrono::Duration::seconds(1));
+                    self.fetcher.clock.sleep_until(due).await;
+                }
+                Some(result) => return result,
+                // A peer is fetching it; look again shortly.
+                None => tokio::time::sleep(PEER_POLL * 5).await,
+            }
+        }
+    }
+
+    /// Fetches under the fleet lock; `None` when another replica holds it.
+    async fn locked_fetch(
+        &self,
+        lock: &dyn FleetLock,
+        ip: IpAddr,
+        priority: Priority,
+        deadline: Option<Instant>,
+        caller: &Caller,
+    ) -> Option<FlightResult> {
+        // The lock must outlive the quota wait plus the call.
+        let ttl = self.fetcher.until(deadline) + self.fetcher.call_budget;
+        match lock.try_acquire(ip, ttl).await {
+            LockOutcome::Acquired(token) => {
+                // Double-checked: a peer may have finished just before we took the lock.
+                let result = match self.fresh_in_tier(ip).await {
+                    Some(entry) => FlightResult::answered(entry, 0),
+                    None => {
+                        self.fetcher
+                            .spend_and_call(ip, priority, deadline, caller)
+                            .await
+                    }
+                };
+                lock.release(ip, &token).await;
+                Some(result)
+            }
+            LockOutcome::Busy => None,
+            LockOutcome::Unavailable => Some(
+                self.fetcher
+                    .spend_and_call(ip, priority, deadline, caller)
+                    .await,
+            ),
+        }
+    }
+
+    /// A fresh entry for `ip` from the second tier, copied into memory.
+    async fn fresh_in_tier(&self, ip: IpAddr) -> Option<Arc<Entry>> {
+        let tier = self.fetcher.tier.as_ref()?;
+        let entry = tier.get_many(&[ip]).await.into_iter().next().flatten()?;
+        (self.fetcher.clock.now() < entry.fresh_until).then(|| {
+            let entry = Arc::new(entry);
+            self.fetcher.cache.restore(ip, entry.clone());
+            entry
+        })
+    }
+}
+
+/// How a flight ended; shared by every waiter.
+#[derive(Debug, Clone)]
+pub enum FlightEnd {
+    /// VirusTotal answered (found or not found); the entry is in the cache.
+    Answered(Arc<Entry>),
+    /// No slot in time (or VirusTotal blocks us); the address is queued for a background fill.
+    Deferred(Denied),
+    /// The call failed; nothing was cached.
+    Failed(VtError),
+    /// The starting caller's daily cap is spent: no call was made and nothing is queued
+    /// (a background fill would spend past the cap).
+    Refused(CapSpent),
+}
+
+/// A flight's end and the upstream calls it made.
+#[derive(Debug, Clone)]
+pub struct FlightResult {
+    pub end: FlightEnd,
+    pub calls: u32,
+}
+
+impl FlightResult {
+    /// An answer, with the calls it took.
+    pub(super) fn answered(entry: Arc<Entry>, calls: u32) -> Self {
+        FlightResult {
+            end: FlightEnd::Answered(entry),
+            calls,
+        }
+    }
+}
+
+pub(super) type FlightFuture = Shared<BoxFuture<'static, FlightResult>>;
+
+/// How a caller got attached to the answer for an address.
+pub enum Join {
+    /// Another flight finished just before we looked again: the cache has it.
+    Cached(Arc<Entry>),
+    /// A flight for this address was already running; we wait on it.
+    Joined(FlightFuture),
+    /// We started the flight.
+    Started(FlightFuture),
 }

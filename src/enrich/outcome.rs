@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::{Answer, Entry};
+use crate::answer::{Answer, Entry};
 use crate::observable::{InvalidObservable, Observable, SpecialRange};
 use crate::quota::DenyReason;
 
@@ -101,6 +101,16 @@ impl Status {
 }
 
 impl Outcome {
+    /// A fresh answer from `source`.
+    pub fn answered(entry: Arc<Entry>, source: Source) -> Self {
+        Outcome::Answered {
+            entry,
+            source,
+            stale: false,
+            reason: None,
+        }
+    }
+
     /// The API status of this outcome.
     pub fn status(&self) -> Status {
         match self {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::cache::Entry;
+use crate::answer::Entry;
 
 /// A second cache tier. Failures are handled inside (logged, counted, degraded): a broken
 /// tier must never fail a lookup, only make it more expensive.

@@ -1,8 +1,25 @@
 //! The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`.
 //!
-//! Error guide: handlers and extractors return [`ApiError`] (its constructors name the common
-//! cases); extractor rejections convert into it (`From` impls below); anything answered by a
-//! layer we do not own is reshaped once at the edge by [`in_error_shape`].
+//! # Which error type is used where
+//!
+//! An enum where a caller branches on the kind, `anyhow` where it only reports:
+//!
+//! - **Answering a request**: handlers and extractors return [`ApiError`] (its constructors name
+//!   the common cases); axum's extractor rejections convert into it (`From` impls below), and
+//!   anything answered by a layer we do not own is reshaped once at the edge by
+//!   [`in_error_shape`]. Domain errors become an `ApiError` beside the handler that meets them (`RegistryError` in `admin/actor.rs`, `QueryError` in `audit.rs`).
+//! - **Parsing at the edge**: `InvalidObservable`, `InvalidCallerId`: the input is not one;
+//!   the message says why (for one item of a batch it is that item's error, not the batch's).
+//! - **One item of a batch**: `enrich::ItemError` (a stable code and a sentence), rendered as
+//!   the item's `error`; the request itself succeeds.
+//! - **Calling VirusTotal**: `VtError`, classified by what the engine does next (retry, refund,
+//!   block, report); its `api_code()` is the item's error code.
+//! - **Spending quota or a caller's cap**: `quota::Denied` and `callers::ledger::CapSpent` are
+//!   not failures but answers (when to ask again).
+//! - **Backends**: `StoreError` (embedded store), `BackendError` (Redis), `RegistryError`
+//!   (caller changes): enums, because callers degrade or answer 503 by kind.
+//! - **Start-up and background tasks**: `anyhow::Error` with context naming the setting or
+//!   file; configuration problems are gathered in `ConfigError`, every one naming its setting.
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};

@@ -299,45 +299,4 @@ fn known_method(method: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use axum::http::Request;
-    use axum::routing::get;
-    use tower::ServiceExt;
-
-    use super::*;
-
-    async fn boom() -> &'static str {
-        panic!("kaboom")
-    }
-
-    #[tokio::test]
-    async fn a_panicking_handler_becomes_a_json_500_and_the_router_keeps_serving() {
-        let app = Router::new()
-            .route("/boom", get(boom))
-            .route("/ok", get(|| async { "fine" }))
-            .layer(catch_panics());
-
-        let boom = app
-            .clone()
-            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let ok = app
-            .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-
-        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(boom.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(json["error"]["code"], "internal_error");
-        assert!(
-            !body.windows(6).any(|w| w == b"kaboom"),
-            "panic text is not sent"
-        );
-        assert_eq!(ok.status(), StatusCode::OK);
-    }
-}
+mod tests;

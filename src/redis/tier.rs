@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::backend::{Backend, WarnLimiter};
 use super::keys::Keys;
-use crate::cache::Entry;
+use crate::answer::Entry;
 use crate::clock::SharedClock;
 use crate::enrich::SecondTier;
 use crate::store::codec;

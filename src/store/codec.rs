@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{Answer, Entry};
+use crate::answer::{Answer, Entry};
 use crate::report::{AnalysisStats, Code2, IpReport, Votes};
 
 /// Bumped when the stored shape changes incompatibly.

@@ -1,58 +1,26 @@
 //! `vtenrich demo` runs the whole service against the simulator with no key.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Kills the child when the test ends, pass or fail.
-struct Child(std::process::Child);
+use crate::support::service::Service;
 
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `vtenrich demo` with `args` and `vars` and returns it with the address its banner
-/// prints (the demo picks a free port when asked for port 0).
-async fn start_demo(args: &[&str], vars: &[(&str, &str)]) -> (Child, String) {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_vtenrich"))
-            .arg("demo")
-            .args(args)
-            .env_remove("VTENRICH_VT_API_KEY")
-            .env("VTENRICH_LOG", "warn")
-            .envs(vars.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("vtenrich demo starts"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout");
-    let (found, address) = tokio::sync::oneshot::channel();
-    // Keep draining stdout (the demo logs there) after the address is found.
-    std::thread::spawn(move || {
-        let mut found = Some(found);
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let url = line
-                .split_whitespace()
-                .find(|w| w.starts_with("http://127.0.0.1:"))
-                .map(|w| w.trim_end_matches(['.', ',']).to_owned());
-            if let Some(tx) = url.and_then(|url| found.take().map(|tx| (tx, url))) {
-                let _ = tx.0.send(tx.1);
-            }
-        }
-    });
-    let base = tokio::time::timeout(Duration::from_secs(30), address)
-        .await
-        .expect("the demo prints its address in time")
-        .expect("the demo prints its address");
-    (child, base)
+/// Starts `vtenrich demo` with `args` and `vars`, logging only warnings so that the address
+/// comes from the banner the demo prints (it picks a free port when asked for port 0).
+async fn start_demo(args: &[&str], vars: &[(&str, &str)]) -> (Service, String) {
+    let demo = Service::builder()
+        .subcommand("demo")
+        .args(args)
+        .env("VTENRICH_LOG", "warn")
+        .env("VTENRICH_LOG_FORMAT", "text")
+        .envs(vars)
+        .start()
+        .await;
+    let base = demo.base.clone();
+    (demo, base)
 }
 
 #[tokio::test]
-async fn the_demo_answers_a_single_lookup_with_a_full_result() {
+async fn process_the_demo_answers_a_single_lookup_with_a_full_result() {
     // Arrange: port 0, since 8080 may be taken on a CI machine; the demo prints its address.
     let (child, base) = start_demo(&["--listen", "127.0.0.1:0"], &[]).await;
 
@@ -79,7 +47,7 @@ async fn the_demo_answers_a_single_lookup_with_a_full_result() {
 }
 
 #[tokio::test]
-async fn the_demo_listens_where_the_environment_says_and_never_touches_a_data_dir() {
+async fn process_the_demo_listens_where_the_environment_says_and_never_touches_a_data_dir() {
     // Arrange: a deployment's settings, as the Kubernetes base sets them.
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();
@@ -113,7 +81,7 @@ async fn the_demo_listens_where_the_environment_says_and_never_touches_a_data_di
 }
 
 #[tokio::test]
-async fn the_demo_requires_keys_when_the_operator_configured_callers() {
+async fn process_the_demo_requires_keys_when_the_operator_configured_callers() {
     // Arrange: a caller of the operator's own, as `.ci/check-openapi` configures one.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("callers.toml");

@@ -1,4 +1,5 @@
-//! One integration-test binary: each module is a capability, `helpers` is the harness.
+//! One integration-test binary: each module is a capability, `helpers` is the in-process
+//! harness, `support` the process-level one (tests named `process_*` run the real binary).
 
 mod admin_callers;
 mod audit;
@@ -20,5 +21,7 @@ mod observability;
 mod openapi;
 mod quota;
 mod singleflight;
+#[path = "../support/mod.rs"]
+mod support;
 mod usage;
 mod virustotal_client;

@@ -416,7 +416,7 @@ fn every_alert_links_its_own_section_of_the_readme_runbook() {
 }
 
 #[test]
-fn the_alert_rules_watch_redis_the_target_and_server_errors() {
+fn the_alert_rules_watch_the_target_server_errors_and_redis() {
     let names = names_in(&alert_expressions());
 
     for needed in [

@@ -41,7 +41,7 @@ async fn listed(service: &Service, query: &str, n: usize) -> Vec<Value> {
 }
 
 #[tokio::test]
-async fn an_entry_written_on_one_replica_is_listed_by_the_other() {
+async fn redis_an_entry_written_on_one_replica_is_listed_by_the_other() {
     let (sim, redis) = (simulator(None, None).await, RedisServer::start());
     let dir = tempfile::tempdir().unwrap();
     let file = config(dir.path(), "");
@@ -73,7 +73,7 @@ async fn an_entry_written_on_one_replica_is_listed_by_the_other() {
 }
 
 #[tokio::test]
-async fn the_audit_survives_a_restart_on_a_single_node_with_its_stop_and_changed_settings() {
+async fn redis_the_audit_survives_a_restart_on_a_single_node_with_its_stop_and_changed_settings() {
     let sim = simulator(None, None).await;
     let (data, files) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let base_url = sim.base_url().to_string();

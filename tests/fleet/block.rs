@@ -9,7 +9,7 @@ use crate::support::redis_server::RedisServer;
 use crate::{NS, count_status, known_addresses, replicas, results, simulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_block_set_by_one_replicas_429_stops_the_other_two() {
+async fn redis_a_block_set_by_one_replicas_429_stops_the_other_two() {
     // Arrange
     let sim = simulator(None, None).await;
     sim.set_quota_exceeded(true);
@@ -63,7 +63,7 @@ async fn a_block_set_by_one_replicas_429_stops_the_other_two() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_observable_deferred_by_one_replica_is_filled_once_in_the_background_for_all() {
+async fn redis_an_observable_deferred_by_one_replica_is_filled_once_in_the_background_for_all() {
     // Arrange: a 429 TooManyRequests blocks the whole fleet for a few seconds (the address
     // that meets it fails outright, without retries, so only the wanted one is queued).
     let sim = simulator(None, None).await;

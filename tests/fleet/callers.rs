@@ -28,7 +28,7 @@ async fn until_all(others: &[&Service], key: &str, want: u16) -> Option<Duration
 }
 
 #[tokio::test]
-async fn a_caller_created_on_one_replica_is_accepted_by_the_others_within_two_seconds() {
+async fn redis_a_caller_created_on_one_replica_is_accepted_by_the_others_within_two_seconds() {
     // Arrange: three replicas on one Redis, each with the configured admin.
     let sim = simulator(None, None).await;
     let redis = RedisServer::start();

@@ -5,7 +5,7 @@ use crate::support::redis_server::RedisServer;
 use crate::{NS, callers_config, enrich_each, known_addresses, replicas, simulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cap_of_three_is_not_exceeded_across_three_replicas() {
+async fn redis_a_cap_of_three_is_not_exceeded_across_three_replicas() {
     // Arrange: one caller with a cap of 3, known to all three replicas.
     let sim = simulator(None, None).await;
     let redis = RedisServer::start();

@@ -4,7 +4,7 @@
 use super::{RedisServer, Service};
 
 #[tokio::test]
-async fn the_demo_writes_nothing_under_the_deployments_namespace() {
+async fn redis_the_demo_writes_nothing_under_the_deployments_namespace() {
     // Arrange
     let redis = RedisServer::start();
     let url = redis.url();

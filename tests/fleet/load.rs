@@ -9,8 +9,8 @@ use futures::future::join_all;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::service::Service;
 use crate::support::redis_server::RedisServer;
+use crate::support::service::Service;
 use crate::{call_log, count_status, known_addresses, replicas, results, simulator};
 
 /// One request of the randomised load.
@@ -45,7 +45,8 @@ fn load_plan(seed: u64, pool: &[String], clients: usize, per_client: usize) -> V
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_replicas_never_exceed_the_shared_rate_or_day_and_never_fetch_one_observable_twice() {
+async fn redis_three_replicas_never_exceed_the_shared_rate_or_day_and_never_fetch_one_observable_twice()
+ {
     // Arrange: VirusTotal's own limits equal the replicas', so any overrun is also a 429.
     const SEED: u64 = 0x5EED_F1EE;
     // Long enough to cross one minute boundary: the only way a 60 s window can hold a fifth

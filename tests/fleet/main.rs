@@ -10,13 +10,8 @@
 //! - `outage`: Redis paused, restarted empty, or gone in closed mode.
 //! - `usage`: the fleet's usage, summed across replicas and read from any.
 
-// The shared helpers serve several test binaries; this one needs only part of them.
-#[allow(dead_code)]
 #[path = "../support/mod.rs"]
 mod support;
-
-#[path = "../support/service.rs"]
-mod service;
 
 mod audit;
 mod block;
@@ -33,8 +28,8 @@ use serde_json::Value;
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{SimCall, Simulator, SimulatorConfig, ip_object};
 
-use service::Service;
 use support::redis_server::RedisServer;
+use support::service::Service;
 
 const KEY: &str = "fleet-test-key";
 /// The Redis namespace of the replicas (each test has its own server).

@@ -8,9 +8,9 @@ use futures::future::join_all;
 use serde_json::Value;
 use vtenrich::simulator::Simulator;
 
-use crate::service::Service;
 use crate::support::redis_keys::counter;
 use crate::support::redis_server::RedisServer;
+use crate::support::service::Service;
 use crate::{NS, call_log, count_status, known_addresses, replicas, results, simulator};
 
 /// Redis's own UTC date, as the quota script names its day keys.
@@ -242,7 +242,7 @@ async fn redis_restarted_empty_receives_what_each_replica_spent_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn closed_mode_makes_no_upstream_call_without_redis() {
+async fn redis_closed_mode_makes_no_upstream_call_without_redis() {
     // Arrange: two replicas hold two answers in memory, one fetched by each.
     let sim = simulator(None, None).await;
     let mut redis = RedisServer::start();

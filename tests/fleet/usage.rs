@@ -14,7 +14,7 @@ const ADMIN_KEY: &str = "fleet-usage-admin-key";
 const SOAR_KEY: &str = "fleet-usage-soar-key";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn usage_sums_across_replicas_and_any_replica_answers_for_the_fleet() {
+async fn redis_usage_sums_across_replicas_and_any_replica_answers_for_the_fleet() {
     // Arrange: an admin and a caller with a cap of 3, known to three replicas.
     let sim = simulator(None, None).await;
     let redis = RedisServer::start();
@@ -104,7 +104,7 @@ async fn usage_sums_across_replicas_and_any_replica_answers_for_the_fleet() {
 }
 
 /// `/v1/usage` of `replica` once it counts `n` observables (bounded: 10 s).
-async fn until_observables(replica: &crate::service::Service, n: u64) -> Value {
+async fn until_observables(replica: &crate::support::service::Service, n: u64) -> Value {
     for _ in 0..100 {
         let (status, usage) = replica.get_as(ADMIN_KEY, "/v1/usage").await;
         assert_eq!(status, 200, "{usage}");

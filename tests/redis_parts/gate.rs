@@ -12,7 +12,7 @@ use vtenrich::redis::Keys;
 use crate::common::{Fleet, NS, at, counter, eventually, limits, settle};
 
 #[tokio::test]
-async fn two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
+async fn redis_two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
     let fleet = Fleet::start();
     let rate = limits(4, 500, 15_500);
     let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
@@ -75,7 +75,7 @@ async fn two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() {
 }
 
 #[tokio::test]
-async fn a_slot_taken_by_one_replica_is_denied_to_the_other_with_the_fleets_retry() {
+async fn redis_a_slot_taken_by_one_replica_is_denied_to_the_other_with_the_fleets_retry() {
     let fleet = Fleet::start();
     let t0 = fleet.clock.now();
     let rate = limits(2, 500, 15_500);
@@ -104,7 +104,7 @@ async fn a_slot_taken_by_one_replica_is_denied_to_the_other_with_the_fleets_retr
 }
 
 #[tokio::test]
-async fn a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhile() {
+async fn redis_a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhile() {
     let fleet = Fleet::start();
     let t0 = fleet.clock.now();
     let a = fleet
@@ -153,7 +153,7 @@ async fn script_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
 }
 
 #[tokio::test]
-async fn quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
+async fn redis_quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
     let fleet = Fleet::start_at("2026-03-10T15:30:00Z");
     let rate = limits(4, 500, 15_500);
     let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
@@ -194,7 +194,7 @@ async fn quota_exceeded_on_one_replica_blocks_the_other_until_midnight() {
 }
 
 #[tokio::test]
-async fn too_many_requests_on_one_replica_pauses_the_other_for_the_backoff() {
+async fn redis_too_many_requests_on_one_replica_pauses_the_other_for_the_backoff() {
     let fleet = Fleet::start_at("2026-03-10T15:30:00Z");
     let t0 = fleet.clock.now();
     let rate = limits(4, 500, 15_500);
@@ -220,7 +220,7 @@ async fn too_many_requests_on_one_replica_pauses_the_other_for_the_backoff() {
 }
 
 #[tokio::test]
-async fn adopted_counts_reach_the_other_replica() {
+async fn redis_adopted_counts_reach_the_other_replica() {
     let fleet = Fleet::start();
     let rate = limits(4, 500, 15_500);
     let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
@@ -250,7 +250,7 @@ async fn adopted_counts_reach_the_other_replica() {
 }
 
 #[tokio::test]
-async fn across_replicas_bulk_asks_stop_at_the_reserve_while_interactive_asks_spend_it() {
+async fn redis_across_replicas_bulk_asks_stop_at_the_reserve_while_interactive_asks_spend_it() {
     // Arrange: 5 calls a day for the fleet, the last 2 kept for interactive callers; 3 spent.
     let fleet = Fleet::start();
     let mut rate = limits(100, 5, 15_500);

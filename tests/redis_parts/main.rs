@@ -1,8 +1,6 @@
 //! The Redis scale-out parts against a real redis-server: the quota script's arithmetic,
 //! the shared gate across replicas and through outages, the cache tier and the fetch lock.
 
-// The shared helpers serve several test binaries; this one needs only part of them.
-#[allow(dead_code)]
 #[path = "../support/mod.rs"]
 mod support;
 

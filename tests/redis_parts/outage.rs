@@ -17,7 +17,7 @@ use crate::common::{Fleet, at, eventually, eventually_advancing, limits, options
 use crate::support::redis_server::RedisServer;
 
 #[tokio::test]
-async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume() {
+async fn redis_a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume() {
     let mut fleet = Fleet::start();
     // Two replicas: while alone each may spend 2 a minute and 50 a day.
     let a = fleet.replica_after_one_call(2).await;
@@ -58,7 +58,7 @@ async fn a_paused_redis_makes_the_gate_spend_its_share_and_pay_it_back_on_resume
 }
 
 #[tokio::test]
-async fn a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
+async fn redis_a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
     let mut fleet = Fleet::start();
     let a = fleet.replica_after_one_call(2).await;
 
@@ -75,7 +75,7 @@ async fn a_restarted_empty_redis_gets_exactly_the_spends_made_without_it() {
 }
 
 #[tokio::test]
-async fn the_share_counts_what_the_fleet_had_already_spent_today() {
+async fn redis_the_share_counts_what_the_fleet_had_already_spent_today() {
     let mut fleet = Fleet::start();
     // 10 a day for 2 replicas; 6 are spent through Redis, so 4 were left: 2 for this one.
     let a = fleet
@@ -96,7 +96,7 @@ async fn the_share_counts_what_the_fleet_had_already_spent_today() {
 }
 
 #[tokio::test]
-async fn closed_mode_allows_no_call_while_redis_is_down() {
+async fn redis_closed_mode_allows_no_call_while_redis_is_down() {
     let mut fleet = Fleet::start();
     let a = fleet
         .replica(RedisFailureMode::Closed, 2, limits(4, 100, 15_500))
@@ -127,7 +127,7 @@ async fn closed_mode_allows_no_call_while_redis_is_down() {
 }
 
 #[tokio::test]
-async fn a_replica_starting_without_redis_runs_on_its_share_and_joins_later() {
+async fn redis_a_replica_starting_without_redis_runs_on_its_share_and_joins_later() {
     let mut fleet = Fleet::without_redis();
     let a = fleet
         .replica(RedisFailureMode::LocalShare, 4, limits(4, 100, 15_500))
@@ -166,7 +166,7 @@ impl Write for Captured {
 }
 
 #[tokio::test]
-async fn the_redis_password_never_reaches_logs_or_errors() {
+async fn redis_the_redis_password_never_reaches_logs_or_errors() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()

@@ -16,7 +16,7 @@ async fn minute_log_size(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
 }
 
 #[tokio::test]
-async fn a_refunded_shared_grant_leaves_the_fleets_minute_day_and_month_once() {
+async fn redis_a_refunded_shared_grant_leaves_the_fleets_minute_day_and_month_once() {
     let fleet = Fleet::start();
     let rate = limits(2, 500, 15_500);
     let a = fleet.replica(RedisFailureMode::LocalShare, 2, rate).await;
@@ -41,7 +41,7 @@ async fn a_refunded_shared_grant_leaves_the_fleets_minute_day_and_month_once() {
 }
 
 #[tokio::test]
-async fn a_slot_refunded_while_redis_is_down_is_never_paid_back() {
+async fn redis_a_slot_refunded_while_redis_is_down_is_never_paid_back() {
     let mut fleet = Fleet::start();
     let a = fleet.replica_after_one_call(1).await;
     fleet.server.stop();
@@ -67,7 +67,7 @@ async fn a_slot_refunded_while_redis_is_down_is_never_paid_back() {
 }
 
 #[tokio::test]
-async fn a_spend_already_paid_back_to_redis_is_taken_back_there() {
+async fn redis_a_spend_already_paid_back_to_redis_is_taken_back_there() {
     let mut fleet = Fleet::start();
     let a = fleet.replica_after_one_call(1).await;
     fleet.server.pause();

@@ -66,7 +66,7 @@ fn ms(n: i64) -> TimeDelta {
 }
 
 #[tokio::test]
-async fn the_rate_goes_at_once_then_each_slot_frees_when_its_grant_turns_60_s_old() {
+async fn redis_the_rate_goes_at_once_then_each_slot_frees_when_its_grant_turns_60_s_old() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let t0 = at("2026-03-10T08:00:00Z");
     for i in 0..4 {
@@ -100,7 +100,7 @@ impl XorShift {
 }
 
 #[tokio::test]
-async fn random_calls_never_put_more_than_the_rate_into_any_60_s_window() {
+async fn redis_random_calls_never_put_more_than_the_rate_into_any_60_s_window() {
     for seed in 1..=4u64 {
         let rate = 1 + seed as u32;
         let mut h = Harness::new(limits(rate, 10_000, 100_000)).await;
@@ -141,7 +141,7 @@ async fn random_calls_never_put_more_than_the_rate_into_any_60_s_window() {
 }
 
 #[tokio::test]
-async fn the_day_budget_resets_at_midnight_utc_under_a_new_key() {
+async fn redis_the_day_budget_resets_at_midnight_utc_under_a_new_key() {
     let mut h = Harness::new(limits(4, 2, 15_500)).await;
     h.granted(at("2026-03-10T23:58:00Z")).await;
     h.granted(at("2026-03-10T23:58:01Z")).await;
@@ -169,7 +169,7 @@ async fn the_day_budget_resets_at_midnight_utc_under_a_new_key() {
 }
 
 #[tokio::test]
-async fn the_month_budget_survives_a_new_day_and_resets_on_the_first() {
+async fn redis_the_month_budget_survives_a_new_day_and_resets_on_the_first() {
     let mut h = Harness::new(limits(4, 500, 2)).await;
     h.granted(at("2026-02-27T10:00:00Z")).await;
     h.granted(at("2026-02-27T10:00:01Z")).await;
@@ -183,7 +183,7 @@ async fn the_month_budget_survives_a_new_day_and_resets_on_the_first() {
 }
 
 #[tokio::test]
-async fn the_month_after_december_is_january_of_the_next_year() {
+async fn redis_the_month_after_december_is_january_of_the_next_year() {
     let mut h = Harness::new(limits(4, 500, 1)).await;
     h.granted(at("2026-12-31T23:00:00Z")).await;
 
@@ -194,7 +194,7 @@ async fn the_month_after_december_is_january_of_the_next_year() {
 }
 
 #[tokio::test]
-async fn a_date_other_than_the_scripts_own_is_refused_with_its_time() {
+async fn redis_a_date_other_than_the_scripts_own_is_refused_with_its_time() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let now = at("2026-03-11T00:00:00.500Z");
     let call = Call {
@@ -214,7 +214,7 @@ async fn a_date_other_than_the_scripts_own_is_refused_with_its_time() {
 }
 
 #[tokio::test]
-async fn a_block_denies_with_its_remaining_time_and_is_never_shortened() {
+async fn redis_a_block_denies_with_its_remaining_time_and_is_never_shortened() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let t0 = at("2026-03-10T15:30:00Z");
     h.run(t0, Op::Block(BlockFor::Duration(Duration::from_secs(30))))
@@ -240,7 +240,7 @@ async fn a_block_denies_with_its_remaining_time_and_is_never_shortened() {
 }
 
 #[tokio::test]
-async fn a_block_until_a_moment_is_kept_and_reported() {
+async fn redis_a_block_until_a_moment_is_kept_and_reported() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let t0 = at("2026-03-10T15:30:00Z");
     let until = t0 + ms(45_000);
@@ -256,7 +256,7 @@ async fn a_block_until_a_moment_is_kept_and_reported() {
 }
 
 #[tokio::test]
-async fn adopting_raises_the_counters_but_never_lowers_them() {
+async fn redis_adopting_raises_the_counters_but_never_lowers_them() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let now = at("2026-03-10T08:00:00Z");
     h.granted(now).await;
@@ -287,7 +287,7 @@ async fn adopting_raises_the_counters_but_never_lowers_them() {
 }
 
 #[tokio::test]
-async fn a_batch_of_fallback_spends_is_added_once_however_often_it_is_sent() {
+async fn redis_a_batch_of_fallback_spends_is_added_once_however_often_it_is_sent() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let now = at("2026-03-10T08:00:00Z");
     let grants = vec![(now - ms(10_000)).timestamp_millis(); 3];
@@ -309,7 +309,7 @@ async fn a_batch_of_fallback_spends_is_added_once_however_often_it_is_sent() {
 }
 
 #[tokio::test]
-async fn spends_of_a_past_day_go_to_that_days_counter() {
+async fn redis_spends_of_a_past_day_go_to_that_days_counter() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let yesterday = at("2026-03-09T23:59:00Z");
     let now = at("2026-03-10T00:05:00Z");
@@ -335,7 +335,7 @@ async fn spends_of_a_past_day_go_to_that_days_counter() {
 }
 
 #[tokio::test]
-async fn every_key_the_script_writes_carries_the_accounts_hash_tag() {
+async fn redis_every_key_the_script_writes_carries_the_accounts_hash_tag() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let now = at("2026-03-10T08:00:00Z");
     h.granted(now).await;
@@ -359,7 +359,7 @@ async fn every_key_the_script_writes_carries_the_accounts_hash_tag() {
 }
 
 #[tokio::test]
-async fn without_an_override_the_script_counts_on_redis_time() {
+async fn redis_without_an_override_the_script_counts_on_redis_time() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let ask = |date| Call {
         op: Op::Acquire {

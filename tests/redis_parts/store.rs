@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use vtenrich::cache::{Answer, Entry};
+use vtenrich::answer::{Answer, Entry};
 use vtenrich::clock::{Clock, ManualClock};
 use vtenrich::config::RedisFailureMode;
 use vtenrich::enrich::LockOutcome;
@@ -44,7 +44,7 @@ fn entry(clock: &ManualClock, answer: Answer, stale_in: TimeDelta) -> Entry {
 }
 
 #[tokio::test]
-async fn the_tier_returns_what_was_put_in_order_with_misses() {
+async fn redis_the_tier_returns_what_was_put_in_order_with_misses() {
     let (server, clock, r) = start().await;
     let found = entry(
         &clock,
@@ -70,7 +70,7 @@ async fn the_tier_returns_what_was_put_in_order_with_misses() {
 }
 
 #[tokio::test]
-async fn an_empty_batch_asks_nothing() {
+async fn redis_an_empty_batch_asks_nothing() {
     let (_server, _clock, r) = start().await;
 
     let got = r.tier.get_many(&[]).await;
@@ -79,7 +79,7 @@ async fn an_empty_batch_asks_nothing() {
 }
 
 #[tokio::test]
-async fn an_entry_already_past_its_stale_deadline_is_not_written() {
+async fn redis_an_entry_already_past_its_stale_deadline_is_not_written() {
     let (server, clock, r) = start().await;
     let old = entry(&clock, Answer::NotFound, TimeDelta::hours(1));
     clock.advance(Duration::from_secs(2 * 3600));
@@ -94,7 +94,7 @@ async fn an_entry_already_past_its_stale_deadline_is_not_written() {
 }
 
 #[tokio::test]
-async fn an_unreadable_value_is_a_miss() {
+async fn redis_an_unreadable_value_is_a_miss() {
     let (server, _clock, r) = start().await;
     let mut conn = server.connection().await;
     let key = Keys::new(NS).unwrap().entry(ip("9.9.9.9"));
@@ -111,7 +111,7 @@ async fn an_unreadable_value_is_a_miss() {
 }
 
 #[tokio::test]
-async fn the_tier_answers_misses_when_redis_is_down() {
+async fn redis_the_tier_answers_misses_when_redis_is_down() {
     let (mut server, clock, r) = start().await;
     let found = entry(&clock, Answer::NotFound, TimeDelta::hours(6));
     r.tier.put(ip("8.8.8.8"), &found).await;
@@ -124,7 +124,7 @@ async fn the_tier_answers_misses_when_redis_is_down() {
 }
 
 #[tokio::test]
-async fn a_second_acquirer_is_busy_until_the_holder_releases() {
+async fn redis_a_second_acquirer_is_busy_until_the_holder_releases() {
     let (_server, _clock, r) = start().await;
     let ttl = Duration::from_secs(30);
     let LockOutcome::Acquired(token) = r.lock.try_acquire(ip("8.8.8.8"), ttl).await else {
@@ -142,7 +142,7 @@ async fn a_second_acquirer_is_busy_until_the_holder_releases() {
 }
 
 #[tokio::test]
-async fn a_release_with_a_wrong_token_leaves_the_lock_held() {
+async fn redis_a_release_with_a_wrong_token_leaves_the_lock_held() {
     let (_server, _clock, r) = start().await;
     let ttl = Duration::from_secs(30);
     let LockOutcome::Acquired(_token) = r.lock.try_acquire(ip("8.8.8.8"), ttl).await else {
@@ -158,7 +158,7 @@ async fn a_release_with_a_wrong_token_leaves_the_lock_held() {
 }
 
 #[tokio::test]
-async fn a_lock_expires_after_its_ttl() {
+async fn redis_a_lock_expires_after_its_ttl() {
     let (server, _clock, r) = start().await;
     let ttl = Duration::from_millis(200);
     assert!(matches!(
@@ -187,7 +187,7 @@ async fn a_lock_expires_after_its_ttl() {
 }
 
 #[tokio::test]
-async fn the_lock_is_unavailable_when_redis_is_down() {
+async fn redis_the_lock_is_unavailable_when_redis_is_down() {
     let (mut server, _clock, r) = start().await;
     server.stop();
 

@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
-use crate::service::{Service, metric_in};
+use crate::support::service::{Service, metric_in};
 
 const KEY: &str = "flood-test-key";
 /// The process's descriptors: it starts with a soft limit of 128 and must raise it to the hard
@@ -48,7 +48,7 @@ impl Held {
 }
 
 #[tokio::test]
-async fn a_flood_of_silent_connections_is_shed_while_livez_and_lookups_keep_answering_until_it_leaves()
+async fn process_a_flood_of_silent_connections_is_shed_while_livez_and_lookups_keep_answering_until_it_leaves()
  {
     // Arrange
     let sim = Simulator::start(

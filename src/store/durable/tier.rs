@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 
 use super::{DurableStore, StoreError};
-use crate::cache::Entry;
+use crate::answer::Entry;
 use crate::enrich::SecondTier;
 
 #[async_trait]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::*;
-use crate::cache::Answer;
+use crate::answer::Answer;
 use crate::enrich::SecondTier;
 use crate::report::{Code2, IpReport};
 

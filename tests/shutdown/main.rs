@@ -1,13 +1,10 @@
 //! A real `vtenrich serve` process: graceful shutdown, `vtenrich healthcheck`, and (in
 //! `flood`) a connection flood under a small file-descriptor limit.
 //!
-//! Each test starts the binary on a free loopback port against the in-process simulator,
-//! reads the bound address from its JSON log, and signals it with `kill -TERM` (the crate
-//! forbids `unsafe`, so no `libc::kill`).
+//! Each test starts the binary through the `support` harness against the in-process simulator
+//! and signals it with `kill -TERM`.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,110 +12,29 @@ use std::time::Duration;
 use vtenrich::clock::SystemClock;
 use vtenrich::simulator::{Simulator, SimulatorConfig};
 
-#[path = "support/service.rs"]
-mod service;
+#[path = "../support/mod.rs"]
+mod support;
 
-#[path = "shutdown/flood.rs"]
 mod flood;
+
+use support::service::{Service, clean_environment};
 
 const SIM_KEY: &str = "shutdown-test-key";
 /// Upper bound for anything the child is waited for (start, exit, refused connections).
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A `vtenrich serve` child, killed when the test ends however it ends.
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `vtenrich serve` on 127.0.0.1:0 against `sim`, with limits no test reaches.
-    fn start(sim: &Simulator, drain_delay: &str) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_vtenrich"));
-        // The developer's own VTENRICH_* settings (a config file, a key) must not leak in.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("VTENRICH_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .arg("serve")
-            .env("VTENRICH_LISTEN", "127.0.0.1:0")
-            .env("VTENRICH_VT_BASE_URL", sim.base_url().as_str())
-            .env("VTENRICH_VT_API_KEY", SIM_KEY)
-            .env("VTENRICH_DATA_DIR", "none")
-            .env("VTENRICH_DRAIN_DELAY", drain_delay)
-            .env("VTENRICH_VT_RATE_PER_MINUTE", "100000")
-            .env("VTENRICH_VT_DAILY_QUOTA", "1000000")
-            .env("VTENRICH_VT_MONTHLY_QUOTA", "10000000")
-            .env("VTENRICH_LOG_FORMAT", "json")
-            .env("VTENRICH_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("vtenrich serve starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (found, address) = std::sync::mpsc::channel();
-        // Keeps draining stdout after the address is found: a closed pipe would make the
-        // child's later log writes fail.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(address) = listening_address(&line) {
-                    let _ = found.send(address);
-                }
-            }
-        });
-        let address = match address.recv_timeout(PATIENCE) {
-            Ok(address) => address,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("vtenrich serve did not log `vtenrich listening` in time");
-            }
-        };
-        Server { child, address }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -TERM failed: {status}");
-    }
-
-    /// Waits (bounded) for the process to exit.
-    async fn exit_status(&mut self) -> ExitStatus {
-        for _ in 0..(PATIENCE.as_millis() / 20) {
-            if let Some(status) = self.child.try_wait().expect("try_wait works") {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("vtenrich did not exit within {PATIENCE:?} of SIGTERM");
-    }
-}
-
-/// The `address` field of the JSON line `vtenrich listening`, if this is that line.
-fn listening_address(line: &str) -> Option<SocketAddr> {
-    let value: serde_json::Value = serde_json::from_str(line).ok()?;
-    let fields = value.get("fields")?;
-    if fields.get("message")?.as_str()? != "vtenrich listening" {
-        return None;
-    }
-    fields.get("address")?.as_str()?.parse().ok()
+/// Starts `vtenrich serve` against `sim`, with limits no test reaches.
+async fn start_server(sim: &Simulator, drain_delay: &str) -> Service {
+    Service::builder()
+        .env("VTENRICH_VT_BASE_URL", sim.base_url().as_str())
+        .env("VTENRICH_VT_API_KEY", SIM_KEY)
+        .env("VTENRICH_DATA_DIR", "none")
+        .env("VTENRICH_DRAIN_DELAY", drain_delay)
+        .env("VTENRICH_VT_RATE_PER_MINUTE", "100000")
+        .env("VTENRICH_VT_DAILY_QUOTA", "1000000")
+        .env("VTENRICH_VT_MONTHLY_QUOTA", "10000000")
+        .start()
+        .await
 }
 
 /// A simulator answering after `latency`, so every new address keeps a request in flight.
@@ -199,12 +115,12 @@ async fn load(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_every_in_flight_request_finish_and_exits_zero() {
+async fn process_sigterm_lets_every_in_flight_request_finish_and_exits_zero() {
     // Arrange: upstream answers take far longer than the drain delay, so requests running at
     // SIGTERM are still running when the listener closes and must be finished, not dropped.
     const WORKERS: u8 = 6;
     let sim = start_simulator(Duration::from_millis(1500)).await;
-    let mut server = Server::start(&sim, "300ms");
+    let mut server = start_server(&sim, "300ms").await;
     let client = http_client();
     let signalled = Arc::new(AtomicBool::new(false));
     let new_started = Arc::new(AtomicUsize::new(0));
@@ -238,7 +154,7 @@ async fn sigterm_lets_every_in_flight_request_finish_and_exits_zero() {
 
     // Act
     signalled.store(true, Ordering::SeqCst);
-    server.sigterm();
+    server.signal_term();
     let status = server.exit_status().await;
     let mut outcomes = Vec::new();
     for worker in workers {
@@ -268,10 +184,10 @@ async fn sigterm_lets_every_in_flight_request_finish_and_exits_zero() {
 }
 
 #[tokio::test]
-async fn sigterm_turns_readiness_503_during_the_drain_then_refuses_connections() {
+async fn process_sigterm_turns_readiness_503_during_the_drain_then_refuses_connections() {
     // Arrange: long enough to observe /readyz answering 503 on a loaded machine.
     let sim = start_simulator(Duration::ZERO).await;
-    let mut server = Server::start(&sim, "1500ms");
+    let mut server = start_server(&sim, "1500ms").await;
     let client = http_client();
     let ready = client
         .get(server.url("/readyz"))
@@ -281,7 +197,7 @@ async fn sigterm_turns_readiness_503_during_the_drain_then_refuses_connections()
     assert_eq!(ready.status(), 200, "not ready before the signal");
 
     // Act
-    server.sigterm();
+    server.signal_term();
     let mut saw_not_ready = false;
     for _ in 0..200 {
         match client.get(server.url("/readyz")).send().await {
@@ -318,11 +234,7 @@ async fn sigterm_turns_readiness_503_during_the_drain_then_refuses_connections()
 /// Runs `vtenrich healthcheck <url>` with a clean VTENRICH_* environment.
 fn healthcheck(url: &str) -> ExitStatus {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vtenrich"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("VTENRICH_") {
-            command.env_remove(name);
-        }
-    }
+    clean_environment(&mut command);
     command
         .args(["healthcheck", url, "--timeout", "5s"])
         .stdout(Stdio::null())
@@ -332,10 +244,10 @@ fn healthcheck(url: &str) -> ExitStatus {
 }
 
 #[tokio::test]
-async fn healthcheck_exits_zero_against_a_ready_instance() {
+async fn process_healthcheck_exits_zero_against_a_ready_instance() {
     // Arrange
     let sim = start_simulator(Duration::ZERO).await;
-    let server = Server::start(&sim, "1s");
+    let server = start_server(&sim, "1s").await;
     let url = server.url("/readyz");
 
     // Act
@@ -348,7 +260,7 @@ async fn healthcheck_exits_zero_against_a_ready_instance() {
 }
 
 #[tokio::test]
-async fn healthcheck_fails_against_a_closed_port() {
+async fn process_healthcheck_fails_against_a_closed_port() {
     // Arrange: a port that was free a moment ago and now has no listener.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
