@@ -30,15 +30,17 @@ pub(super) const DATE: &str = "%Y%m%d";
 #[allow(dead_code)]
 struct UsageQuery {
     /// First UTC day, `YYYYMMDD`, within the last 60 days (default: 29 days before `end_date`).
-    #[param(example = "20261101")]
+    #[param(example = "20261101", pattern = "^[0-9]{8}$")]
     start_date: Option<String>,
     /// Last UTC day, `YYYYMMDD`, not after today and at most 29 days after `start_date`
     /// (default: today).
-    #[param(example = "20261130")]
+    #[param(example = "20261130", pattern = "^[0-9]{8}$")]
     end_date: Option<String>,
     /// Only this caller. An admin may name any; a `user` caller only itself.
+    #[param(pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
     caller: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
 }
 
