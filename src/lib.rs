@@ -17,6 +17,7 @@
 //! - `enrich`: the orchestrator, single-flight and the deferred queue.
 //! - `fdlimit`: the file-descriptor limit, raised at start, and the connection cap under it.
 //! - `http`: routes, the error shape, result rendering.
+//! - `integrations`: MISP, Elastic ECS and Dynatrace adapters over the enrichment path.
 //! - `metrics`: the Prometheus registry.
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
@@ -40,6 +41,7 @@ pub mod config;
 pub mod enrich;
 pub mod fdlimit;
 pub mod http;
+pub mod integrations;
 pub mod metrics;
 pub mod observable;
 pub mod quota;

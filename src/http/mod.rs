@@ -32,8 +32,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use crate::callers::hash_key;
-pub use auth::{AuthPolicy, Callers};
-pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
+pub use auth::{AuthPolicy, Callers, KeyInBody};
+pub use enrich::{EnrichRequest, RequestLimits, WaitMs, parse_enrich_body};
+pub(crate) use enrich::{record_on_span, retry_after, who};
+pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
+pub(crate) use extract::{ApiJson, ApiQuery};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use result::{EnrichResponse, ResultBody};
@@ -104,6 +107,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::rotate_key))
         .routes(routes!(audit::audit_log))
         .routes(routes!(purge::purge))
+        .merge(crate::integrations::routes())
 }
 
 /// The OpenAPI document, generated from the route registrations.
@@ -277,7 +281,7 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
 }
 
 /// The routes whose answers carry the caller's daily budget (RateLimit headers).
-const BUDGETED_ROUTES: [&str; 3] = ["/v1/enrich", "/v1/ip/{ip}", "/v1/quota"];
+const BUDGETED_ROUTES: [&str; 4] = ["/v1/enrich", "/v1/ip/{ip}", "/v1/lookup", "/v1/quota"];
 
 /// Keeps the method label a closed set: anything exotic is `other`.
 fn known_method(method: &str) -> &'static str {

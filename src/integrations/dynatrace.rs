@@ -1,0 +1,237 @@
+//! `/v1/lookup`: one observable by query parameter (`GET`) or body (`POST`, `PUT`), since a
+//! Dynatrace Security Enrichment custom connection sends it whichever way it is set up. The
+//! observable in the URL path is `GET /v1/ip/{ip}`. The answer is the result object of
+//! `/v1/enrich`, under the same `format` and `fields` parameters.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::output::{Format, Output, OutputQuery};
+use super::{TypeRow, Typed, supported, typed};
+use crate::enrich::{Caller, ParsedItem};
+use crate::http::{
+    ApiError, ApiJson, ApiQuery, ErrorBody, ResultBody, WaitMs, retry_after, who, DEADLINE,
+    INTERNAL, UNAUTHORIZED,
+};
+use crate::http::AppState;
+use crate::observable::{InvalidObservable, Observable, ObservableType};
+
+/// Dynatrace's observable types (STIX 2.1 cyber-observable names) and what each becomes.
+pub const TYPES: [TypeRow; 6] = [
+    ("ip-addr", Some(ObservableType::Ip)),
+    ("ipv4-addr", Some(ObservableType::Ip)),
+    ("ipv6-addr", Some(ObservableType::Ip)),
+    ("domain-name", None),
+    ("url", None),
+    ("file", None),
+];
+
+/// Query of `GET /v1/lookup`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LookupQuery {
+    /// The observable; its type is inferred (`8.8.8.8`).
+    #[param(example = "8.8.8.8")]
+    pub observable: String,
+    /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
+    pub max_wait_ms: Option<WaitMs>,
+    /// `vtenrich` (default) or `ecs`.
+    pub format: Option<Format>,
+    /// Comma-separated dotted paths of the result object to keep.
+    #[param(example = "observable,status,reputation.verdict")]
+    pub fields: Option<String>,
+}
+
+/// Body of `POST`/`PUT /v1/lookup`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"observable": {"type": "ip-addr", "value": "8.8.8.8"}}))]
+pub struct LookupBody {
+    /// Dynatrace's observable object `{"type": "ip-addr", "value": "8.8.8.8"}` (types
+    /// `ip-addr`, `ipv4-addr`, `ipv6-addr`; `domain-name`, `url` and `file` are not supported
+    /// yet), or the observable as a string whose type is inferred.
+    #[schema(value_type = Object)]
+    pub observable: Value,
+    /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
+    #[schema(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
+    pub max_wait_ms: Option<WaitMs>,
+}
+
+const RESPONSES_NOTE: &str = "The result object of `/v1/enrich` (also for `not_found`, \
+    `not_routable`, `deferred` and `error` statuses); with `format=ecs` an ECS document; with \
+    `fields` the result trimmed to those paths.";
+
+/// Enrich one observable named in the query.
+///
+/// For a Dynatrace Security Enrichment custom connection (method GET, observable as a query
+/// parameter) and anything else that can only fill in a query string.
+#[utoipa::path(
+    get,
+    path = "/v1/lookup",
+    tag = "enrichment",
+    params(LookupQuery),
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = RESPONSES_NOTE, body = ResultBody),
+        (status = 400, description = "Not a valid observable (`invalid_observable`), or a query parameter that is unknown or malformed (`invalid_query`).", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+        (status = 422, description = "`fields` names an unknown path or is combined with `format=ecs` (`invalid_fields`).", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = DEADLINE, body = ErrorBody),
+    )
+)]
+pub async fn lookup_get(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    ApiQuery(query): ApiQuery<LookupQuery>,
+) -> Result<Response, ApiError> {
+    let parsed = Observable::infer(&query.observable);
+    let output = Output::parse(query.format, query.fields.as_deref(), state.enricher.clock().now())?;
+    answer(&state, who(caller), query.observable, parsed, query.max_wait_ms, output).await
+}
+
+/// Enrich one observable sent in the body.
+///
+/// For a Dynatrace Security Enrichment custom connection (method POST), with Dynatrace's
+/// observable object or a plain string.
+#[utoipa::path(
+    post,
+    path = "/v1/lookup",
+    tag = "enrichment",
+    params(OutputQuery),
+    request_body = LookupBody,
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = RESPONSES_NOTE, body = ResultBody),
+        (status = 400, description = "Not a valid observable (`invalid_observable`), the body is not JSON (`invalid_json`) or a query parameter is unknown or malformed (`invalid_query`).", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+        (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "The body does not match the schema (`invalid_request`), names a type vtenrich does not enrich yet (`unsupported_observable_type`), or `fields` is wrong (`invalid_fields`).", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = DEADLINE, body = ErrorBody),
+    )
+)]
+pub async fn lookup_post(
+    state: State<AppState>,
+    caller: Option<Extension<Caller>>,
+    query: ApiQuery<OutputQuery>,
+    body: ApiJson<LookupBody>,
+) -> Result<Response, ApiError> {
+    lookup_body(state, caller, query, body).await
+}
+
+/// Enrich one observable sent in the body (as `POST`).
+///
+/// For a Dynatrace Security Enrichment custom connection set to method PUT.
+#[utoipa::path(
+    put,
+    path = "/v1/lookup",
+    tag = "enrichment",
+    params(OutputQuery),
+    request_body = LookupBody,
+    security(("bearer" = []), ("api_key" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = RESPONSES_NOTE, body = ResultBody),
+        (status = 400, description = "As for `POST /v1/lookup`.", body = ErrorBody),
+        (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+        (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "As for `POST /v1/lookup`.", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
+        (status = 503, description = DEADLINE, body = ErrorBody),
+    )
+)]
+pub async fn lookup_put(
+    state: State<AppState>,
+    caller: Option<Extension<Caller>>,
+    query: ApiQuery<OutputQuery>,
+    body: ApiJson<LookupBody>,
+) -> Result<Response, ApiError> {
+    lookup_body(state, caller, query, body).await
+}
+
+async fn lookup_body(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    ApiQuery(query): ApiQuery<OutputQuery>,
+    ApiJson(body): ApiJson<LookupBody>,
+) -> Result<Response, ApiError> {
+    let output = Output::parse(query.format, query.fields.as_deref(), state.enricher.clock().now())?;
+    let (input, parsed) = observable_of(body.observable)?;
+    answer(&state, who(caller), input, parsed, body.max_wait_ms, output).await
+}
+
+/// The observable in a body: Dynatrace's `{"type", "value"}` object or a string.
+fn observable_of(
+    observable: Value,
+) -> Result<(String, Result<Observable, InvalidObservable>), ApiError> {
+    match observable {
+        Value::String(text) => {
+            let parsed = Observable::infer(&text);
+            Ok((text, parsed))
+        }
+        Value::Object(map) => {
+            let (Some(Value::String(kind)), Some(Value::String(value)), 2) =
+                (map.get("type"), map.get("value"), map.len())
+            else {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    "`observable` is a string or an object with exactly the string fields \
+                     `type` and `value`",
+                ));
+            };
+            match typed(&TYPES, kind) {
+                Typed::Supported(kind) => Ok((value.clone(), Observable::parse(kind, value))),
+                Typed::NotYet => Err(ApiError::unprocessable(
+                    "unsupported_observable_type",
+                    format!("`{kind}` observables are not supported yet; supported: {}", supported_list()),
+                )),
+                Typed::Unknown => Err(ApiError::unprocessable(
+                    "unsupported_observable_type",
+                    format!("unknown observable type; supported: {}", supported_list()),
+                )),
+            }
+        }
+        _ => Err(ApiError::unprocessable(
+            "invalid_request",
+            "`observable` is a string or an object {\"type\", \"value\"}",
+        )),
+    }
+}
+
+fn supported_list() -> String {
+    supported(&TYPES).collect::<Vec<_>>().join(", ")
+}
+
+/// Enriches the one observable and renders it; a value that is not an observable is a 400,
+/// as on `GET /v1/ip/{ip}`.
+async fn answer(
+    state: &AppState,
+    caller: Caller,
+    input: String,
+    parsed: Result<Observable, InvalidObservable>,
+    max_wait_ms: Option<WaitMs>,
+    output: Output,
+) -> Result<Response, ApiError> {
+    let parsed = parsed.map_err(|invalid| {
+        ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
+    })?;
+    let item = ParsedItem {
+        input,
+        parsed: Ok(parsed),
+    };
+    let wait = state.limits.wait(max_wait_ms);
+    let batch = super::enrich(state, caller, vec![item], wait).await;
+    let retry = retry_after(&batch);
+    let item = batch
+        .items
+        .into_iter()
+        .next()
+        .ok_or_else(ApiError::internal)?;
+    Ok((retry, output.result(ResultBody::render(item, &state.verdict))).into_response())
+}
