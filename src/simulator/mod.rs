@@ -1,6 +1,7 @@
 //! An in-process fake of the VirusTotal API v3 for `vtenrich demo` and for tests.
 //!
-//! It serves `GET /api/v3/ip_addresses/{ip}` and `GET /api/v3/users/{id}/overall_quotas` with
+//! It serves `GET /api/v3/ip_addresses/{ip}`, its `resolutions` relationship (always empty; what
+//! misp-modules' VirusTotal module asks for second) and `GET /api/v3/users/{id}/overall_quotas` with
 //! VirusTotal's shapes, status codes and error bodies, enforces a per-minute and per-day quota on
 //! the injected clock, records every IP call, and can be told to misbehave ([`Fault`]).
 
@@ -68,7 +69,8 @@ impl fmt::Debug for SimulatorConfig {
     }
 }
 
-/// One `/ip_addresses/{ip}` request as the simulator saw it.
+/// One `/ip_addresses/{ip}` request (or `/ip_addresses/{ip}/resolutions`, which VirusTotal
+/// charges as a call too) as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimCall {
     /// The address as written in the request path.
@@ -131,6 +133,7 @@ impl Simulator {
         });
         let app = Router::new()
             .route("/api/v3/ip_addresses/{ip}", get(ip_address))
+            .route("/api/v3/ip_addresses/{ip}/resolutions", get(resolutions))
             .route("/api/v3/users/{id}/overall_quotas", get(overall_quotas))
             .fallback(unknown_path)
             .with_state(shared.clone());
@@ -235,6 +238,29 @@ async fn ip_address(
         plan
     };
     plan.into_response().await
+}
+
+/// A relationship listing costs a call like the object does, so it is admitted and logged the
+/// same way; faults stay queued for the object itself. The simulator knows no resolutions.
+async fn resolutions(
+    State(shared): State<Arc<Shared>>,
+    Path(ip): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pause(&shared).await;
+    let at = shared.clock.now();
+    let refused = {
+        let mut ledger = shared.ledger();
+        let admitted =
+            authenticate(&shared.config, &headers).and_then(|()| ledger.admit(at, shared.limits));
+        let status = admitted.as_ref().err().map_or(200, Answer::status);
+        ledger.calls.push(SimCall { ip, at, status });
+        admitted.err()
+    };
+    match refused {
+        Some(refusal) => Plan::new(refusal, None).into_response().await,
+        None => axum::Json(json!({"data": [], "meta": {"count": 0}, "links": {}})).into_response(),
+    }
 }
 
 /// Quota queries are free, as they must keep working once the quota is spent.
