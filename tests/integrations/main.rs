@@ -4,6 +4,9 @@
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[allow(dead_code)]
+#[path = "../support/service.rs"]
+mod service;
 
 mod cortex;
 mod misp;
