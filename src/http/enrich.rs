@@ -192,7 +192,10 @@ pub async fn enrich_ip(
         .into_iter()
         .next()
         .ok_or_else(ApiError::internal)?;
-    Ok((retry, output.result(ResultBody::render(item, &state.verdict))))
+    Ok((
+        retry,
+        output.result(ResultBody::render(item, &state.verdict)),
+    ))
 }
 
 /// `Retry-After` on an answer whose new observables the caller's spent cap all refused.

@@ -35,10 +35,10 @@ pub use crate::callers::hash_key;
 pub use auth::{AuthPolicy, Callers, KeyInBody};
 pub use enrich::{EnrichRequest, RequestLimits, WaitMs, parse_enrich_body};
 pub(crate) use enrich::{record_on_span, retry_after, who};
-pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
-pub(crate) use extract::{ApiJson, ApiQuery};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
+pub(crate) use extract::{ApiJson, ApiQuery};
 pub use result::{EnrichResponse, ResultBody};
 
 use crate::audit::{AuditLog, SourceIp, source_ip};
@@ -139,6 +139,23 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                 .config(utoipa_swagger_ui::Config::from("/openapi.json")),
         );
     }
+    at_the_door(app, state, options, callers)
+}
+
+/// The router of the MISP listener (`VTENRICH_MISP_LISTEN`): only the misp-modules routes,
+/// behind the same edge (authentication, deadline, metrics, error shape).
+pub fn misp_router(state: AppState, options: HttpOptions, callers: Callers) -> Router {
+    let (misp, _) = crate::integrations::misp_routes().split_for_parts();
+    let app = misp
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state.clone());
+    at_the_door(app, state, options, callers)
+}
+
+/// Wraps routes in what every request passes: body limit, the edge, panic catching, the
+/// request span and the request id.
+fn at_the_door(app: Router, state: AppState, options: HttpOptions, callers: Callers) -> Router {
     let edge = Edge {
         metrics: state.metrics.clone(),
         enricher: state.enricher.clone(),

@@ -3,9 +3,9 @@
 //! observable in the URL path is `GET /v1/ip/{ip}`. The answer is the result object of
 //! `/v1/enrich`, under the same `format` and `fields` parameters.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -13,11 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::output::{Format, Output, OutputQuery};
 use super::{TypeRow, Typed, supported, typed};
 use crate::enrich::{Caller, ParsedItem};
-use crate::http::{
-    ApiError, ApiJson, ApiQuery, ErrorBody, ResultBody, WaitMs, retry_after, who, DEADLINE,
-    INTERNAL, UNAUTHORIZED,
-};
 use crate::http::AppState;
+use crate::http::{
+    ApiError, ApiJson, ApiQuery, DEADLINE, ErrorBody, INTERNAL, ResultBody, UNAUTHORIZED, WaitMs,
+    retry_after, who,
+};
 use crate::observable::{InvalidObservable, Observable, ObservableType};
 
 /// Dynatrace's observable types (STIX 2.1 cyber-observable names) and what each becomes.
@@ -92,8 +92,20 @@ pub async fn lookup_get(
     ApiQuery(query): ApiQuery<LookupQuery>,
 ) -> Result<Response, ApiError> {
     let parsed = Observable::infer(&query.observable);
-    let output = Output::parse(query.format, query.fields.as_deref(), state.enricher.clock().now())?;
-    answer(&state, who(caller), query.observable, parsed, query.max_wait_ms, output).await
+    let output = Output::parse(
+        query.format,
+        query.fields.as_deref(),
+        state.enricher.clock().now(),
+    )?;
+    answer(
+        &state,
+        who(caller),
+        query.observable,
+        parsed,
+        query.max_wait_ms,
+        output,
+    )
+    .await
 }
 
 /// Enrich one observable sent in the body.
@@ -161,7 +173,11 @@ async fn lookup_body(
     ApiQuery(query): ApiQuery<OutputQuery>,
     ApiJson(body): ApiJson<LookupBody>,
 ) -> Result<Response, ApiError> {
-    let output = Output::parse(query.format, query.fields.as_deref(), state.enricher.clock().now())?;
+    let output = Output::parse(
+        query.format,
+        query.fields.as_deref(),
+        state.enricher.clock().now(),
+    )?;
     let (input, parsed) = observable_of(body.observable)?;
     answer(&state, who(caller), input, parsed, body.max_wait_ms, output).await
 }
@@ -189,7 +205,10 @@ fn observable_of(
                 Typed::Supported(kind) => Ok((value.clone(), Observable::parse(kind, value))),
                 Typed::NotYet => Err(ApiError::unprocessable(
                     "unsupported_observable_type",
-                    format!("`{kind}` observables are not supported yet; supported: {}", supported_list()),
+                    format!(
+                        "`{kind}` observables are not supported yet; supported: {}",
+                        supported_list()
+                    ),
                 )),
                 Typed::Unknown => Err(ApiError::unprocessable(
                     "unsupported_observable_type",
@@ -233,5 +252,9 @@ async fn answer(
         .into_iter()
         .next()
         .ok_or_else(ApiError::internal)?;
-    Ok((retry, output.result(ResultBody::render(item, &state.verdict))).into_response())
+    Ok((
+        retry,
+        output.result(ResultBody::render(item, &state.verdict)),
+    )
+        .into_response())
 }

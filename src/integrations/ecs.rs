@@ -50,9 +50,16 @@ pub fn document(body: &ResultBody, now: DateTime<Utc>) -> Value {
     });
     if let Some(reputation) = &body.reputation {
         indicator.insert("confidence".into(), confidence(reputation.verdict).into());
-        indicator.insert("description".into(), reputation.verdict_reason.clone().into());
+        indicator.insert(
+            "description".into(),
+            reputation.verdict_reason.clone().into(),
+        );
         put(&mut indicator, "scanner_stats", reputation.malicious);
-        put(&mut indicator, "last_seen", reputation.last_analysis_at.map(time));
+        put(
+            &mut indicator,
+            "last_seen",
+            reputation.last_analysis_at.map(time),
+        );
         if let Some(tags) = reputation.tags.as_ref().filter(|t| !t.is_empty()) {
             document["tags"] = json!(tags);
         }

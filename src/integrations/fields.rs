@@ -152,7 +152,11 @@ mod tests {
 
         assert_eq!(err.status.as_u16(), 422);
         assert_eq!(err.code, "invalid_fields");
-        assert!(err.message.contains("`reputation.verdikt`"), "{}", err.message);
+        assert!(
+            err.message.contains("`reputation.verdikt`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

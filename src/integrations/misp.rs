@@ -126,7 +126,7 @@ pub async fn query(
                     caller
                 }
                 None => {
-                    state.audit.auth_failed(source.and_then(|s| s.0 .0));
+                    state.audit.auth_failed(source.and_then(|s| s.0.0));
                     return ok(error(
                         "vtenrich refused the query: set the module's caller_key to a valid \
                          vtenrich caller key",
@@ -209,7 +209,10 @@ fn render(result: ResultBody, kind: &str) -> Json<Value> {
         .map_or_else(String::new, |e| e.message.clone());
     match result.status {
         "ok" => Json(json!({"results": objects::standard(&result)})),
-        "not_found" => error(format!("VirusTotal has no report for {}", result.observable)),
+        "not_found" => error(format!(
+            "VirusTotal has no report for {}",
+            result.observable
+        )),
         "invalid" => error(format!("not a valid {kind} value: {reason}")),
         "deferred" => error(format!(
             "deferred: no VirusTotal quota slot yet, vtenrich fetches it in the background; \

@@ -13,7 +13,11 @@ use vtenrich::simulator::Fault;
 use crate::helpers::{Options, TestApp, known_addresses, spawn_app, spawn_app_with};
 
 async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    send(app, app.http.post(format!("{}{path}", app.address)).json(&body)).await
+    send(
+        app,
+        app.http.post(format!("{}{path}", app.address)).json(&body),
+    )
+    .await
 }
 
 async fn send(_app: &TestApp, request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -52,10 +56,12 @@ async fn misp_lists_one_expansion_module_taking_the_ip_attribute_types() {
         json!({"input": ["ip-src", "ip-dst"], "format": "misp_standard"})
     );
     assert_eq!(modules[0]["meta"]["config"], json!(["caller_key"]));
-    assert!(modules[0]["meta"]["module-type"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("expansion")));
+    assert!(
+        modules[0]["meta"]["module-type"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("expansion"))
+    );
 }
 
 #[tokio::test]
@@ -67,9 +73,16 @@ async fn a_misp_query_answers_report_host_and_asn_objects_from_one_call_then_fro
     let (_, second) = post(&app, "/query", misp_query("ip-dst", ip)).await;
 
     assert_eq!(status, 200, "{first}");
-    assert_eq!(object_names(&first), ["virustotal-report", "domain-ip", "asn"]);
+    assert_eq!(
+        object_names(&first),
+        ["virustotal-report", "domain-ip", "asn"]
+    );
     assert_eq!(object_names(&second), object_names(&first));
-    assert_eq!(app.sim.calls_for(ip), 1, "the second query is served from cache");
+    assert_eq!(
+        app.sim.calls_for(ip),
+        1,
+        "the second query is served from cache"
+    );
     let objects = first["results"]["Object"].as_array().unwrap();
     let report = &objects[0];
     let relation = |o: &Value, r: &str| {
@@ -82,12 +95,17 @@ async fn a_misp_query_answers_report_host_and_asn_objects_from_one_call_then_fro
     };
     assert_eq!(
         relation(report, "permalink"),
-        Some(json!(format!("https://www.virustotal.com/gui/ip-address/{ip}")))
+        Some(json!(format!(
+            "https://www.virustotal.com/gui/ip-address/{ip}"
+        )))
     );
     let ratio = relation(report, "detection-ratio").expect("a detection ratio");
     assert!(ratio.as_str().unwrap().contains('/'), "{ratio}");
     assert_eq!(relation(&objects[1], "ip"), Some(json!(ip)));
-    assert_eq!(objects[1]["ObjectReference"][0]["referenced_uuid"], report["uuid"]);
+    assert_eq!(
+        objects[1]["ObjectReference"][0]["referenced_uuid"],
+        report["uuid"]
+    );
     assert!(relation(&objects[2], "asn").is_some());
 }
 
@@ -107,7 +125,12 @@ async fn misp_types_not_supported_yet_and_bad_values_get_misps_error_shape() {
     let app = spawn_app().await;
 
     let (domain_status, domain) = post(&app, "/query", misp_query("domain", "example.com")).await;
-    let (_, unknown) = post(&app, "/query", misp_query("btc", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT")).await;
+    let (_, unknown) = post(
+        &app,
+        "/query",
+        misp_query("btc", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"),
+    )
+    .await;
     let (_, invalid) = post(&app, "/query", misp_query("ip-src", "999.1.1.1")).await;
     let (_, private) = post(&app, "/query", misp_query("ip-src", "10.1.2.3")).await;
     let (bad_status, not_json) = send(
@@ -117,11 +140,25 @@ async fn misp_types_not_supported_yet_and_bad_values_get_misps_error_shape() {
     .await;
 
     assert_eq!(domain_status, 200);
-    let said = |v: &Value| v["error"].as_str().unwrap_or_else(|| panic!("{v}")).to_owned();
-    assert!(said(&domain).contains("does not enrich domain attributes yet"), "{domain}");
+    let said = |v: &Value| {
+        v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{v}"))
+            .to_owned()
+    };
+    assert!(
+        said(&domain).contains("does not enrich domain attributes yet"),
+        "{domain}"
+    );
     assert_eq!(said(&unknown), "Unsupported attribute type.");
-    assert!(said(&invalid).starts_with("not a valid ip-src value"), "{invalid}");
-    assert!(said(&private).contains("never sent to VirusTotal"), "{private}");
+    assert!(
+        said(&invalid).starts_with("not a valid ip-src value"),
+        "{invalid}"
+    );
+    assert!(
+        said(&private).contains("never sent to VirusTotal"),
+        "{private}"
+    );
     assert_eq!(bad_status, 400);
     assert!(not_json["error"].is_string());
     assert_eq!(app.sim.ip_call_count(), 0);
@@ -132,13 +169,17 @@ async fn a_misp_query_that_outlasts_misps_patience_answers_deferred_and_fills_th
     let app = spawn_app().await;
     let ip = &known_addresses(1)[0];
     // Longer than the 4 s MISP deadline, shorter than the 5 s upstream timeout.
-    app.sim.inject(ip, Fault::Delay(Duration::from_millis(4_600)), 1);
+    app.sim
+        .inject(ip, Fault::Delay(Duration::from_millis(4_600)), 1);
 
     let (status, answer) = post(&app, "/query", misp_query("ip-src", ip)).await;
 
     assert_eq!(status, 200);
     assert!(
-        answer["error"].as_str().unwrap_or_default().starts_with("deferred"),
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("deferred"),
         "{answer}"
     );
     // The lookup went on without the query; once it lands, the next hover is answered.
@@ -179,7 +220,10 @@ async fn with_callers_misp_authenticates_the_module_configs_caller_key() {
 
     assert_eq!(modules_status, 200, "MISP lists modules without a key");
     for refusal in [&refused, &refused_wrong] {
-        assert!(refusal["error"].as_str().unwrap().contains("caller_key"), "{refusal}");
+        assert!(
+            refusal["error"].as_str().unwrap().contains("caller_key"),
+            "{refusal}"
+        );
         assert!(!refusal.to_string().contains("not-the-key"));
     }
     assert_eq!(object_names(&answered)[0], "virustotal-report");
@@ -201,7 +245,8 @@ async fn lookup_takes_the_observable_by_query_body_object_or_body_string() {
             .json(&json!({"observable": {"type": "ip-addr", "value": ip}})),
     )
     .await;
-    let (put_status, by_string) = send(&app, app.http.put(&url).json(&json!({"observable": ip}))).await;
+    let (put_status, by_string) =
+        send(&app, app.http.put(&url).json(&json!({"observable": ip}))).await;
 
     assert_eq!([get_status, post_status, put_status], [200, 200, 200]);
     for result in [&by_query, &by_object, &by_string] {
@@ -228,10 +273,12 @@ async fn lookup_refuses_types_not_supported_yet_and_bad_values_in_the_error_shap
 
     assert_eq!(domain_status, 422);
     assert_eq!(domain["error"]["code"], "unsupported_observable_type");
-    assert!(domain["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("`domain-name` observables are not supported yet"));
+    assert!(
+        domain["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`domain-name` observables are not supported yet")
+    );
     assert_eq!(bad_status, 400);
     assert_eq!(bad["error"]["code"], "invalid_observable");
     assert_eq!(shape_status, 422);
@@ -247,19 +294,39 @@ async fn fields_trims_every_lookup_route_and_an_unknown_path_is_a_422_naming_it(
     let (_, by_query) = app
         .get_json(&format!("/v1/lookup?observable={ip}&{fields}"))
         .await;
-    let (_, batch) = post(&app, &format!("/v1/enrich?{fields}"), json!({"observables": [ip]})).await;
-    let (bad_status, bad) = app.get_json(&format!("/v1/ip/{ip}?fields=status,geo.contry")).await;
+    let (_, batch) = post(
+        &app,
+        &format!("/v1/enrich?{fields}"),
+        json!({"observables": [ip]}),
+    )
+    .await;
+    let (bad_status, bad) = app
+        .get_json(&format!("/v1/ip/{ip}?fields=status,geo.contry"))
+        .await;
 
     for result in [&by_path, &by_query, &batch["results"][0]] {
-        let keys: BTreeSet<&str> = result.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, BTreeSet::from(["geo", "observable", "reputation", "status"]));
+        let keys: BTreeSet<&str> = result
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["geo", "observable", "reputation", "status"])
+        );
         assert_eq!(result["reputation"].as_object().unwrap().len(), 1);
         assert!(result["geo"]["country"]["iso_code"].is_string(), "{result}");
     }
     assert_eq!(batch["summary"]["total"], 1);
     assert_eq!(bad_status, 422);
     assert_eq!(bad["error"]["code"], "invalid_fields");
-    assert!(bad["error"]["message"].as_str().unwrap().contains("`geo.contry`"));
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`geo.contry`")
+    );
 }
 
 #[tokio::test]
@@ -272,7 +339,13 @@ async fn a_thousand_item_batch_with_fields_fits_a_dynatrace_task_result() {
         app.address
     );
 
-    let full = app.http.post(format!("{}/v1/enrich", app.address)).json(&body).send().await.unwrap();
+    let full = app
+        .http
+        .post(format!("{}/v1/enrich", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let full = full.bytes().await.unwrap();
     let trimmed = app.http.post(&url).json(&body).send().await.unwrap();
     let trimmed_status = trimmed.status().as_u16();
@@ -281,7 +354,11 @@ async fn a_thousand_item_batch_with_fields_fits_a_dynatrace_task_result() {
     assert_eq!(trimmed_status, 200);
     let parsed: Value = serde_json::from_slice(&trimmed).unwrap();
     assert_eq!(parsed["summary"]["by_status"]["ok"], 1_000);
-    println!("1,000 results: {} bytes in full, {} bytes with fields", full.len(), trimmed.len());
+    println!(
+        "1,000 results: {} bytes in full, {} bytes with fields",
+        full.len(),
+        trimmed.len()
+    );
     assert!(trimmed.len() < 1_000_000, "{} bytes", trimmed.len());
 }
 
@@ -299,7 +376,11 @@ fn leaf_names(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             for (key, member) in map {
-                let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let name = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 leaf_names(member, &name, out);
             }
         }
@@ -316,7 +397,9 @@ async fn format_ecs_emits_only_fields_that_ecs_defines() {
     let v6 = "2001:4860:4860::8888";
 
     let (_, single) = app.get_json(&format!("/v1/ip/{ip}?format=ecs")).await;
-    let (_, lookup) = app.get_json(&format!("/v1/lookup?observable={v6}&format=ecs")).await;
+    let (_, lookup) = app
+        .get_json(&format!("/v1/lookup?observable={v6}&format=ecs"))
+        .await;
     let (status, batch) = post(
         &app,
         "/v1/enrich?format=ecs",
@@ -345,7 +428,12 @@ async fn format_ecs_emits_only_fields_that_ecs_defines() {
     assert_eq!(indicator["ip"], json!(ip));
     assert!(indicator["confidence"].is_string());
     assert!(indicator["scanner_stats"].is_u64());
-    assert!(indicator["reference"].as_str().unwrap().ends_with(ip.as_str()));
+    assert!(
+        indicator["reference"]
+            .as_str()
+            .unwrap()
+            .ends_with(ip.as_str())
+    );
     assert!(indicator["as"]["number"].is_u64());
     assert!(indicator["geo"]["country_iso_code"].is_string());
     assert_eq!(lookup["threat"]["indicator"]["type"], "ipv6-addr");
@@ -359,7 +447,10 @@ async fn format_ecs_emits_only_fields_that_ecs_defines() {
         "threat.indicator.geo.country_name",
         "@timestamp",
     ] {
-        assert!(emitted.contains(field), "{field} never emitted: {emitted:?}");
+        assert!(
+            emitted.contains(field),
+            "{field} never emitted: {emitted:?}"
+        );
     }
 }
 
@@ -367,7 +458,9 @@ async fn format_ecs_emits_only_fields_that_ecs_defines() {
 async fn fields_and_format_ecs_together_are_refused() {
     let app = spawn_app().await;
 
-    let (status, body) = app.get_json("/v1/ip/8.8.8.8?format=ecs&fields=status").await;
+    let (status, body) = app
+        .get_json("/v1/ip/8.8.8.8?format=ecs&fields=status")
+        .await;
 
     assert_eq!(status, 422);
     assert_eq!(body["error"]["code"], "invalid_fields");

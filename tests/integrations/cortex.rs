@@ -35,14 +35,24 @@ async fn an_ip_job_reports_the_result_its_taxonomies_and_artifacts() {
     let vtenrich = demo().await;
     let ip = known_addresses(1).remove(0);
 
-    let (ok, report) = job("ip", &ip, json!({"url": vtenrich.base, "max_wait_ms": 5000})).await;
+    let (ok, report) = job(
+        "ip",
+        &ip,
+        json!({"url": vtenrich.base, "max_wait_ms": 5000}),
+    )
+    .await;
 
     assert!(ok, "{report}");
     assert_eq!(report["success"], true);
     assert_eq!(report["full"]["observable"], json!(ip));
     assert_eq!(report["full"]["status"], "ok");
-    let taxonomies = report["summary"]["taxonomies"].as_array().expect("taxonomies");
-    let predicates: Vec<&str> = taxonomies.iter().map(|t| t["predicate"].as_str().unwrap()).collect();
+    let taxonomies = report["summary"]["taxonomies"]
+        .as_array()
+        .expect("taxonomies");
+    let predicates: Vec<&str> = taxonomies
+        .iter()
+        .map(|t| t["predicate"].as_str().unwrap())
+        .collect();
     assert_eq!(predicates, ["Verdict", "Detections"]);
     let verdict = report["full"]["reputation"]["verdict"].as_str().unwrap();
     let level = match verdict {
@@ -59,10 +69,15 @@ async fn an_ip_job_reports_the_result_its_taxonomies_and_artifacts() {
     let asn = report["full"]["network"]["asn"].to_string();
     let artifacts = report["artifacts"].as_array().expect("artifacts");
     assert!(
-        artifacts.iter().any(|a| a["dataType"] == "autonomous-system" && a["data"] == json!(asn)),
+        artifacts
+            .iter()
+            .any(|a| a["dataType"] == "autonomous-system" && a["data"] == json!(asn)),
         "{artifacts:?}"
     );
-    assert!(artifacts.iter().any(|a| a["dataType"] == "other"), "the country: {artifacts:?}");
+    assert!(
+        artifacts.iter().any(|a| a["dataType"] == "other"),
+        "the country: {artifacts:?}"
+    );
 }
 
 #[tokio::test]
@@ -73,14 +88,20 @@ async fn every_other_cortex_data_type_fails_as_not_supported_yet() {
         ("domain", "example.com"),
         ("fqdn", "www.example.com"),
         ("url", "https://example.com/x"),
-        ("hash", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        (
+            "hash",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
     ] {
         let (ok, report) = job(data_type, data, json!({"url": vtenrich.base})).await;
 
         assert!(!ok, "{data_type}: the job fails");
         assert_eq!(report["success"], false);
         let message = report["errorMessage"].as_str().unwrap();
-        assert!(message.contains(&format!("{data_type} observables yet")), "{message}");
+        assert!(
+            message.contains(&format!("{data_type} observables yet")),
+            "{message}"
+        );
     }
 }
 
@@ -104,9 +125,22 @@ async fn a_bad_value_a_refused_key_and_an_unreachable_vtenrich_fail_with_an_erro
     for report in [&invalid, &refused, &unreachable] {
         assert_eq!(report["success"], false, "{report}");
         assert!(report["errorMessage"].is_string());
-        assert!(!report.to_string().contains("not-a-caller-key-5e4d"), "{report}");
+        assert!(
+            !report.to_string().contains("not-a-caller-key-5e4d"),
+            "{report}"
+        );
     }
-    assert!(invalid["errorMessage"].as_str().unwrap().starts_with("invalid"));
+    assert!(
+        invalid["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid")
+    );
     assert!(refused["errorMessage"].as_str().unwrap().contains("401"));
-    assert!(unreachable["errorMessage"].as_str().unwrap().contains("unreachable"));
+    assert!(
+        unreachable["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable")
+    );
 }

@@ -60,7 +60,12 @@ pub fn standard(result: &ResultBody) -> Value {
             ));
         }
         if let Some(score) = reputation.community_score {
-            report.push(attribute("community-score", "text", score.to_string(), true));
+            report.push(attribute(
+                "community-score",
+                "text",
+                score.to_string(),
+                true,
+            ));
         }
     }
     let report = object(VIRUSTOTAL_REPORT, report, None);
