@@ -465,3 +465,93 @@ async fn fields_and_format_ecs_together_are_refused() {
     assert_eq!(status, 422);
     assert_eq!(body["error"]["code"], "invalid_fields");
 }
+
+fn shipped(relative: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("the shipped file"))
+        .unwrap_or_else(|e| panic!("{relative} is not JSON: {e}"))
+}
+
+/// The shipped URL with its placeholder host replaced by the test's service.
+fn on(app: &TestApp, url: &str) -> String {
+    url.replace("https://vtenrich.example.internal", &app.address)
+}
+
+#[tokio::test]
+async fn the_dynatrace_workflows_batch_request_is_accepted_and_answers_every_field_it_asks_for() {
+    let app = spawn_app().await;
+    let workflow = shipped("integrations/dynatrace/vtenrich-workflow.json");
+    let task = &workflow["tasks"]["enrich_actor_ips"]["input"];
+    let actor_ips = known_addresses(3);
+    // What Dynatrace's Jinja renders `{{ event()["actor.ips"] | tojson }}` to.
+    let payload = task["payload"].as_str().unwrap().replace(
+        r#"{{ event()["actor.ips"] | tojson }}"#,
+        &serde_json::to_string(&actor_ips).unwrap(),
+    );
+    let url = on(&app, task["url"].as_str().unwrap());
+
+    let (status, answer) = send(
+        &app,
+        app.http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(payload),
+    )
+    .await;
+
+    assert_eq!(task["method"], "POST");
+    assert_eq!(status, 200, "{answer}");
+    let asked = url.split("fields=").nth(1).unwrap();
+    for result in answer["results"].as_array().unwrap() {
+        assert_eq!(result["status"], "ok");
+        // Each asked path is there down to its end or to a null VirusTotal left empty.
+        for path in asked.split(',') {
+            let mut value = result;
+            for key in path.split('.') {
+                if value.is_null() {
+                    break;
+                }
+                value = value
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{path} missing in {result}"));
+            }
+        }
+        assert!(result["reputation"]["verdict"].is_string(), "{result}");
+    }
+    assert_eq!(answer["summary"]["by_status"]["deferred"], 0);
+}
+
+#[tokio::test]
+async fn the_dynatrace_connections_request_is_accepted_with_its_secret_header() {
+    const KEY: &str = "dynatrace-caller-key-3c2b";
+    let app = spawn_app_with(Options::default().configure(|s| {
+        s.callers = vec![CallerSettings {
+            id: "dynatrace".into(),
+            key_sha256: vec![hash_key(KEY)],
+            ..CallerSettings::default()
+        }];
+    }))
+    .await;
+    let connection =
+        &shipped("integrations/dynatrace/security-enrichment-connection.json")[0]["value"];
+    let ip = &known_addresses(1)[0];
+    let secret = connection["authenticationSecret"]
+        .as_str()
+        .unwrap()
+        .replace("REPLACE-WITH-A-VTENRICH-CALLER-KEY", KEY);
+
+    let (status, result) = send(
+        &app,
+        app.http
+            .request(
+                connection["httpMethod"].as_str().unwrap().parse().unwrap(),
+                on(&app, connection["endpointUrl"].as_str().unwrap()),
+            )
+            .header("authorization", secret)
+            .json(&json!({"observable": {"type": "ip-addr", "value": ip}})),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["observable"], json!(ip));
+}
