@@ -15,7 +15,7 @@ use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
-use crate::integrations::output::{Format, Output, OutputQuery};
+use crate::integrations::output::{Format, FormattedBatch, FormattedResult, Output, OutputQuery};
 use crate::observable::{Observable, ObservableType};
 
 /// Body of `POST /v1/enrich`.
@@ -104,7 +104,7 @@ pub struct WaitQuery {
     request_body = EnrichRequest,
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "One result per input entry, in input order, and a summary; with `format=ecs` each result is an ECS threat indicator document, with `fields` each is trimmed to those paths.", body = EnrichResponse, headers(
+        (status = 200, description = "One result per input entry, in input order, and a summary; with `format=ecs` each result is an ECS threat indicator document, with `fields` each is trimmed to those paths.", body = FormattedBatch, headers(
             ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
             ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
             ("Retry-After" = u64, description = "Only when the caller's daily cap refused every new observable of the batch (`caller_quota_exceeded`): seconds until the next UTC midnight."),
@@ -153,7 +153,7 @@ pub async fn enrich_batch(
     ),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses); with `format=ecs` an ECS threat indicator document, with `fields` the result trimmed to those paths.", body = ResultBody, headers(
+        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses); with `format=ecs` an ECS threat indicator document, with `fields` the result trimmed to those paths.", body = FormattedResult, headers(
             ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
             ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
             ("Retry-After" = u64, description = "Only when the caller's daily cap refused the address (`caller_quota_exceeded`): seconds until the next UTC midnight."),

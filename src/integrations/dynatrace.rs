@@ -7,10 +7,9 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::output::{Format, Output, OutputQuery};
+use super::output::{Format, FormattedResult, Output, OutputQuery};
 use super::{TypeRow, Typed, supported, typed};
 use crate::enrich::{Caller, ParsedItem};
 use crate::http::AppState;
@@ -53,14 +52,33 @@ pub struct LookupQuery {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"observable": {"type": "ip-addr", "value": "8.8.8.8"}}))]
 pub struct LookupBody {
-    /// Dynatrace's observable object `{"type": "ip-addr", "value": "8.8.8.8"}` (types
-    /// `ip-addr`, `ipv4-addr`, `ipv6-addr`; `domain-name`, `url` and `file` are not supported
-    /// yet), or the observable as a string whose type is inferred.
-    #[schema(value_type = Object)]
-    pub observable: Value,
+    pub observable: LookupObservable,
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
     #[schema(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
     pub max_wait_ms: Option<WaitMs>,
+}
+
+/// The observable: Dynatrace's object or a string whose type is inferred.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LookupObservable {
+    /// The observable as text, e.g. `"8.8.8.8"`.
+    Text(String),
+    /// Dynatrace's observable object.
+    Typed(TypedObservable),
+}
+
+/// `{"type": "ip-addr", "value": "8.8.8.8"}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypedObservable {
+    /// `ip-addr`, `ipv4-addr` or `ipv6-addr`; `domain-name`, `url` and `file` are not
+    /// supported yet (422 `unsupported_observable_type`).
+    #[serde(rename = "type")]
+    #[schema(example = "ip-addr")]
+    pub kind: String,
+    #[schema(example = "8.8.8.8")]
+    pub value: String,
 }
 
 const RESPONSES_NOTE: &str = "The result object of `/v1/enrich` (also for `not_found`, \
@@ -78,7 +96,7 @@ const RESPONSES_NOTE: &str = "The result object of `/v1/enrich` (also for `not_f
     params(LookupQuery),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = RESPONSES_NOTE, body = ResultBody),
+        (status = 200, description = RESPONSES_NOTE, body = FormattedResult),
         (status = 400, description = "Not a valid observable (`invalid_observable`), or a query parameter that is unknown or malformed (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 422, description = "`fields` names an unknown path or is combined with `format=ecs` (`invalid_fields`).", body = ErrorBody),
@@ -120,9 +138,10 @@ pub async fn lookup_get(
     request_body = LookupBody,
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = RESPONSES_NOTE, body = ResultBody),
+        (status = 200, description = RESPONSES_NOTE, body = FormattedResult),
         (status = 400, description = "Not a valid observable (`invalid_observable`), the body is not JSON (`invalid_json`) or a query parameter is unknown or malformed (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "The body does not match the schema (`invalid_request`), names a type vtenrich does not enrich yet (`unsupported_observable_type`), or `fields` is wrong (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
@@ -149,9 +168,10 @@ pub async fn lookup_post(
     request_body = LookupBody,
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = RESPONSES_NOTE, body = ResultBody),
+        (status = 200, description = RESPONSES_NOTE, body = FormattedResult),
         (status = 400, description = "As for `POST /v1/lookup`.", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "As for `POST /v1/lookup`.", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
@@ -182,43 +202,32 @@ async fn lookup_body(
     answer(&state, who(caller), input, parsed, body.max_wait_ms, output).await
 }
 
-/// The observable in a body: Dynatrace's `{"type", "value"}` object or a string.
+/// The observable in a body, typed by Dynatrace's type table or inferred from a string.
 fn observable_of(
-    observable: Value,
+    observable: LookupObservable,
 ) -> Result<(String, Result<Observable, InvalidObservable>), ApiError> {
-    match observable {
-        Value::String(text) => {
+    let TypedObservable { kind, value } = match observable {
+        LookupObservable::Text(text) => {
             let parsed = Observable::infer(&text);
-            Ok((text, parsed))
+            return Ok((text, parsed));
         }
-        Value::Object(map) => {
-            let (Some(Value::String(kind)), Some(Value::String(value)), 2) =
-                (map.get("type"), map.get("value"), map.len())
-            else {
-                return Err(ApiError::unprocessable(
-                    "invalid_request",
-                    "`observable` is a string or an object with exactly the string fields \
-                     `type` and `value`",
-                ));
-            };
-            match typed(&TYPES, kind) {
-                Typed::Supported(kind) => Ok((value.clone(), Observable::parse(kind, value))),
-                Typed::NotYet => Err(ApiError::unprocessable(
-                    "unsupported_observable_type",
-                    format!(
-                        "`{kind}` observables are not supported yet; supported: {}",
-                        supported_list()
-                    ),
-                )),
-                Typed::Unknown => Err(ApiError::unprocessable(
-                    "unsupported_observable_type",
-                    format!("unknown observable type; supported: {}", supported_list()),
-                )),
-            }
+        LookupObservable::Typed(typed_observable) => typed_observable,
+    };
+    match typed(&TYPES, &kind) {
+        Typed::Supported(observable_type) => {
+            let parsed = Observable::parse(observable_type, &value);
+            Ok((value, parsed))
         }
-        _ => Err(ApiError::unprocessable(
-            "invalid_request",
-            "`observable` is a string or an object {\"type\", \"value\"}",
+        Typed::NotYet => Err(ApiError::unprocessable(
+            "unsupported_observable_type",
+            format!(
+                "`{kind}` observables are not supported yet; supported: {}",
+                supported_list()
+            ),
+        )),
+        Typed::Unknown => Err(ApiError::unprocessable(
+            "unsupported_observable_type",
+            format!("unknown observable type; supported: {}", supported_list()),
         )),
     }
 }

@@ -12,6 +12,7 @@ mod objects;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::{Extension, Json};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -19,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::{TypeRow, Typed, supported, typed};
 use crate::audit::SourceIp;
 use crate::enrich::{Caller, ParsedItem};
-use crate::http::{AppState, ErrorBody, KeyInBody, ResultBody, UNAUTHORIZED, who};
+use crate::http::{ApiError, AppState, ErrorBody, KeyInBody, ResultBody, UNAUTHORIZED, who};
 use crate::observable::{Observable, ObservableType};
 
 /// The module's name in MISP (`Plugin.Enrichment_vtenrich_enabled`).
@@ -54,7 +55,6 @@ const QUOTA_WAIT: Duration = Duration::from_millis(2_500);
     get,
     path = "/modules",
     tag = "integrations",
-    security((), ("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The modules (one: `vtenrich`) in misp-modules' listing format.", body = Vec<Object>, example = json!([{"name": "vtenrich", "type": "expansion",
             "mispattributes": {"input": ["ip-src", "ip-dst"], "format": "misp_standard"},
@@ -99,7 +99,8 @@ pub async fn modules() -> Json<Value> {
     security((), ("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 200, description = "`{\"results\": {\"Attribute\": [], \"Object\": [...]}}` in the MISP standard format, or `{\"error\": \"...\"}` (unsupported type, invalid value, no report, deferred, wrong caller key).", body = Object),
-        (status = 400, description = "The body is not JSON: `{\"error\": \"...\"}`.", body = Object),
+        (status = 400, description = "The body is not a JSON object (`invalid_json`).", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
     )
 )]
@@ -108,13 +109,15 @@ pub async fn query(
     caller: Option<Extension<Caller>>,
     key_in_body: Option<Extension<KeyInBody>>,
     source: Option<Extension<SourceIp>>,
-    body: Bytes,
-) -> (axum::http::StatusCode, Json<Value>) {
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // Any content type: misp-modules servers read the body whatever MISP labels it.
+    let body = body.map_err(ApiError::from)?;
     let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&body) else {
-        return (
-            axum::http::StatusCode::BAD_REQUEST,
-            error("the query is not a JSON object"),
-        );
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "a misp-modules query is a JSON object",
+        ));
     };
     let caller = match (caller, key_in_body) {
         (Some(caller), _) => who(Some(caller)),
@@ -127,7 +130,7 @@ pub async fn query(
                 }
                 None => {
                     state.audit.auth_failed(source.and_then(|s| s.0.0));
-                    return ok(error(
+                    return Ok(error(
                         "vtenrich refused the query: set the module's caller_key to a valid \
                          vtenrich caller key",
                     ));
@@ -136,11 +139,7 @@ pub async fn query(
         }
         (None, None) => who(None),
     };
-    ok(answer(&state, caller, &request).await)
-}
-
-fn ok(body: Json<Value>) -> (axum::http::StatusCode, Json<Value>) {
-    (axum::http::StatusCode::OK, body)
+    Ok(answer(&state, caller, &request).await)
 }
 
 fn error(message: impl Into<String>) -> Json<Value> {

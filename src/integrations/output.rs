@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::ecs;
 use super::fields::FieldSet;
@@ -95,4 +97,51 @@ impl Output {
             Output::Ecs(now) => ecs::document(body, *now),
         }
     }
+}
+
+/// What `format=ecs` and `fields` answer instead of a result object, for the documentation.
+const OTHER_SHAPE: &str = "With `format=ecs`: an Elastic Common Schema threat indicator \
+    document. With `fields`: the result object trimmed to those paths (a missing one null).";
+
+/// The 200 body of a one-observable route (documentation only): the result object, or the
+/// shape `format`/`fields` asked for. `anyOf`, as a result object is also "an object".
+pub struct FormattedResult;
+
+impl PartialSchema for FormattedResult {
+    fn schema() -> RefOr<Schema> {
+        any_of::<ResultBody>()
+    }
+}
+
+impl ToSchema for FormattedResult {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ResultBody::name().into_owned(), ResultBody::schema()));
+        ResultBody::schemas(schemas);
+    }
+}
+
+/// The 200 body of `POST /v1/enrich` (documentation only), as [`FormattedResult`] for a batch.
+pub struct FormattedBatch;
+
+impl PartialSchema for FormattedBatch {
+    fn schema() -> RefOr<Schema> {
+        any_of::<EnrichResponse>()
+    }
+}
+
+impl ToSchema for FormattedBatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            EnrichResponse::name().into_owned(),
+            EnrichResponse::schema(),
+        ));
+        EnrichResponse::schemas(schemas);
+    }
+}
+
+fn any_of<T: ToSchema>() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(Ref::from_schema_name(T::name()))
+        .item(ObjectBuilder::new().description(Some(OTHER_SHAPE)))
+        .into()
 }

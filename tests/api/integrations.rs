@@ -160,7 +160,7 @@ async fn misp_types_not_supported_yet_and_bad_values_get_misps_error_shape() {
         "{private}"
     );
     assert_eq!(bad_status, 400);
-    assert!(not_json["error"].is_string());
+    assert_eq!(not_json["error"]["code"], "invalid_json");
     assert_eq!(app.sim.ip_call_count(), 0);
 }
 
