@@ -15,6 +15,7 @@ use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
+use crate::integrations::fields::FieldPath;
 use crate::integrations::output::{Format, FormattedBatch, FormattedResult, Output, OutputQuery};
 use crate::observable::{Observable, ObservableType};
 
@@ -83,10 +84,12 @@ pub struct WaitQuery {
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
     pub max_wait_ms: Option<WaitMs>,
     /// `vtenrich` (default) or `ecs`: an Elastic Common Schema threat indicator document.
+    #[param(inline)]
     pub format: Option<Format>,
     /// Comma-separated dotted paths of the result object to keep, e.g.
-    /// `observable,status,reputation.verdict` (the vtenrich format only; an unknown path is a 422).
-    #[param(example = "observable,status,reputation.verdict,geo.country.iso_code")]
+    /// `observable,status,reputation.verdict` (with `format=ecs` the document is built from what is
+    /// kept; an unknown path is a 422).
+    #[param(value_type = Option<Vec<FieldPath>>, inline, style = Form, explode = false, example = json!(["observable", "status", "reputation.verdict", "geo.country.iso_code"]))]
     pub fields: Option<String>,
 }
 
@@ -113,7 +116,7 @@ pub struct WaitQuery {
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
         (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
-        (status = 422, description = "The JSON does not match the schema: unknown or repeated field, wrong type (`invalid_request`), no entries (`empty_batch`) or more than `VTENRICH_MAX_BATCH` (`batch_too_large`); or `fields` names an unknown path or is combined with `format=ecs` (`invalid_fields`).", body = ErrorBody),
+        (status = 422, description = "The JSON does not match the schema: unknown or repeated field, wrong type (`invalid_request`), no entries (`empty_batch`) or more than `VTENRICH_MAX_BATCH` (`batch_too_large`); or `fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = DEADLINE, body = ErrorBody),
     )
@@ -160,7 +163,7 @@ pub async fn enrich_batch(
         )),
         (status = 400, description = "Not a valid IP address (`invalid_observable`), or a query parameter that is unknown or not a plain integer (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
-        (status = 422, description = "`fields` names an unknown path or is combined with `format=ecs` (`invalid_fields`).", body = ErrorBody),
+        (status = 422, description = "`fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = DEADLINE, body = ErrorBody),
     )

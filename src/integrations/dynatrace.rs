@@ -7,16 +7,19 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use super::fields::FieldPath;
 use super::output::{Format, FormattedResult, Output, OutputQuery};
 use super::{TypeRow, Typed, supported, typed};
 use crate::enrich::{Caller, ParsedItem};
-use crate::http::AppState;
 use crate::http::{
     ApiError, ApiJson, ApiQuery, DEADLINE, ErrorBody, INTERNAL, ResultBody, UNAUTHORIZED, WaitMs,
     retry_after, who,
 };
+use crate::http::{AppState, IpText};
 use crate::observable::{InvalidObservable, Observable, ObservableType};
 
 /// Dynatrace's observable types (STIX 2.1 cyber-observable names) and what each becomes.
@@ -35,15 +38,16 @@ pub const TYPES: [TypeRow; 6] = [
 #[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// The observable; its type is inferred (`8.8.8.8`).
-    #[param(example = "8.8.8.8")]
+    #[param(value_type = IpText, inline, example = "8.8.8.8")]
     pub observable: String,
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
     pub max_wait_ms: Option<WaitMs>,
     /// `vtenrich` (default) or `ecs`.
+    #[param(inline)]
     pub format: Option<Format>,
     /// Comma-separated dotted paths of the result object to keep.
-    #[param(example = "observable,status,reputation.verdict")]
+    #[param(value_type = Option<Vec<FieldPath>>, inline, style = Form, explode = false, example = json!(["observable", "status", "reputation.verdict", "geo.country.iso_code"]))]
     pub fields: Option<String>,
 }
 
@@ -59,7 +63,7 @@ pub struct LookupBody {
 }
 
 /// The observable: Dynatrace's object or a string whose type is inferred.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum LookupObservable {
     /// The observable as text, e.g. `"8.8.8.8"`.
@@ -72,13 +76,46 @@ pub enum LookupObservable {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypedObservable {
-    /// `ip-addr`, `ipv4-addr` or `ipv6-addr`; `domain-name`, `url` and `file` are not
-    /// supported yet (422 `unsupported_observable_type`).
+    /// A type of [`TYPES`] vtenrich enriches today (`domain-name`, `url` and `file` are
+    /// answered 422 `unsupported_observable_type`, "not supported yet").
     #[serde(rename = "type")]
-    #[schema(example = "ip-addr")]
+    #[schema(schema_with = supported_types)]
     pub kind: String,
-    #[schema(example = "8.8.8.8")]
+    #[schema(schema_with = IpText::schema)]
     pub value: String,
+}
+
+/// The documented observable: an address as text, or Dynatrace's object.
+impl PartialSchema for LookupObservable {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(IpText::schema())
+            .item(Ref::from_schema_name(TypedObservable::name()))
+            .description(Some(
+                "The observable as text (its type inferred), or Dynatrace's object.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for LookupObservable {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            TypedObservable::name().into_owned(),
+            TypedObservable::schema(),
+        ));
+    }
+}
+
+/// The types of [`TYPES`] vtenrich enriches today, as the documented enumeration.
+fn supported_types() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(supported(&TYPES)))
+        .description(Some(
+            "Dynatrace's observable type; `domain-name`, `url` and `file` are answered 422 \
+             `unsupported_observable_type` (not supported yet).",
+        ))
 }
 
 const RESPONSES_NOTE: &str = "The result object of `/v1/enrich` (also for `not_found`, \
@@ -99,7 +136,7 @@ const RESPONSES_NOTE: &str = "The result object of `/v1/enrich` (also for `not_f
         (status = 200, description = RESPONSES_NOTE, body = FormattedResult),
         (status = 400, description = "Not a valid observable (`invalid_observable`), or a query parameter that is unknown or malformed (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
-        (status = 422, description = "`fields` names an unknown path or is combined with `format=ecs` (`invalid_fields`).", body = ErrorBody),
+        (status = 422, description = "`fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = DEADLINE, body = ErrorBody),
     )
@@ -143,7 +180,7 @@ pub async fn lookup_get(
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
-        (status = 422, description = "The body does not match the schema (`invalid_request`), names a type vtenrich does not enrich yet (`unsupported_observable_type`), or `fields` is wrong (`invalid_fields`).", body = ErrorBody),
+        (status = 422, description = "The body does not match the schema (`invalid_request`), names a type vtenrich does not enrich yet (`unsupported_observable_type`), or `fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = DEADLINE, body = ErrorBody),
     )

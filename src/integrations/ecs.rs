@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::http::ResultBody;
 use crate::observable::ObservableType;
 
 /// vtenrich's observable types and the ECS `threat.indicator.type` and field each becomes.
@@ -25,71 +24,81 @@ fn ip_indicator(text: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// The ECS document of one result; `now` is its `@timestamp`.
-pub fn document(body: &ResultBody, now: DateTime<Utc>) -> Value {
+/// The ECS document of one result object as serialised (all of it, or what `fields` left of
+/// it: what was trimmed away is not in the document); `now` is its `@timestamp`.
+pub fn document(result: &Value, now: DateTime<Utc>) -> Value {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
     let mut indicator = Map::new();
     let kind = INDICATORS
         .iter()
-        .find(|(kind, _)| Some(kind.as_str()) == body.kind);
-    if let Some((_, indicator_of)) = kind {
-        let (ecs_type, field) = indicator_of(&body.observable);
+        .find(|(kind, _)| Some(kind.as_str()) == result["type"].as_str());
+    if let (Some((_, indicator_of)), Some(observable)) = (kind, result["observable"].as_str()) {
+        let (ecs_type, field) = indicator_of(observable);
         indicator.insert("type".into(), ecs_type.into());
-        indicator.insert(field.into(), body.observable.clone().into());
+        indicator.insert(field.into(), observable.into());
     }
     indicator.insert("provider".into(), "virustotal".into());
-    put(&mut indicator, "reference", body.link.clone());
-    put(&mut indicator, "modified_at", body.fetched_at.map(time));
+    put(&mut indicator, "reference", text(&result["link"]));
+    put(&mut indicator, "modified_at", text(&result["fetched_at"]));
     let mut document = json!({
-        "@timestamp": time(now),
+        "@timestamp": now.to_rfc3339_opts(SecondsFormat::Secs, true),
         "event": {
             "kind": "enrichment",
             "category": ["threat"],
             "type": ["indicator"],
-            "outcome": outcome(body.status),
         },
     });
-    if let Some(reputation) = &body.reputation {
-        indicator.insert("confidence".into(), confidence(reputation.verdict).into());
-        indicator.insert(
-            "description".into(),
-            reputation.verdict_reason.clone().into(),
-        );
-        put(&mut indicator, "scanner_stats", reputation.malicious);
-        put(
-            &mut indicator,
-            "last_seen",
-            reputation.last_analysis_at.map(time),
-        );
-        if let Some(tags) = reputation.tags.as_ref().filter(|t| !t.is_empty()) {
-            document["tags"] = json!(tags);
-        }
+    put(
+        document["event"].as_object_mut().expect("an object"),
+        "outcome",
+        result["status"].as_str().map(outcome),
+    );
+    let reputation = &result["reputation"];
+    put(
+        &mut indicator,
+        "confidence",
+        reputation["verdict"].as_str().map(confidence),
+    );
+    put(
+        &mut indicator,
+        "description",
+        text(&reputation["verdict_reason"]),
+    );
+    put(
+        &mut indicator,
+        "scanner_stats",
+        reputation["malicious"].as_u64(),
+    );
+    put(
+        &mut indicator,
+        "last_seen",
+        text(&reputation["last_analysis_at"]),
+    );
+    if let Some(tags) = reputation["tags"].as_array().filter(|t| !t.is_empty()) {
+        document["tags"] = Value::Array(tags.clone());
     }
-    if let Some(geo) = &body.geo {
-        let mut place = Map::new();
-        if let Some(country) = &geo.country {
-            place.insert("country_iso_code".into(), country.iso_code.clone().into());
-            put(&mut place, "country_name", country.name);
-        }
-        if let Some(continent) = &geo.continent {
-            place.insert("continent_code".into(), continent.code.clone().into());
-            put(&mut place, "continent_name", continent.name);
-        }
-        if !place.is_empty() {
-            indicator.insert("geo".into(), place.into());
-        }
+    let mut place = Map::new();
+    let (country, continent) = (&result["geo"]["country"], &result["geo"]["continent"]);
+    put(&mut place, "country_iso_code", text(&country["iso_code"]));
+    put(&mut place, "country_name", text(&country["name"]));
+    put(&mut place, "continent_code", text(&continent["code"]));
+    put(&mut place, "continent_name", text(&continent["name"]));
+    if !place.is_empty() {
+        indicator.insert("geo".into(), place.into());
     }
-    if let Some(network) = &body.network {
-        let mut system = Map::new();
-        put(&mut system, "number", network.asn);
-        if let Some(owner) = &network.as_owner {
-            system.insert("organization".into(), json!({ "name": owner }));
-        }
-        if !system.is_empty() {
-            indicator.insert("as".into(), system.into());
-        }
+    let mut system = Map::new();
+    put(&mut system, "number", result["network"]["asn"].as_u64());
+    if let Some(owner) = text(&result["network"]["as_owner"]) {
+        system.insert("organization".into(), json!({ "name": owner }));
     }
-    if let Some(error) = &body.error {
-        document["error"] = json!({"code": error.code, "message": error.message});
+    if !system.is_empty() {
+        indicator.insert("as".into(), system.into());
+    }
+    let mut error = Map::new();
+    put(&mut error, "code", text(&result["error"]["code"]));
+    put(&mut error, "message", text(&result["error"]["message"]));
+    if !error.is_empty() {
+        document["error"] = error.into();
     }
     document["threat"] = json!({ "indicator": indicator });
     document
@@ -112,10 +121,6 @@ fn confidence(verdict: &str) -> &'static str {
         "harmless" => "None",
         _ => "Not Specified",
     }
-}
-
-fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {

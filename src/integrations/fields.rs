@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
-use crate::http::ApiError;
-
-/// The schema whose paths `fields` may name.
-const RESULT_SCHEMA: &str = "ResultBody";
+use crate::http::{ApiError, ResultBody};
 
 /// Most paths one `fields` value may hold (the schema has fewer).
 const MAX_PATHS: usize = 64;
@@ -88,14 +88,35 @@ impl FieldSet {
     }
 }
 
-/// Every dotted path of the result schema, read once from the OpenAPI document.
+/// Every dotted path of the result schema, read once from its OpenAPI schema (not from the
+/// whole document, which documents `fields` with these very paths).
 static KNOWN_PATHS: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
-    let doc = serde_json::to_value(crate::http::openapi()).unwrap_or_default();
-    let schemas = &doc["components"]["schemas"];
+    let mut components = Vec::new();
+    ResultBody::schemas(&mut components);
+    let mut schemas = Map::new();
+    for (name, schema) in components {
+        schemas.insert(name, serde_json::to_value(schema).unwrap_or_default());
+    }
+    let root = serde_json::to_value(ResultBody::schema()).unwrap_or_default();
+    let schemas = Value::Object(schemas);
     let mut paths = BTreeSet::new();
-    collect_paths(schemas, &schemas[RESULT_SCHEMA], "", &mut paths);
+    collect_paths(&schemas, &root, "", &mut paths);
     paths
 });
+
+/// One path `fields` may name, for the documentation: the enumeration of every path.
+pub struct FieldPath;
+
+impl PartialSchema for FieldPath {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(KNOWN_PATHS.iter().cloned()))
+            .into()
+    }
+}
+
+impl ToSchema for FieldPath {}
 
 /// Adds the paths under `schema` (following `$ref`s and `oneOf` variants) to `out`.
 fn collect_paths(schemas: &Value, schema: &Value, prefix: &str, out: &mut BTreeSet<String>) {

@@ -12,7 +12,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::ecs;
-use super::fields::FieldSet;
+use super::fields::{FieldPath, FieldSet};
 use crate::http::{ApiError, EnrichResponse, ResultBody};
 
 /// Shape of the answer.
@@ -32,76 +32,77 @@ pub enum Format {
 #[into_params(parameter_in = Query)]
 pub struct OutputQuery {
     /// `vtenrich` (default) or `ecs`: Elastic Common Schema threat indicator documents.
+    #[param(inline)]
     pub format: Option<Format>,
     /// Comma-separated dotted paths of the result object to keep, e.g.
-    /// `observable,status,reputation.verdict,geo.country.iso_code` (the vtenrich format only).
-    /// An unknown path is a 422 naming it.
-    #[param(example = "observable,status,reputation.verdict,geo.country.iso_code")]
+    /// `observable,status,reputation.verdict,geo.country.iso_code`; with `format=ecs` the
+    /// documents are built from what is kept. An unknown path is a 422 naming it.
+    #[param(value_type = Option<Vec<FieldPath>>, inline, style = Form, explode = false, example = json!(["observable", "status", "reputation.verdict", "geo.country.iso_code"]))]
     pub fields: Option<String>,
 }
 
-/// How results are rendered for one request.
+/// How results are rendered for one request: trimmed to some fields or whole, as vtenrich's
+/// result objects or as ECS documents built from them.
 #[derive(Debug, Clone)]
-pub enum Output {
-    /// The result objects as they are.
-    Native,
-    /// Each result trimmed to these fields.
-    Fields(FieldSet),
-    /// One ECS document per result, stamped with the time of the answer.
-    Ecs(DateTime<Utc>),
+pub struct Output {
+    fields: Option<FieldSet>,
+    /// ECS documents stamped with this time.
+    ecs: Option<DateTime<Utc>>,
 }
 
 impl Output {
-    /// The output a request asked for; `now` stamps ECS documents.
+    /// The output a request asked for; `now` stamps ECS documents. An empty `fields` keeps
+    /// everything (a form-style list with no member).
     pub fn parse(
         format: Option<Format>,
         fields: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Self, ApiError> {
-        match (format.unwrap_or_default(), fields) {
-            (Format::Vtenrich, None) => Ok(Output::Native),
-            (Format::Vtenrich, Some(fields)) => FieldSet::parse(fields).map(Output::Fields),
-            (Format::Ecs, None) => Ok(Output::Ecs(now)),
-            (Format::Ecs, Some(_)) => Err(ApiError::unprocessable(
-                "invalid_fields",
-                "`fields` trims vtenrich result objects; it cannot be combined with `format=ecs`",
-            )),
-        }
+        let fields = fields
+            .filter(|f| !f.is_empty())
+            .map(FieldSet::parse)
+            .transpose()?;
+        let ecs = (format.unwrap_or_default() == Format::Ecs).then_some(now);
+        Ok(Self { fields, ecs })
+    }
+
+    fn is_native(&self) -> bool {
+        self.fields.is_none() && self.ecs.is_none()
     }
 
     /// One result.
     pub fn result(&self, body: ResultBody) -> Response {
-        match self {
-            Output::Native => Json(body).into_response(),
-            other => Json(other.value(&body)).into_response(),
+        if self.is_native() {
+            return Json(body).into_response();
         }
+        Json(self.value(&body)).into_response()
     }
 
     /// A batch's results and summary.
     pub fn batch(&self, response: EnrichResponse) -> Response {
-        match self {
-            Output::Native => Json(response).into_response(),
-            other => {
-                let results: Vec<Value> = response.results.iter().map(|r| other.value(r)).collect();
-                Json(json!({"results": results, "summary": response.summary})).into_response()
-            }
+        if self.is_native() {
+            return Json(response).into_response();
         }
+        let results: Vec<Value> = response.results.iter().map(|r| self.value(r)).collect();
+        Json(json!({"results": results, "summary": response.summary})).into_response()
     }
 
     fn value(&self, body: &ResultBody) -> Value {
-        match self {
-            Output::Native => serde_json::to_value(body).unwrap_or(Value::Null),
-            Output::Fields(fields) => {
-                fields.trim(&serde_json::to_value(body).unwrap_or(Value::Null))
-            }
-            Output::Ecs(now) => ecs::document(body, *now),
+        let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
+        if let Some(fields) = &self.fields {
+            value = fields.trim(&value);
+        }
+        match self.ecs {
+            Some(now) => ecs::document(&value, now),
+            None => value,
         }
     }
 }
 
 /// What `format=ecs` and `fields` answer instead of a result object, for the documentation.
-const OTHER_SHAPE: &str = "With `format=ecs`: an Elastic Common Schema threat indicator \
-    document. With `fields`: the result object trimmed to those paths (a missing one null).";
+const OTHER_SHAPE: &str = "With `fields`: the result object trimmed to those paths (a missing \
+    one null). With `format=ecs`: an Elastic Common Schema threat indicator document (built \
+    from what `fields` kept, when given).";
 
 /// The 200 body of a one-observable route (documentation only): the result object, or the
 /// shape `format`/`fields` asked for. `anyOf`, as a result object is also "an object".

@@ -455,15 +455,31 @@ async fn format_ecs_emits_only_fields_that_ecs_defines() {
 }
 
 #[tokio::test]
-async fn fields_and_format_ecs_together_are_refused() {
+async fn with_fields_format_ecs_builds_the_document_from_what_is_kept() {
     let app = spawn_app().await;
+    let ip = &known_addresses(1)[0];
 
-    let (status, body) = app
-        .get_json("/v1/ip/8.8.8.8?format=ecs&fields=status")
+    let (status, kept) = app
+        .get_json(&format!(
+            "/v1/ip/{ip}?format=ecs&fields=observable,type,reputation.verdict"
+        ))
+        .await;
+    let (_, everything) = app
+        .get_json(&format!("/v1/lookup?observable={ip}&fields="))
         .await;
 
-    assert_eq!(status, 422);
-    assert_eq!(body["error"]["code"], "invalid_fields");
+    assert_eq!(status, 200);
+    let indicator = kept["threat"]["indicator"].as_object().unwrap();
+    let names: BTreeSet<&str> = indicator.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["confidence", "ip", "provider", "type"])
+    );
+    assert_eq!(
+        everything["input"],
+        json!(ip),
+        "an empty `fields` keeps everything"
+    );
 }
 
 fn shipped(relative: &str) -> Value {
