@@ -14,8 +14,11 @@ use crate::observable::ObservableType;
 /// vtenrich's observable types and the ECS `threat.indicator.type` and field each becomes.
 /// An IP picks `ipv4-addr` or `ipv6-addr` by its version. New types (domain `domain-name` in
 /// `threat.indicator.url.domain`, `url` in `url.full`, `file` in `file.hash.*`) are one row each.
-const INDICATORS: [(ObservableType, fn(&str) -> (&'static str, &'static str)); 1] =
-    [(ObservableType::Ip, ip_indicator)];
+const INDICATORS: [(ObservableType, IndicatorOf); 1] = [(ObservableType::Ip, ip_indicator)];
+
+/// From an observable's canonical text: its `threat.indicator.type` and the indicator field
+/// that holds it.
+type IndicatorOf = fn(&str) -> (&'static str, &'static str);
 
 fn ip_indicator(text: &str) -> (&'static str, &'static str) {
     match text.parse::<IpAddr>() {

@@ -4,7 +4,6 @@
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
-#[allow(dead_code)]
 #[path = "../support/service.rs"]
 mod service;
 
