@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderName, header};
-use axum::response::{AppendHeaders, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,7 +17,7 @@ use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
 use crate::integrations::fields::FieldPath;
 use crate::integrations::output::{Format, FormattedBatch, FormattedResult, Output, OutputQuery};
-use crate::observable::{Observable, ObservableType};
+use crate::observable::{InvalidObservable, Observable, ObservableType};
 
 /// Body of `POST /v1/enrich`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -127,11 +127,7 @@ pub async fn enrich_batch(
     ApiQuery(query): ApiQuery<OutputQuery>,
     ApiJson(request): ApiJson<EnrichRequest>,
 ) -> Result<(RetryAfter, Response), ApiError> {
-    let output = Output::parse(
-        query.format,
-        query.fields.as_deref(),
-        state.enricher.clock().now(),
-    )?;
+    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
     let (items, wait) = request.into_items(&state.limits)?;
     let batch = state.enricher.enrich(who(caller), items, wait).await;
     record_on_span(&batch);
@@ -173,21 +169,31 @@ pub async fn enrich_ip(
     caller: Option<Extension<Caller>>,
     ApiPath(ip): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
-) -> Result<(RetryAfter, Response), ApiError> {
-    let output = Output::parse(
-        query.format,
-        query.fields.as_deref(),
-        state.enricher.clock().now(),
-    )?;
-    let parsed = Observable::parse(ObservableType::Ip, &ip).map_err(|invalid| {
+) -> Result<Response, ApiError> {
+    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
+    let parsed = Observable::parse(ObservableType::Ip, &ip);
+    enrich_one(&state, who(caller), ip, parsed, query.max_wait_ms, output).await
+}
+
+/// Enriches one observable and renders it under `output`; a value that is not an observable
+/// is a 400 `invalid_observable` (one lookup has no batch to hold a per-item `invalid`).
+pub(crate) async fn enrich_one(
+    state: &AppState,
+    caller: Caller,
+    input: String,
+    parsed: Result<Observable, InvalidObservable>,
+    max_wait_ms: Option<WaitMs>,
+    output: Output,
+) -> Result<Response, ApiError> {
+    let parsed = parsed.map_err(|invalid| {
         ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
     })?;
     let item = ParsedItem {
-        input: ip,
+        input,
         parsed: Ok(parsed),
     };
-    let wait = state.limits.wait(query.max_wait_ms);
-    let batch = state.enricher.enrich(who(caller), vec![item], wait).await;
+    let wait = state.limits.wait(max_wait_ms);
+    let batch = state.enricher.enrich(caller, vec![item], wait).await;
     record_on_span(&batch);
     let retry = retry_after(&batch);
     let item = batch
@@ -198,7 +204,8 @@ pub async fn enrich_ip(
     Ok((
         retry,
         output.result(ResultBody::render(item, &state.verdict)),
-    ))
+    )
+        .into_response())
 }
 
 /// `Retry-After` on an answer whose new observables the caller's spent cap all refused.

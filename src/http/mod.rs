@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 pub use crate::callers::hash_key;
 pub use auth::{AuthPolicy, Callers, KeyInBody};
 pub use enrich::{EnrichRequest, RequestLimits, WaitMs, parse_enrich_body};
-pub(crate) use enrich::{IpText, record_on_span, retry_after, who};
+pub(crate) use enrich::{IpText, enrich_one, record_on_span, who};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};

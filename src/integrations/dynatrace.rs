@@ -5,7 +5,7 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
@@ -14,10 +14,10 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::fields::FieldPath;
 use super::output::{Format, FormattedResult, Output, OutputQuery};
 use super::{TypeRow, Typed, supported, typed};
-use crate::enrich::{Caller, ParsedItem};
+use crate::enrich::Caller;
 use crate::http::{
-    ApiError, ApiJson, ApiQuery, DEADLINE, ErrorBody, INTERNAL, ResultBody, UNAUTHORIZED, WaitMs,
-    retry_after, who,
+    ApiError, ApiJson, ApiQuery, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED, WaitMs, enrich_one,
+    who,
 };
 use crate::http::{AppState, IpText};
 use crate::observable::{InvalidObservable, Observable, ObservableType};
@@ -147,15 +147,12 @@ pub async fn lookup_get(
     ApiQuery(query): ApiQuery<LookupQuery>,
 ) -> Result<Response, ApiError> {
     let parsed = Observable::infer(&query.observable);
-    let output = Output::parse(
-        query.format,
-        query.fields.as_deref(),
-        state.enricher.clock().now(),
-    )?;
-    answer(
+    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
+    let input = query.observable;
+    enrich_one(
         &state,
         who(caller),
-        query.observable,
+        input,
         parsed,
         query.max_wait_ms,
         output,
@@ -230,13 +227,9 @@ async fn lookup_body(
     ApiQuery(query): ApiQuery<OutputQuery>,
     ApiJson(body): ApiJson<LookupBody>,
 ) -> Result<Response, ApiError> {
-    let output = Output::parse(
-        query.format,
-        query.fields.as_deref(),
-        state.enricher.clock().now(),
-    )?;
+    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
     let (input, parsed) = observable_of(body.observable)?;
-    answer(&state, who(caller), input, parsed, body.max_wait_ms, output).await
+    enrich_one(&state, who(caller), input, parsed, body.max_wait_ms, output).await
 }
 
 /// The observable in a body, typed by Dynatrace's type table or inferred from a string.
@@ -271,36 +264,4 @@ fn observable_of(
 
 fn supported_list() -> String {
     supported(&TYPES).collect::<Vec<_>>().join(", ")
-}
-
-/// Enriches the one observable and renders it; a value that is not an observable is a 400,
-/// as on `GET /v1/ip/{ip}`.
-async fn answer(
-    state: &AppState,
-    caller: Caller,
-    input: String,
-    parsed: Result<Observable, InvalidObservable>,
-    max_wait_ms: Option<WaitMs>,
-    output: Output,
-) -> Result<Response, ApiError> {
-    let parsed = parsed.map_err(|invalid| {
-        ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
-    })?;
-    let item = ParsedItem {
-        input,
-        parsed: Ok(parsed),
-    };
-    let wait = state.limits.wait(max_wait_ms);
-    let batch = super::enrich(state, caller, vec![item], wait).await;
-    let retry = retry_after(&batch);
-    let item = batch
-        .items
-        .into_iter()
-        .next()
-        .ok_or_else(ApiError::internal)?;
-    Ok((
-        retry,
-        output.result(ResultBody::render(item, &state.verdict)),
-    )
-        .into_response())
 }

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::ecs;
 use super::fields::{FieldPath, FieldSet};
-use crate::http::{ApiError, EnrichResponse, ResultBody};
+use crate::http::{ApiError, AppState, EnrichResponse, ResultBody};
 
 /// Shape of the answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -51,13 +51,14 @@ pub struct Output {
 }
 
 impl Output {
-    /// The output a request asked for; `now` stamps ECS documents. An empty `fields` keeps
-    /// everything (a form-style list with no member).
+    /// The output a request asked for; ECS documents are stamped with the service clock's
+    /// time. An empty `fields` keeps everything (a form-style list with no member).
     pub fn parse(
         format: Option<Format>,
         fields: Option<&str>,
-        now: DateTime<Utc>,
+        state: &AppState,
     ) -> Result<Self, ApiError> {
+        let now = state.enricher.clock().now();
         let fields = fields
             .filter(|f| !f.is_empty())
             .map(FieldSet::parse)

@@ -223,44 +223,47 @@ async fn ip_address(
     Path(ip): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    pause(&shared).await;
-    let at = shared.clock.now();
-    let plan = {
-        let mut ledger = shared.ledger();
-        let admitted =
-            authenticate(&shared.config, &headers).and_then(|()| ledger.admit(at, shared.limits));
-        let plan = match admitted {
-            Err(refusal) => Plan::new(refusal, None),
-            Ok(()) => Plan::new(Answer::normal(&ip), ledger.take_fault(&ip)),
-        };
-        let status = plan.answer.status();
-        ledger.calls.push(SimCall { ip, at, status });
-        plan
-    };
+    let plan = charge(&shared, ip, &headers, |ledger, ip| {
+        Plan::new(Answer::normal(ip), ledger.take_fault(ip))
+    })
+    .await;
     plan.into_response().await
 }
 
 /// A relationship listing costs a call like the object does, so it is admitted and logged the
-/// same way; faults stay queued for the object itself. The simulator knows no resolutions.
+/// same way; faults stay queued for the object itself.
 async fn resolutions(
     State(shared): State<Arc<Shared>>,
     Path(ip): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    pause(&shared).await;
+    let plan = charge(&shared, ip, &headers, |_, _| {
+        Plan::new(Answer::EmptyList, None)
+    })
+    .await;
+    plan.into_response().await
+}
+
+/// Authenticates and admits one charged call for `ip` and logs it with the status answered;
+/// `admitted` plans the answer of a call that passed, under the ledger lock.
+async fn charge(
+    shared: &Shared,
+    ip: String,
+    headers: &HeaderMap,
+    admitted: impl FnOnce(&mut Ledger, &str) -> Plan,
+) -> Plan {
+    pause(shared).await;
     let at = shared.clock.now();
-    let refused = {
-        let mut ledger = shared.ledger();
-        let admitted =
-            authenticate(&shared.config, &headers).and_then(|()| ledger.admit(at, shared.limits));
-        let status = admitted.as_ref().err().map_or(200, Answer::status);
-        ledger.calls.push(SimCall { ip, at, status });
-        admitted.err()
+    let mut ledger = shared.ledger();
+    let plan = match authenticate(&shared.config, headers)
+        .and_then(|()| ledger.admit(at, shared.limits))
+    {
+        Err(refusal) => Plan::new(refusal, None),
+        Ok(()) => admitted(&mut ledger, &ip),
     };
-    match refused {
-        Some(refusal) => Plan::new(refusal, None).into_response().await,
-        None => axum::Json(json!({"data": [], "meta": {"count": 0}, "links": {}})).into_response(),
-    }
+    let status = plan.answer.status();
+    ledger.calls.push(SimCall { ip, at, status });
+    plan
 }
 
 /// Quota queries are free, as they must keep working once the quota is spent.
