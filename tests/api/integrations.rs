@@ -28,6 +28,18 @@ async fn send(_app: &TestApp, request: reqwest::RequestBuilder) -> (u16, Value) 
     (status, value)
 }
 
+/// A service with one caller, `id`, whose key is `key`.
+async fn app_with_caller(id: &'static str, key: &'static str) -> TestApp {
+    spawn_app_with(Options::default().configure(move |s| {
+        s.callers = vec![CallerSettings {
+            id: id.into(),
+            key_sha256: vec![hash_key(key)],
+            ..CallerSettings::default()
+        }];
+    }))
+    .await
+}
+
 fn misp_query(kind: &str, value: &str) -> Value {
     json!({"module": "vtenrich", "attribute": {"type": kind, "value": value,
            "uuid": "5f2b7c4e-1111-4c3e-9a55-0c4a5d3e2b10"}, "config": {}})
@@ -198,14 +210,7 @@ async fn a_misp_query_that_outlasts_misps_patience_answers_deferred_and_fills_th
 #[tokio::test]
 async fn with_callers_misp_authenticates_the_module_configs_caller_key() {
     const KEY: &str = "misp-caller-key-7a6b";
-    let app = spawn_app_with(Options::default().configure(|s| {
-        s.callers = vec![CallerSettings {
-            id: "misp".into(),
-            key_sha256: vec![hash_key(KEY)],
-            ..CallerSettings::default()
-        }];
-    }))
-    .await;
+    let app = app_with_caller("misp", KEY).await;
     let ip = &known_addresses(1)[0];
     let mut keyed = misp_query("ip-src", ip);
     keyed["config"] = json!({"caller_key": KEY});
@@ -540,14 +545,7 @@ async fn the_dynatrace_workflows_batch_request_is_accepted_and_answers_every_fie
 #[tokio::test]
 async fn the_dynatrace_connections_request_is_accepted_with_its_secret_header() {
     const KEY: &str = "dynatrace-caller-key-3c2b";
-    let app = spawn_app_with(Options::default().configure(|s| {
-        s.callers = vec![CallerSettings {
-            id: "dynatrace".into(),
-            key_sha256: vec![hash_key(KEY)],
-            ..CallerSettings::default()
-        }];
-    }))
-    .await;
+    let app = app_with_caller("dynatrace", KEY).await;
     let connection =
         &shipped("integrations/dynatrace/security-enrichment-connection.json")[0]["value"];
     let ip = &known_addresses(1)[0];
