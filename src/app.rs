@@ -30,6 +30,8 @@ use crate::virustotal::VtClient;
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The MISP listener and its routes (`VTENRICH_MISP_LISTEN`).
+    misp: Option<(TcpListener, Router)>,
     enricher: Enricher,
     ready: Readiness,
     metrics: Metrics,
@@ -128,16 +130,23 @@ impl Application {
             audit: audit.clone(),
             usage: usage.clone(),
         };
-        let router = http::router(
-            state,
-            HttpOptions {
-                body_limit_bytes: settings.body_limit_bytes,
-                swagger_ui: settings.swagger_ui,
-                request_timeout: settings.request_timeout,
-                trusted_proxies: settings.trusted_proxies.clone(),
-            },
-            http::Callers::new(registry.clone(), policy, settings.metrics_open),
-        );
+        let options = HttpOptions {
+            body_limit_bytes: settings.body_limit_bytes,
+            swagger_ui: settings.swagger_ui,
+            request_timeout: settings.request_timeout,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        };
+        let callers = http::Callers::new(registry.clone(), policy, settings.metrics_open);
+        let misp = match settings.misp_listen {
+            Some(address) => Some((
+                TcpListener::bind(address).await.with_context(|| {
+                    format!("cannot listen on {address} (VTENRICH_MISP_LISTEN)")
+                })?,
+                http::misp_router(state.clone(), options.clone(), callers.clone()),
+            )),
+            None => None,
+        };
+        let router = http::router(state, options, callers);
         if registry.is_empty() && !settings.listen.ip().is_loopback() {
             tracing::warn!(
                 listen = %settings.listen,
@@ -156,6 +165,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
+            misp,
             enricher,
             ready,
             metrics,
@@ -184,6 +194,13 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The MISP listener's bound address, when `VTENRICH_MISP_LISTEN` is set.
+    pub fn misp_addr(&self) -> Option<SocketAddr> {
+        self.misp
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The metrics registry (for tests and benchmarks).
@@ -227,8 +244,24 @@ impl Application {
         }
         let ready = self.ready.clone();
         ready.set(true);
+        // The MISP listener closes with the main one; its address is logged first, so a
+        // watcher waiting for "vtenrich listening" has both.
+        let closing = CancellationToken::new();
+        let misp = self.misp.map(|(listener, router)| {
+            if let Ok(misp_address) = listener.local_addr() {
+                tracing::info!(address = %misp_address, "misp-modules routes listening");
+            }
+            tokio::spawn(crate::server::serve(
+                listener,
+                router,
+                self.limits,
+                self.metrics.clone(),
+                closing.clone().cancelled_owned(),
+            ))
+        });
         tracing::info!(%address, "vtenrich listening");
         let drain_delay = self.drain_delay;
+        let close_misp = closing.clone();
         let drained = async move {
             shutdown.await;
             // Readiness turns first and the listener stays open for the drain delay, so load
@@ -237,6 +270,7 @@ impl Application {
             tracing::info!(?drain_delay, "shutting down: not ready, draining");
             tokio::time::sleep(drain_delay).await;
             tracing::info!("no longer accepting connections; finishing in-flight requests");
+            close_misp.cancel();
         };
         crate::server::serve(
             self.listener,
@@ -246,6 +280,9 @@ impl Application {
             drained,
         )
         .await;
+        if let Some(misp) = misp {
+            let _ = misp.await;
+        }
         // Answers already paid for are written before the process goes.
         self.enricher.settle(self.settle_limit).await;
         cancel.cancel();

@@ -17,6 +17,7 @@
 //! - `config`: typed, layered settings.
 //! - `enrich`: the engine (built by `EnricherBuilder`), single-flight and the deferred queue.
 //! - `http`: routes, the error shape, result rendering.
+//! - `integrations`: MISP, Elastic ECS and Dynatrace adapters over the enrichment path.
 //! - `metrics`: the Prometheus registry.
 //! - `observable`: parsing and canonicalising observables; special-purpose ranges.
 //! - `quota`: the quota gate (minute/day/month windows, VirusTotal blocks).
@@ -45,6 +46,7 @@ pub mod config;
 pub mod enrich;
 mod fdlimit;
 pub mod http;
+pub mod integrations;
 pub mod metrics;
 pub mod observable;
 pub mod quota;

@@ -66,6 +66,7 @@ pub const SETTINGS: &[Setting] = &[
         flag: Some("--listen"),
         ..plain("VTENRICH_LISTEN", "listen", SocketAddr)
     },
+    plain("VTENRICH_MISP_LISTEN", "misp_listen", SocketAddr),
     plain("VTENRICH_MAX_BATCH", "max_batch", Int),
     plain("VTENRICH_BODY_LIMIT", "body_limit_bytes", Int),
     plain("VTENRICH_DEFAULT_WAIT", "default_wait", Duration),

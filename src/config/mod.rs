@@ -39,6 +39,10 @@ use crate::report::VerdictPolicy;
 pub struct Settings {
     /// Address to listen on (`VTENRICH_LISTEN`, default `127.0.0.1:8080`).
     pub listen: SocketAddr,
+    /// A second address serving only the misp-modules routes (`/modules`, `/query`), so MISP
+    /// can be pointed at it without reaching the rest of the API (`VTENRICH_MISP_LISTEN`, e.g.
+    /// `0.0.0.0:6666`, misp-modules' own port; default unset: no second listener).
+    pub misp_listen: Option<SocketAddr>,
     /// Most observables in one batch (`VTENRICH_MAX_BATCH`, default 1,000).
     pub max_batch: usize,
     /// Largest accepted request body in bytes (`VTENRICH_BODY_LIMIT`, default 1 MiB).
@@ -112,6 +116,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            misp_listen: None,
             max_batch: 1_000,
             body_limit_bytes: 1024 * 1024,
             default_wait: Duration::from_secs(8),

@@ -44,7 +44,8 @@ impl Callers {
     }
 
     fn is_open(&self, path: &str) -> bool {
-        matches!(path, "/livez" | "/readyz" | "/openapi.json")
+        // `/modules` only lists the MISP module; MISP reads it without any key.
+        matches!(path, "/livez" | "/readyz" | "/openapi.json" | "/modules")
             || path == "/docs"
             || path.starts_with("/docs/")
             || (self.metrics_open && path == "/metrics")
@@ -67,6 +68,10 @@ impl Callers {
             request.extensions_mut().insert(Caller::anonymous());
             return Ok(());
         }
+        if key.is_none() && request.uri().path() == KeyInBody::PATH {
+            request.extensions_mut().insert(KeyInBody);
+            return Ok(());
+        }
         match key.and_then(|key| self.registry.identify(&key)) {
             Some(caller) => {
                 tracing::Span::current().record("caller", caller.as_str());
@@ -76,6 +81,16 @@ impl Callers {
             None => Err(unauthorized()),
         }
     }
+}
+
+/// Marks a request to the misp-modules `/query` route that came without a key: MISP cannot send
+/// headers, so that handler authenticates the key in its body (module config `caller_key`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyInBody;
+
+impl KeyInBody {
+    /// The one route whose key may be in the body.
+    pub const PATH: &str = "/query";
 }
 
 /// The 401 of a missing or wrong key.

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderName, header};
-use axum::response::AppendHeaders;
-use axum::{Extension, Json};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,7 +15,9 @@ use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
-use crate::observable::{Observable, ObservableType};
+use crate::integrations::fields::FieldPath;
+use crate::integrations::output::{Format, FormattedBatch, FormattedResult, Output, OutputQuery};
+use crate::observable::{InvalidObservable, Observable, ObservableType};
 use crate::usage::Route;
 
 /// Body of `POST /v1/enrich`.
@@ -82,6 +84,14 @@ pub struct WaitQuery {
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
     pub max_wait_ms: Option<WaitMs>,
+    /// `vtenrich` (default) or `ecs`: an Elastic Common Schema threat indicator document.
+    #[param(inline)]
+    pub format: Option<Format>,
+    /// Comma-separated dotted paths of the result object to keep, e.g.
+    /// `observable,status,reputation.verdict` (with `format=ecs` the document is built from what is
+    /// kept; an unknown path is a 422).
+    #[param(value_type = Option<Vec<FieldPath>>, inline, style = Form, explode = false, example = json!(["observable", "status", "reputation.verdict", "geo.country.iso_code"]))]
+    pub fields: Option<String>,
 }
 
 /// Enrich a batch of observables.
@@ -94,10 +104,11 @@ pub struct WaitQuery {
     post,
     path = "/v1/enrich",
     tag = "enrichment",
+    params(OutputQuery),
     request_body = EnrichRequest,
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "One result per input entry, in input order, and a summary.", body = EnrichResponse, headers(
+        (status = 200, description = "One result per input entry, in input order, and a summary; with `format=ecs` each result is an ECS threat indicator document, with `fields` each is trimmed to those paths.", body = FormattedBatch, headers(
             ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
             ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
             ("Retry-After" = u64, description = "Only when the caller's daily cap refused every new observable of the batch (`caller_quota_exceeded`): seconds until the next UTC midnight."),
@@ -106,7 +117,7 @@ pub struct WaitQuery {
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
         (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
-        (status = 422, description = "The JSON does not match the schema: unknown or repeated field, wrong type (`invalid_request`), no entries (`empty_batch`) or more than `VTENRICH_MAX_BATCH` (`batch_too_large`).", body = ErrorBody),
+        (status = 422, description = "The JSON does not match the schema: unknown or repeated field, wrong type (`invalid_request`), no entries (`empty_batch`) or more than `VTENRICH_MAX_BATCH` (`batch_too_large`); or `fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = DEADLINE, body = ErrorBody),
     )
@@ -114,15 +125,20 @@ pub struct WaitQuery {
 pub async fn enrich_batch(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
+    ApiQuery(query): ApiQuery<OutputQuery>,
     ApiJson(request): ApiJson<EnrichRequest>,
-) -> Result<(RetryAfter, Json<EnrichResponse>), ApiError> {
+) -> Result<(RetryAfter, Response), ApiError> {
+    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
     let (items, wait) = request.into_items(&state.limits)?;
     let caller = who(caller).on(Route::Enrich);
     let batch = state.enricher.enrich(caller.clone(), items, wait).await;
     state.usage.record(&caller, &batch);
     record_on_span(&batch);
     let retry = retry_after(&batch);
-    Ok((retry, Json(EnrichResponse::render(batch, &state.verdict))))
+    Ok((
+        retry,
+        output.batch(EnrichResponse::render(batch, &state.verdict)),
+    ))
 }
 
 /// Enrich one IP address.
@@ -139,13 +155,14 @@ pub async fn enrich_batch(
     ),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses).", body = ResultBody, headers(
+        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses); with `format=ecs` an ECS threat indicator document, with `fields` the result trimmed to those paths.", body = FormattedResult, headers(
             ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
             ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
             ("Retry-After" = u64, description = "Only when the caller's daily cap refused the address (`caller_quota_exceeded`): seconds until the next UTC midnight."),
         )),
         (status = 400, description = "Not a valid IP address (`invalid_observable`), or a query parameter that is unknown or not a plain integer (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
+        (status = 422, description = "`fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = DEADLINE, body = ErrorBody),
     )
@@ -155,16 +172,39 @@ pub async fn enrich_ip(
     caller: Option<Extension<Caller>>,
     ApiPath(ip): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
-) -> Result<(RetryAfter, Json<ResultBody>), ApiError> {
-    let parsed = Observable::parse(ObservableType::Ip, &ip).map_err(|invalid| {
+) -> Result<Response, ApiError> {
+    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
+    let parsed = Observable::parse(ObservableType::Ip, &ip);
+    enrich_one(
+        &state,
+        who(caller).on(Route::Ip),
+        ip,
+        parsed,
+        query.max_wait_ms,
+        output,
+    )
+    .await
+}
+
+/// Enriches one observable for `caller` (carrying its route, for usage) and renders it under
+/// `output`; a value that is not an observable
+/// is a 400 `invalid_observable` (one lookup has no batch to hold a per-item `invalid`).
+pub(crate) async fn enrich_one(
+    state: &AppState,
+    caller: Caller,
+    input: String,
+    parsed: Result<Observable, InvalidObservable>,
+    max_wait_ms: Option<WaitMs>,
+    output: Output,
+) -> Result<Response, ApiError> {
+    let parsed = parsed.map_err(|invalid| {
         ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
     })?;
     let item = ParsedItem {
-        input: ip,
+        input,
         parsed: Ok(parsed),
     };
-    let wait = state.limits.wait(query.max_wait_ms);
-    let caller = who(caller).on(Route::Ip);
+    let wait = state.limits.wait(max_wait_ms);
     let batch = state
         .enricher
         .enrich(caller.clone(), vec![item], wait)
@@ -177,25 +217,29 @@ pub async fn enrich_ip(
         .into_iter()
         .next()
         .ok_or_else(ApiError::internal)?;
-    Ok((retry, Json(ResultBody::render(item, &state.verdict))))
+    Ok((
+        retry,
+        output.result(ResultBody::render(item, &state.verdict)),
+    )
+        .into_response())
 }
 
 /// `Retry-After` on an answer whose new observables the caller's spent cap all refused.
-type RetryAfter = AppendHeaders<Option<(HeaderName, String)>>;
+pub(crate) type RetryAfter = AppendHeaders<Option<(HeaderName, String)>>;
 
-fn retry_after(batch: &BatchResult) -> RetryAfter {
+pub(crate) fn retry_after(batch: &BatchResult) -> RetryAfter {
     AppendHeaders(
         super::ratelimit::retry_after(batch).map(|secs| (header::RETRY_AFTER, secs.to_string())),
     )
 }
 
 /// The caller authentication identified (anonymous when no callers are configured).
-fn who(caller: Option<Extension<Caller>>) -> Caller {
+pub(crate) fn who(caller: Option<Extension<Caller>>) -> Caller {
     caller.map_or_else(Caller::anonymous, |Extension(caller)| caller)
 }
 
 /// Puts what the request did on the request span, so its one log line says it.
-fn record_on_span(batch: &BatchResult) {
+pub(crate) fn record_on_span(batch: &BatchResult) {
     let span = tracing::Span::current();
     let cache_hits = batch
         .items

@@ -29,15 +29,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The OpenAPI description of a 401, shared by the protected operations.
-pub(super) const UNAUTHORIZED: &str = "The server has callers configured and the caller key was \
+pub(crate) const UNAUTHORIZED: &str = "The server has callers configured and the caller key was \
     missing or wrong (`unauthorized`).";
 
 /// The OpenAPI description of a 500, shared by the operations that can have one.
-pub(super) const INTERNAL: &str =
+pub(crate) const INTERNAL: &str =
     "A bug: the handler panicked (`internal_error`; logged, the service keeps serving).";
 
 /// The OpenAPI description of the 503 of a request that outlived its deadline.
-pub(super) const DEADLINE: &str = "The request outlived the server's `VTENRICH_REQUEST_TIMEOUT` \
+pub(crate) const DEADLINE: &str = "The request outlived the server's `VTENRICH_REQUEST_TIMEOUT` \
     (`deadline_exceeded`); lookups it started still finish and fill the cache.";
 
 /// An error answered to the caller. Bad input is not logged as an error; 5xx are.

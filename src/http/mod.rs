@@ -33,10 +33,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use crate::callers::hash_key;
-pub use auth::{AuthPolicy, Callers};
-pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
+pub use auth::{AuthPolicy, Callers, KeyInBody};
+pub use enrich::{EnrichRequest, RequestLimits, WaitMs, parse_enrich_body};
+pub(crate) use enrich::{IpText, enrich_one, record_on_span, who};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
+pub(crate) use extract::{ApiJson, ApiQuery};
 pub use result::{EnrichResponse, ResultBody};
 
 use crate::audit::{AuditLog, SourceIp, source_ip};
@@ -109,6 +112,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::audit_log))
         .routes(routes!(purge::purge))
         .routes(routes!(usage::usage))
+        .merge(crate::integrations::routes())
 }
 
 /// The OpenAPI document, generated from the route registrations.
@@ -140,6 +144,23 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                 .config(utoipa_swagger_ui::Config::from("/openapi.json")),
         );
     }
+    at_the_door(app, state, options, callers)
+}
+
+/// The router of the MISP listener (`VTENRICH_MISP_LISTEN`): only the misp-modules routes,
+/// behind the same edge (authentication, deadline, metrics, error shape).
+pub fn misp_router(state: AppState, options: HttpOptions, callers: Callers) -> Router {
+    let (misp, _) = crate::integrations::misp_routes().split_for_parts();
+    let app = misp
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state.clone());
+    at_the_door(app, state, options, callers)
+}
+
+/// Wraps routes in what every request passes: body limit, the edge, panic catching, the
+/// request span and the request id.
+fn at_the_door(app: Router, state: AppState, options: HttpOptions, callers: Callers) -> Router {
     let edge = Edge {
         metrics: state.metrics.clone(),
         enricher: state.enricher.clone(),
@@ -282,7 +303,7 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
 }
 
 /// The routes whose answers carry the caller's daily budget (RateLimit headers).
-const BUDGETED_ROUTES: [&str; 3] = ["/v1/enrich", "/v1/ip/{ip}", "/v1/quota"];
+const BUDGETED_ROUTES: [&str; 4] = ["/v1/enrich", "/v1/ip/{ip}", "/v1/lookup", "/v1/quota"];
 
 /// Keeps the method label a closed set: anything exotic is `other`.
 fn known_method(method: &str) -> &'static str {

@@ -14,7 +14,7 @@ const WHEN: &str = "Checked only when the server has callers configured (`[[call
 #[openapi(
     info(
         title = "vtenrich",
-        description = "Enriches security observables (IP addresses) with VirusTotal reputation, verdict, geo and network fields, from a TTL cache or from one VirusTotal call per new observable, under a quota-aware limiter.\n\nAuthentication: when the server has callers configured, the enrichment and quota operations need a caller key, sent in any one of three ways (the `bearer`, `api_key` and `basic` schemes are alternatives); `/metrics` needs one only when the server sets `VTENRICH_METRICS_OPEN=false`. The admin operations always need the key of a caller with the `admin` role (401 without one, 403 for a `user` caller). Health, `/openapi.json` and `/docs` are always open. Every non-2xx answer has the `ErrorBody` shape.",
+        description = "Enriches security observables (IP addresses) with VirusTotal reputation, verdict, geo and network fields, from a TTL cache or from one VirusTotal call per new observable, under a quota-aware limiter.\n\nAuthentication: when the server has callers configured, the enrichment and quota operations need a caller key, sent in any one of three ways (the `bearer`, `api_key` and `basic` schemes are alternatives); `/metrics` needs one only when the server sets `VTENRICH_METRICS_OPEN=false`. The admin operations always need the key of a caller with the `admin` role (401 without one, 403 for a `user` caller). Health, `/openapi.json`, `/docs` and MISP's `/modules` are always open; MISP's `/query`, as MISP sends no headers, also takes the key from its body's module config (`caller_key`). Every non-2xx answer has the `ErrorBody` shape.",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0")
     ),
     modifiers(&CallerKeys),
@@ -24,6 +24,7 @@ const WHEN: &str = "Checked only when the server has callers configured (`[[call
         (name = "usage", description = "Who spent the quota, on what: per day, caller, route and VirusTotal endpoint (admins see every caller, a `user` caller itself)."),
         (name = "admin", description = "Manage callers at runtime (callers with the `admin` role only)."),
         (name = "administration", description = "For admin callers: the audit log, cache purges."),
+        (name = "integrations", description = "The misp-modules protocol, for MISP (see also `/v1/lookup` and `format`/`fields` for Dynatrace and Elastic)."),
     )
 )]
 pub(super) struct ApiDoc;

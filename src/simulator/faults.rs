@@ -59,6 +59,8 @@ pub(crate) enum Answer {
         wrong_types: bool,
     },
     NotJson,
+    /// A relationship listing with no items (the simulator knows no relationships).
+    EmptyList,
 }
 
 impl Answer {
@@ -95,7 +97,7 @@ impl Answer {
     pub fn status(&self) -> u16 {
         match self {
             Answer::Error { status, .. } => *status,
-            Answer::Object { .. } | Answer::NotJson => 200,
+            Answer::Object { .. } | Answer::NotJson | Answer::EmptyList => 200,
         }
     }
 
@@ -105,6 +107,7 @@ impl Answer {
             Answer::Error { code, message, .. } => {
                 json!({"error": {"code": code, "message": message}})
             }
+            Answer::EmptyList => json!({"data": [], "meta": {"count": 0}, "links": {}}),
             Answer::Object { ip, wrong_types } => {
                 let mut object = generate::build(*ip);
                 if *wrong_types {

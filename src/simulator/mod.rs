@@ -1,6 +1,7 @@
 //! An in-process fake of the VirusTotal API v3 for `vtenrich demo` and for tests.
 //!
-//! It serves `GET /api/v3/ip_addresses/{ip}` and `GET /api/v3/users/{id}/overall_quotas` with
+//! It serves `GET /api/v3/ip_addresses/{ip}`, its `resolutions` relationship (always empty; what
+//! misp-modules' VirusTotal module asks for second) and `GET /api/v3/users/{id}/overall_quotas` with
 //! VirusTotal's shapes, status codes and error bodies, enforces a per-minute and per-day quota on
 //! the injected clock, records every IP call, and can be told to misbehave ([`Fault`]).
 
@@ -68,7 +69,8 @@ impl fmt::Debug for SimulatorConfig {
     }
 }
 
-/// One `/ip_addresses/{ip}` request as the simulator saw it.
+/// One `/ip_addresses/{ip}` request (or `/ip_addresses/{ip}/resolutions`, which VirusTotal
+/// charges as a call too) as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimCall {
     /// The address as written in the request path.
@@ -131,6 +133,7 @@ impl Simulator {
         });
         let app = Router::new()
             .route("/api/v3/ip_addresses/{ip}", get(ip_address))
+            .route("/api/v3/ip_addresses/{ip}/resolutions", get(resolutions))
             .route("/api/v3/users/{id}/overall_quotas", get(overall_quotas))
             .fallback(unknown_path)
             .with_state(shared.clone());
@@ -220,21 +223,47 @@ async fn ip_address(
     Path(ip): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    pause(&shared).await;
-    let at = shared.clock.now();
-    let plan = {
-        let mut ledger = shared.ledger();
-        let admitted =
-            authenticate(&shared.config, &headers).and_then(|()| ledger.admit(at, shared.limits));
-        let plan = match admitted {
-            Err(refusal) => Plan::new(refusal, None),
-            Ok(()) => Plan::new(Answer::normal(&ip), ledger.take_fault(&ip)),
-        };
-        let status = plan.answer.status();
-        ledger.calls.push(SimCall { ip, at, status });
-        plan
-    };
+    let plan = charge(&shared, ip, &headers, |ledger, ip| {
+        Plan::new(Answer::normal(ip), ledger.take_fault(ip))
+    })
+    .await;
     plan.into_response().await
+}
+
+/// A relationship listing costs a call like the object does, so it is admitted and logged the
+/// same way; faults stay queued for the object itself.
+async fn resolutions(
+    State(shared): State<Arc<Shared>>,
+    Path(ip): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let plan = charge(&shared, ip, &headers, |_, _| {
+        Plan::new(Answer::EmptyList, None)
+    })
+    .await;
+    plan.into_response().await
+}
+
+/// Authenticates and admits one charged call for `ip` and logs it with the status answered;
+/// `admitted` plans the answer of a call that passed, under the ledger lock.
+async fn charge(
+    shared: &Shared,
+    ip: String,
+    headers: &HeaderMap,
+    admitted: impl FnOnce(&mut Ledger, &str) -> Plan,
+) -> Plan {
+    pause(shared).await;
+    let at = shared.clock.now();
+    let mut ledger = shared.ledger();
+    let plan = match authenticate(&shared.config, headers)
+        .and_then(|()| ledger.admit(at, shared.limits))
+    {
+        Err(refusal) => Plan::new(refusal, None),
+        Ok(()) => admitted(&mut ledger, &ip),
+    };
+    let status = plan.answer.status();
+    ledger.calls.push(SimCall { ip, at, status });
+    plan
 }
 
 /// Quota queries are free, as they must keep working once the quota is spent.

@@ -16,6 +16,10 @@ pub enum Route {
     Enrich,
     /// `GET /v1/ip/{ip}`.
     Ip,
+    /// `GET`, `POST` or `PUT /v1/lookup` (Dynatrace's shapes).
+    Lookup,
+    /// `POST /query` (the misp-modules protocol).
+    MispQuery,
     /// Enrichment no route started (tools and tests driving the enricher directly).
     #[default]
     Other,
@@ -23,13 +27,21 @@ pub enum Route {
 
 impl Route {
     /// Every route, in documentation order.
-    pub const ALL: [Route; 3] = [Route::Enrich, Route::Ip, Route::Other];
+    pub const ALL: [Route; 5] = [
+        Route::Enrich,
+        Route::Ip,
+        Route::Lookup,
+        Route::MispQuery,
+        Route::Other,
+    ];
 
     /// The route template (`other` for [`Route::Other`]).
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Enrich => "/v1/enrich",
             Route::Ip => "/v1/ip/{ip}",
+            Route::Lookup => "/v1/lookup",
+            Route::MispQuery => "/query",
             Route::Other => "other",
         }
     }

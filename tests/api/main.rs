@@ -15,6 +15,7 @@ mod error_shape;
 mod fault_matrix;
 mod faults;
 mod helpers;
+mod integrations;
 mod limits;
 mod monitoring;
 mod observability;

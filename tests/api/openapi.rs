@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use vtenrich::config::CallerSettings;
-use vtenrich::http::hash_key;
+use vtenrich::http::{KeyInBody, hash_key};
 
 use crate::helpers::{Options, spawn_app, spawn_app_with};
 
@@ -104,7 +104,28 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
             "/v1/enrich",
             &["200", "400", "401", "413", "415", "422", "500", "503"],
         ),
-        ("GET", "/v1/ip/{ip}", &["200", "400", "401", "500", "503"]),
+        (
+            "GET",
+            "/v1/ip/{ip}",
+            &["200", "400", "401", "422", "500", "503"],
+        ),
+        (
+            "GET",
+            "/v1/lookup",
+            &["200", "400", "401", "422", "500", "503"],
+        ),
+        (
+            "POST",
+            "/v1/lookup",
+            &["200", "400", "401", "413", "415", "422", "500", "503"],
+        ),
+        (
+            "PUT",
+            "/v1/lookup",
+            &["200", "400", "401", "413", "415", "422", "500", "503"],
+        ),
+        ("GET", "/modules", &["200"]),
+        ("POST", "/query", &["200", "400", "401", "413"]),
         ("GET", "/v1/quota", &["200", "401", "500"]),
         ("GET", "/metrics", &["200", "401", "500"]),
         ("GET", "/readyz", &["200", "503"]),
@@ -242,18 +263,31 @@ async fn the_declared_security_matches_what_the_server_enforces() {
         } else {
             assert_eq!(
                 alternatives,
-                if path == "/metrics" {
+                if path == "/metrics" || path == KeyInBody::PATH {
                     vec!["", "bearer", "api_key", "basic"]
                 } else {
                     vec!["bearer", "api_key", "basic"]
                 },
                 "{path}"
             );
-            // /metrics is optional in the document: closed here, open by default.
-            assert_eq!(anonymous.status(), 401, "{path} is declared protected");
+            if path == KeyInBody::PATH {
+                // MISP sends no headers: without one, /query reads the key from its body (and
+                // refuses a missing one in MISP's own shape, tests/api/integrations.rs).
+                assert_ne!(
+                    anonymous.status(),
+                    401,
+                    "{path} reads the key from its body"
+                );
+            } else {
+                // /metrics is optional in the document: closed here, open by default.
+                assert_eq!(anonymous.status(), 401, "{path} is declared protected");
+            }
             if path.starts_with("/v1/admin/") {
                 // The key is a `user` caller's: authenticated, but not an admin.
                 assert_eq!(with_key.status(), 403, "{path} with a user's key");
+            } else if path == "/v1/lookup" {
+                // The shared body is /v1/enrich's, not a lookup's: only the key is checked.
+                assert_ne!(with_key.status(), 401, "{path} with a key");
             } else {
                 assert!(with_key.status().is_success(), "{path} with a key");
             }

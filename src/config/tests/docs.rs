@@ -116,6 +116,7 @@ fn the_settings_fields_and_the_settings_list_agree_both_ways() {
             ("VTENRICH_LOG_FORMAT", "json"),
             ("VTENRICH_REDIS_URL", "redis://127.0.0.1/"),
             ("VTENRICH_RESERVE_INTERACTIVE", "5"),
+            ("VTENRICH_MISP_LISTEN", "127.0.0.1:6666"),
         ],
     )
     .unwrap();
