@@ -36,7 +36,7 @@ const UNAVAILABLE: &str = "The change could not be saved (durable store or Redis
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `json` (default) or `csv` (a header row, then one row per caller).
-    #[param(value_type = Option<String>, example = "csv")]
+    #[param(value_type = Option<String>, example = "csv", pattern = "^(json|csv)$")]
     pub format: Option<ListFormat>,
 }
 
@@ -102,7 +102,8 @@ pub async fn list_callers(
         (status = 401, description = UNAUTHORIZED, body = ErrorBody, headers(("www-authenticate" = String, description = "`Bearer realm=\"vtenrich\"`"))),
         (status = 403, description = FORBIDDEN, body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
-        (status = 422, description = "A field is malformed, unknown or out of range; the message names it (`invalid_request`); the id exists (`duplicate_id`); 1,000 callers exist (`too_many_callers`).", body = ErrorBody),
+        (status = 409, description = "A caller with that id exists (`duplicate_id`).", body = ErrorBody),
+        (status = 422, description = "A field is malformed, unknown or out of range; the message names it (`invalid_request`); 1,000 callers exist (`too_many_callers`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = UNAVAILABLE, body = ErrorBody),
     ))]
@@ -120,7 +121,7 @@ pub async fn create_caller(
 
 /// Read one caller.
 #[utoipa::path(get, path = "/v1/admin/callers/{id}", tag = "admin",
-    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks")),
+    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks", pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The caller.", body = CallerBody),
@@ -147,7 +148,7 @@ pub async fn get_caller(
 /// VirusTotal admin's script works unchanged. Configuration callers cannot be changed (409);
 /// nor can the last admin be demoted (409).
 #[utoipa::path(patch, path = "/v1/admin/callers/{id}", tag = "admin",
-    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks")),
+    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks", pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")),
     request_body = PatchCallerBody,
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
@@ -188,7 +189,7 @@ pub async fn patch_caller(
 /// A new key, shown once; the current keys stay valid for `grace_secs` (default 0: they stop
 /// at once), then stop.
 #[utoipa::path(post, path = "/v1/admin/callers/{id}/keys", tag = "admin",
-    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks")),
+    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks", pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")),
     request_body(content = Option<RotateBody>, description = "Optional; an empty body means no grace."),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
@@ -228,7 +229,7 @@ pub async fn rotate_key(
 /// Its keys stop at once. Configuration callers cannot be removed (409); nor can the last
 /// admin (409).
 #[utoipa::path(delete, path = "/v1/admin/callers/{id}", tag = "admin",
-    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks")),
+    params(("id" = String, Path, description = "The caller id.", example = "soar-playbooks", pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
         (status = 204, description = "Removed."),

@@ -38,8 +38,10 @@ pub struct AuditPage {
 #[allow(dead_code)]
 struct AuditQuery {
     /// Entries at or after this moment (RFC 3339).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Entries at or before this moment (RFC 3339); not before `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
     /// A caller id, `system` or `config`.
     actor: Option<String>,
@@ -50,10 +52,12 @@ struct AuditQuery {
     /// A target id.
     target_id: Option<String>,
     /// Entries per page, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// `json` (default), `csv` or `jsonl`.
+    #[param(pattern = "^(json|csv|jsonl)$")]
     format: Option<String>,
 }
 
@@ -158,7 +162,11 @@ fn parse(query: Option<&str>) -> Result<Asked, ApiError> {
     params(AuditQuery),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "A page of entries (JSON; `text/csv` or `application/x-ndjson` with `format`).", body = AuditPage,
+        (status = 200, description = "A page of entries (JSON; `text/csv` or `application/x-ndjson` with `format`).", content(
+            (AuditPage = "application/json"),
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        ),
             headers(("x-next-cursor" = String, description = "The next page's cursor; absent on the last page."))),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 403, description = "The caller is not an admin (`forbidden`).", body = ErrorBody),

@@ -23,6 +23,7 @@ use crate::observable::Observable;
 pub struct PurgeRequest {
     /// IP addresses, as for `/v1/enrich` (strings); at most `VTENRICH_MAX_BATCH`.
     #[schema(example = json!(["8.8.8.8", "2001:4860:4860::8888"]))]
+    #[schema(min_items = 1)]
     pub observables: Vec<String>,
 }
 

@@ -157,7 +157,10 @@ fn parse(query: Option<&str>, today: NaiveDate) -> Result<Asked, ApiError> {
     params(UsageQuery),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The usage of the range (JSON; `text/csv` with `format=csv`).", body = UsageReport),
+        (status = 200, description = "The usage of the range (JSON; `text/csv` with `format=csv`).", content(
+            (UsageReport = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 401, description = "A caller key was missing or wrong, or another caller's usage was asked for without one (`unauthorized`).", body = ErrorBody),
         (status = 403, description = "A `user` caller asked for another caller's usage (`forbidden`).", body = ErrorBody),
         (status = 422, description = "A bad query parameter, named in the message (`invalid_parameter`): unknown or repeated, a date not `YYYYMMDD`, `end_date` before `start_date` or after today, `start_date` before the last 60 days, more than 30 days, an invalid caller id, an unknown `format`.", body = ErrorBody),

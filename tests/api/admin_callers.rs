@@ -234,7 +234,7 @@ async fn the_admin_api_needs_a_key_even_on_a_service_without_callers() {
 }
 
 #[tokio::test]
-async fn bad_input_is_422_naming_the_field() {
+async fn bad_input_is_422_naming_the_field_and_a_duplicate_id_409() {
     let app = app().await;
     let cases = [
         (
@@ -243,7 +243,6 @@ async fn bad_input_is_422_naming_the_field() {
             json!({"id": "Not An Id"}),
             "`id`",
         ),
-        ("POST", "/v1/admin/callers", json!({"id": "siem"}), "id"),
         (
             "POST",
             "/v1/admin/callers",
@@ -307,6 +306,18 @@ async fn bad_input_is_422_naming_the_field() {
             "{method} {path} {body:?}: {message}"
         );
     }
+    // An id that exists is a conflict with the current state, not a malformed request.
+    let (status, error) = admin(
+        &app,
+        "POST",
+        "/v1/admin/callers",
+        Some(json!({"id": "siem"})),
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (409, Some("duplicate_id"))
+    );
     let (status, list) = admin(&app, "GET", "/v1/admin/callers", None).await;
     assert_eq!(
         (status, list["callers"].as_array().unwrap().len()),

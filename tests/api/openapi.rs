@@ -138,7 +138,9 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
         (
             "POST",
             "/v1/admin/callers",
-            &["201", "400", "401", "403", "415", "422", "500", "503"],
+            &[
+                "201", "400", "401", "403", "409", "415", "422", "500", "503",
+            ],
         ),
         (
             "GET",

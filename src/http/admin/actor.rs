@@ -72,7 +72,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::NotFound(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "caller_not_found", message)
             }
-            RegistryError::Duplicate(_) => ApiError::unprocessable("duplicate_id", message),
+            RegistryError::Duplicate(_) => {
+                ApiError::new(StatusCode::CONFLICT, "duplicate_id", message)
+            }
             RegistryError::Reserved(_) => ApiError::unprocessable("invalid_request", message),
             RegistryError::TooMany(_) => ApiError::unprocessable("too_many_callers", message),
             RegistryError::FromConfig(_) => {

@@ -23,24 +23,26 @@ const MAX_DESCRIPTION: usize = 1024;
 // Documents the shape only: the body is parsed by hand, to name a bad field.
 #[allow(dead_code)]
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"id": "soar-playbooks", "role": "user", "kind": "service", "priority": "bulk", "daily_cap": 300, "description": "SOAR enrichment playbooks"}))]
 pub struct CreateCallerBody {
     /// `[a-z0-9][a-z0-9_.-]{0,63}`; not `anonymous` (the implicit caller).
     #[schema(pattern = "^[a-z0-9][a-z0-9_.-]{0,63}$")]
     pub id: String,
     /// `admin` or `user` (default).
-    #[schema(value_type = Option<String>, example = "user")]
+    #[schema(value_type = String, required = false, example = "user", pattern = "^(admin|user)$")]
     pub role: Option<String>,
     /// `service` (default) or `person`.
-    #[schema(value_type = Option<String>, example = "service")]
+    #[schema(value_type = String, required = false, example = "service", pattern = "^(service|person)$")]
     pub kind: Option<String>,
     /// `interactive` (default) or `bulk`.
-    #[schema(value_type = Option<String>, example = "interactive")]
+    #[schema(value_type = String, required = false, example = "interactive", pattern = "^(interactive|bulk)$")]
     pub priority: Option<String>,
     /// VirusTotal calls per UTC day, at least 1; absent or null: no own cap.
     #[schema(minimum = 1)]
     pub daily_cap: Option<u64>,
     /// Free text, at most 1,024 characters.
+    #[schema(max_length = 1024)]
     pub description: Option<String>,
 }
 
@@ -61,13 +63,14 @@ pub enum PatchCallerBody {
 
 /// The fields a patch may change.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"priority": "interactive", "daily_cap": 500}))]
+#[serde(deny_unknown_fields)]
+#[schema(min_properties = 1, example = json!({"priority": "interactive", "daily_cap": 500}))]
 pub struct PatchFields {
-    #[schema(value_type = Option<String>, example = "admin")]
+    #[schema(value_type = String, required = false, example = "admin", pattern = "^(admin|user)$")]
     pub role: Option<String>,
-    #[schema(value_type = Option<String>, example = "person")]
+    #[schema(value_type = String, required = false, example = "person", pattern = "^(service|person)$")]
     pub kind: Option<String>,
-    #[schema(value_type = Option<String>, example = "bulk")]
+    #[schema(value_type = String, required = false, example = "bulk", pattern = "^(interactive|bulk)$")]
     pub priority: Option<String>,
     #[schema(minimum = 1)]
     pub daily_cap: Option<u64>,
@@ -77,15 +80,50 @@ pub struct PatchFields {
 /// VirusTotal's user patch, as far as vtenrich reads it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"data": {"type": "user", "attributes": {"quotas": {"api_requests_daily": {"allowed": 300}}}}}))]
+#[serde(deny_unknown_fields)]
 pub struct VtUserPatch {
-    #[schema(value_type = Object)]
-    pub data: Value,
+    pub data: VtUserData,
+}
+
+/// VirusTotal's user object, as far as the patch reads it. (`id` is also accepted when it is
+/// the caller's own id; the document leaves it out, as it must match the path.)
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VtUserData {
+    /// `user` when given.
+    #[serde(rename = "type")]
+    #[schema(value_type = String, required = false, pattern = "^user$")]
+    pub kind: Option<String>,
+    pub attributes: VtUserAttributes,
+}
+
+/// `attributes` of [`VtUserData`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VtUserAttributes {
+    pub quotas: VtUserQuotas,
+}
+
+/// `attributes.quotas` of [`VtUserData`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VtUserQuotas {
+    pub api_requests_daily: VtDailyQuota,
+}
+
+/// `attributes.quotas.api_requests_daily` of [`VtUserData`]: the daily cap.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VtDailyQuota {
+    #[schema(minimum = 1)]
+    pub allowed: u64,
 }
 
 /// Body of `POST /v1/admin/callers/{id}/keys` (optional).
 // Documents the shape only: the body is parsed by hand, to name a bad field.
 #[allow(dead_code)]
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"grace_secs": 3600}))]
 pub struct RotateBody {
     /// How long the current keys stay valid, in seconds (default 0: they stop at once; at
@@ -132,11 +170,22 @@ fn choice<T: DeserializeOwned>(
     }
 }
 
+/// A non-negative whole number, also when written with a zero fraction (`300.0`): JSON Schema's
+/// `integer`, which the OpenAPI document promises.
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(f))
+            // In range and whole: the conversion is exact.
+            .map(|f| f as u64)
+    })
+}
+
 /// A daily cap: a whole number of at least 1; null: no cap.
 fn cap(value: &Value, field: &str) -> Result<Option<u64>, ApiError> {
     match value {
         Value::Null => Ok(None),
-        Value::Number(n) => match n.as_u64() {
+        Value::Number(n) => match whole(n) {
             Some(cap) if cap >= 1 => Ok(Some(cap)),
             _ => Err(invalid(
                 field,
@@ -287,12 +336,16 @@ pub(super) fn grace(body: &[u8]) -> Result<Duration, ApiError> {
         return Ok(Duration::ZERO);
     }
     let value: Value = serde_json::from_slice(body).map_err(super::super::extract::json_error)?;
+    if value.is_null() {
+        // The document allows a null body (the body is optional): the same as none.
+        return Ok(Duration::ZERO);
+    }
     let map = object(value, "the body")?;
     only(&map, "", &["grace_secs"])?;
     let secs = match map.get("grace_secs") {
         None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|s| s <= MAX_GRACE_SECS) => {
-            n.as_u64().unwrap_or(0)
+        Some(Value::Number(n)) if whole(n).is_some_and(|s| s <= MAX_GRACE_SECS) => {
+            whole(n).unwrap_or(0)
         }
         Some(other) => {
             return Err(invalid(

@@ -78,6 +78,13 @@ fn a_virustotal_patch_names_the_path_of_its_bad_field() {
 #[test]
 fn a_rotation_grace_defaults_to_zero_and_must_be_whole_seconds() {
     assert_eq!(grace(b"").unwrap(), Duration::ZERO);
+    // The body is optional, and the document allows null for it.
+    assert_eq!(grace(b"null").unwrap(), Duration::ZERO);
+    // JSON Schema's integer: a zero fraction is a whole number; 1.5 (below) is not.
+    assert_eq!(
+        grace(br#"{"grace_secs": 60.0}"#).unwrap(),
+        Duration::from_secs(60)
+    );
     assert_eq!(
         grace(br#"{"grace_secs": 60}"#).unwrap(),
         Duration::from_secs(60)
