@@ -127,7 +127,15 @@ impl Application {
             daily_use: topology.ledger() as Arc<dyn DailyUse>,
             audit: audit.clone(),
             usage: usage.clone(),
+            sessions: settings.console.enabled.then(|| {
+                crate::console::Sessions::new(
+                    settings.console.session_ttl,
+                    clock.clone(),
+                    settings.trusted_proxies.clone(),
+                )
+            }),
         };
+        let sessions = state.sessions.clone();
         let router = http::router(
             state,
             HttpOptions {
@@ -136,7 +144,8 @@ impl Application {
                 request_timeout: settings.request_timeout,
                 trusted_proxies: settings.trusted_proxies.clone(),
             },
-            http::Callers::new(registry.clone(), policy, settings.metrics_open),
+            http::Callers::new(registry.clone(), policy, settings.metrics_open)
+                .with_sessions(sessions),
         );
         if registry.is_empty() && !settings.listen.ip().is_loopback() {
             tracing::warn!(

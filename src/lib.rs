@@ -42,6 +42,7 @@ pub mod callers;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod enrich;
 mod fdlimit;
 pub mod http;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use origin::{Origin, Origins};
 pub use report::render;
 pub use sections::{
-    AuditSettings, CacheSettings, CallerSettings, DataDir, DeferredSettings, LogFormat,
+    AuditSettings, CacheSettings, CallerSettings, ConsoleSettings, DataDir, DeferredSettings, LogFormat,
     LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
     VirusTotalSettings,
 };
@@ -103,6 +103,8 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Audit log retention.
     pub audit: AuditSettings,
+    /// The web console.
+    pub console: ConsoleSettings,
     /// Where each value came from (for messages and `vtenrich config`).
     #[serde(skip)]
     pub origins: Origins,
@@ -137,6 +139,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             trusted_proxies: TrustedProxies::default(),
             audit: AuditSettings::default(),
+            console: ConsoleSettings::default(),
             origins: Origins::default(),
         }
     }

@@ -37,6 +37,7 @@ pub use auth::{AuthPolicy, Callers};
 pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use extract::ApiJson;
 pub use result::{EnrichResponse, ResultBody};
 
 use crate::audit::{AuditLog, SourceIp, source_ip};
@@ -78,6 +79,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Usage per day, caller, route and endpoint.
     pub usage: Usage,
+    /// The console's sessions; `None` when the console is off.
+    pub sessions: Option<crate::console::Sessions>,
 }
 
 /// HTTP-level settings.
@@ -109,6 +112,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::audit_log))
         .routes(routes!(purge::purge))
         .routes(routes!(usage::usage))
+        .routes(routes!(
+            crate::console::signin::sign_in,
+            crate::console::signin::current_session,
+            crate::console::signin::sign_out
+        ))
 }
 
 /// The OpenAPI document, generated from the route registrations.
@@ -120,7 +128,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application router.
 pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router {
-    let (api, _) = api_routes().split_for_parts();
+    let (mut api, _) = api_routes().split_for_parts();
+    if state.sessions.is_some() {
+        api = api.merge(crate::console::pages());
+    }
     let doc = openapi();
     let mut app = api
         .route(

@@ -24,6 +24,7 @@ const WHEN: &str = "Checked only when the server has callers configured (`[[call
         (name = "usage", description = "Who spent the quota, on what: per day, caller, route and VirusTotal endpoint (admins see every caller, a `user` caller itself)."),
         (name = "admin", description = "Manage callers at runtime (callers with the `admin` role only)."),
         (name = "administration", description = "For admin callers: the audit log, cache purges."),
+        (name = "console", description = "The web console's sign-in: a caller's key exchanged for a session cookie that stands for the caller on every API route (state-changing calls also send the session's CSRF token in `X-CSRF-Token`)."),
     )
 )]
 pub(super) struct ApiDoc;
