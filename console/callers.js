@@ -169,7 +169,10 @@ export async function callers() {
     }
   });
 
-  for (const input of [text, role, kind]) input.addEventListener("input", render);
+  for (const input of [text, role, kind]) {
+    input.addEventListener("input", render);
+    input.addEventListener("change", render);
+  }
   render();
   show(
     el("h1", {}, "Callers"),
