@@ -16,30 +16,43 @@ function svg(tag, attributes, ...children) {
   return node;
 }
 
+/** VirusTotal calls of a row (its counters are flattened into it) or of a total. */
 function calls(counts) {
   return counts.consuming.virustotal_calls;
 }
 
+/** Every UTC day from `start` to `end` (`YYYYMMDD`), so days without calls still get a slot. */
+function dates(start, end) {
+  const parse = (d) => Date.UTC(Number(d.slice(0, 4)), Number(d.slice(4, 6)) - 1, Number(d.slice(6, 8)));
+  const out = [];
+  for (let t = parse(start); t <= parse(end); t += 86400000) {
+    out.push(new Date(t).toISOString().slice(0, 10).replaceAll("-", ""));
+  }
+  return out;
+}
+
 function chart(report, colors) {
   const width = 900, height = 260, left = 40, bottom = 24;
-  const perDay = report.days.map((day) => day.callers.map((c) => [c.caller, c.usage.reduce((n, u) => n + calls(u.counts), 0)]));
+  const byDate = new Map(report.days.map((day) => [day.date, day]));
+  const days = dates(report.start_date, report.end_date);
+  const perDay = days.map((date) => (byDate.get(date)?.callers || [])
+    .map((c) => [c.caller, c.usage.reduce((n, u) => n + calls(u), 0)]));
   const top = Math.max(1, ...perDay.map((d) => d.reduce((n, [, v]) => n + v, 0)));
-  const slot = (width - left) / Math.max(1, report.days.length);
+  const slot = (width - left) / Math.max(1, days.length);
   const bars = [];
-  report.days.forEach((day, i) => {
+  days.forEach((date, i) => {
     let y = height - bottom;
     for (const [caller, value] of perDay[i]) {
       if (!value) continue;
       const h = ((height - bottom - 10) * value) / top;
       y -= h;
       bars.push(svg("rect", { x: left + i * slot + 1, y, width: Math.max(1, slot - 2), height: h, fill: colors.get(caller) },
-        svg("title", {}, `${day.date} ${caller}: ${value} calls`)));
+        svg("title", {}, `${date} ${caller}: ${value} calls`)));
     }
   });
-  const labels = report.days.filter((_, i) => i % 5 === 0 || i === report.days.length - 1).map((day) => {
-    const i = report.days.indexOf(day);
-    return svg("text", { x: left + i * slot, y: height - 6, "font-size": 11, fill: "currentColor" }, day.date.slice(4));
-  });
+  const labels = days.map((date, i) => (i % 5 === 0 || i === days.length - 1)
+    ? svg("text", { x: left + i * slot, y: height - 6, "font-size": 11, fill: "currentColor" }, `${date.slice(4, 6)}-${date.slice(6)}`)
+    : null).filter(Boolean);
   return svg("svg", { class: "chart", id: "usage-chart", viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": `VirusTotal calls per day, stacked by caller; highest day ${top}` },
   svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom, stroke: "currentColor" }),
@@ -64,9 +77,9 @@ export async function usage(session) {
     for (const c of chosen ? chosen.callers : []) {
       for (const u of c.usage) {
         rows.push(el("tr", {}, el("td", {}, c.caller), el("td", {}, u.route), el("td", {}, u.endpoint),
-          el("td", { class: "num" }, calls(u.counts)),
-          el("td", { class: "num" }, u.counts.not_consuming.cache + u.counts.not_consuming.local),
-          el("td", { class: "num" }, u.counts.refused.cap + u.counts.refused.quota)));
+          el("td", { class: "num" }, calls(u)),
+          el("td", { class: "num" }, u.not_consuming.cache + u.not_consuming.local),
+          el("td", { class: "num" }, u.refused.cap + u.refused.quota)));
       }
     }
     body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "Nothing that day."))]));

@@ -3,19 +3,21 @@
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
-use crate::{ADMIN_KEY, console_app};
+use crate::{ADMIN_KEY, USER_KEY, console_app, spend};
 
 #[tokio::test]
 async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_in_the_audit_log()
 {
     let app = console_app().await;
     let base = app.address.clone();
+    spend(&app, ADMIN_KEY, 0, 3).await;
+    spend(&app, USER_KEY, 3, 2).await;
     let page = Browser::open(1280, 800).await;
 
     // Sign-in: the overview of the key's windows.
     page.sign_in(&base, ADMIN_KEY).await;
     assert_eq!(page.text("#who").await, "ops (admin)");
-    page.wait_text("#gauge-day", "of 100000 used").await;
+    page.wait_text("#gauge-day", "5 of 100000 used").await;
     page.wait_text("#block-state", "not blocked").await;
     page.wait_text("#fleet-mode", "single node").await;
     page.screenshot("overview").await;
@@ -84,7 +86,8 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
 
     // The change in the audit log, filtered by action and target, details on demand.
     page.click("nav a[href='#/audit']").await;
-    page.wait_for("#audit-table").await;
+    page.wait_text("#audit-table tbody", "caller.created").await;
+    page.screenshot("audit").await;
     page.fill("#audit-action", "caller.updated").await;
     page.fill("#audit-target-id", "soar").await;
     page.click("#audit-apply").await;
@@ -97,7 +100,7 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
     let details = page.text(&format!("{row} pre.details")).await;
     assert!(details.contains("\"daily_cap\": 300"), "{details}");
     assert!(details.contains("\"daily_cap\": 500"), "{details}");
-    page.screenshot("audit").await;
+    page.screenshot("audit-filtered").await;
 
     // Export the audit log with the current filters, as CSV and JSON Lines.
     let href = |id: &'static str| {
@@ -137,7 +140,8 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
     page.click("nav a[href='#/usage']").await;
     page.wait_for("#usage-chart").await;
     page.wait_for("#usage-table").await;
-    assert_eq!(page.text("#usage-consuming").await, "0");
+    assert_eq!(page.text("#usage-consuming").await, "5");
+    assert_eq!(page.count("#usage-chart rect").await, 2, "one bar part per caller");
     page.screenshot("usage").await;
 
     // Phone width: the same page, navigation still reachable.

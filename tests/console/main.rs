@@ -49,3 +49,21 @@ pub async fn console_app() -> TestApp {
     }))
     .await
 }
+
+/// Has the caller of `key` enrich `n` addresses new to the cache, `skip` addresses in: `n`
+/// VirusTotal calls charged to it.
+pub async fn spend(app: &TestApp, key: &str, skip: usize, n: usize) {
+    let addresses: Vec<String> = helpers::known_addresses(skip + n)
+        .into_iter()
+        .skip(skip)
+        .collect();
+    let response = app
+        .http
+        .post(format!("{}/v1/enrich", app.address))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"observables": addresses, "max_wait_ms": 5000}))
+        .send()
+        .await
+        .expect("the enrichment is sent");
+    assert_eq!(response.status(), 200);
+}

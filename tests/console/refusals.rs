@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::{ADMIN_KEY, SESSION_TTL, USER_KEY, console_app};
+use crate::{ADMIN_KEY, SESSION_TTL, USER_KEY, console_app, spend};
 
 #[tokio::test]
 async fn process_a_wrong_key_an_expired_session_and_a_change_without_the_csrf_token_are_refused()
@@ -66,11 +66,15 @@ async fn process_a_wrong_key_an_expired_session_and_a_change_without_the_csrf_to
 async fn process_a_user_caller_sees_its_own_usage_and_is_refused_the_admin_pages() {
     let app = console_app().await;
     let base = app.address.clone();
+    spend(&app, ADMIN_KEY, 0, 3).await;
+    spend(&app, USER_KEY, 3, 2).await;
     let page = Browser::open(1280, 800).await;
 
     page.sign_in(&base, USER_KEY).await;
     assert_eq!(page.text("#who").await, "analyst (user)");
     page.wait_text("#main h1", "Usage of analyst").await;
+    // Its own calls only, not the admin's.
+    assert_eq!(page.text("#usage-consuming").await, "2");
     // Only the usage page is offered.
     let offered = page
         .run(
