@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 pub use origin::{Origin, Origins};
 pub use report::render;
 pub use sections::{
-    AuditSettings, CacheSettings, CallerSettings, ConsoleSettings, DataDir, DeferredSettings, LogFormat,
-    LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
+    AuditSettings, CacheSettings, CallerSettings, ConsoleSettings, DataDir, DeferredSettings,
+    LogFormat, LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
     VirusTotalSettings,
 };
 pub use sources::{Flags, Sources};

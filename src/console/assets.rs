@@ -16,8 +16,16 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// Name, content type and bytes of each embedded file.
 const FILES: &[(&str, &str, &str)] = &[
-    ("index.html", "text/html; charset=utf-8", include_str!("../../console/index.html")),
-    ("style.css", "text/css; charset=utf-8", include_str!("../../console/style.css")),
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../console/index.html"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../console/style.css"),
+    ),
     ("app.js", JS, include_str!("../../console/app.js")),
     ("api.js", JS, include_str!("../../console/api.js")),
     ("ui.js", JS, include_str!("../../console/ui.js")),
@@ -43,13 +51,21 @@ fn serve(name: &str) -> Option<Response> {
     let (_, content_type, body) = FILES.iter().find(|(n, _, _)| *n == name)?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
         // The files change only with the binary; always revalidating keeps an upgrade visible.
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
     ];
     Some((headers, *body).into_response())
 }
-

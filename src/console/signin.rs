@@ -118,10 +118,7 @@ pub async fn sign_in(
         .same_site(SameSite::Strict)
         .secure(secure)
         .path("/")
-        .max_age(
-            time::Duration::try_from(sessions.ttl())
-                .unwrap_or(time::Duration::MAX),
-        );
+        .max_age(time::Duration::try_from(sessions.ttl()).unwrap_or(time::Duration::MAX));
     let jar = CookieJar::new().add(cookie);
     Ok((jar, Json(SessionBody::new(&caller, &session))).into_response())
 }
@@ -191,9 +188,6 @@ fn live(
     let session = session_token(headers)
         .and_then(|token| sessions.find(&token))
         .ok_or_else(expired)?;
-    let caller = state
-        .registry
-        .caller(&session.caller)
-        .ok_or_else(expired)?;
+    let caller = state.registry.caller(&session.caller).ok_or_else(expired)?;
     Ok((caller, session))
 }

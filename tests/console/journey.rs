@@ -6,8 +6,7 @@ use crate::browser::Browser;
 use crate::{ADMIN_KEY, USER_KEY, console_app, spend};
 
 #[tokio::test]
-async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_in_the_audit_log()
-{
+async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_in_the_audit_log() {
     let app = console_app().await;
     let base = app.address.clone();
     spend(&app, ADMIN_KEY, 0, 3).await;
@@ -82,7 +81,10 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
     let (status, csv) = page.fetch(&href, json!({})).await;
     assert_eq!(status, 200);
     assert!(csv.starts_with("id,kind,role,priority,daily_cap"), "{csv}");
-    assert!(csv.contains("\nsoar,service,user,interactive,500,"), "{csv}");
+    assert!(
+        csv.contains("\nsoar,service,user,interactive,500,"),
+        "{csv}"
+    );
 
     // The change in the audit log, filtered by action and target, details on demand.
     page.click("nav a[href='#/audit']").await;
@@ -92,7 +94,8 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
     page.fill("#audit-target-id", "soar").await;
     page.click("#audit-apply").await;
     let row = "#audit-table tbody tr:first-child";
-    page.wait_text(&format!("{row} .action"), "caller.updated").await;
+    page.wait_text(&format!("{row} .action"), "caller.updated")
+        .await;
     assert_eq!(page.text(&format!("{row} .actor")).await, "ops");
     assert_eq!(page.text(&format!("{row} .target")).await, "soar");
     assert_eq!(page.count("#audit-table tbody tr").await, 1);
@@ -105,20 +108,20 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
     // Export the audit log with the current filters, as CSV and JSON Lines.
     let href = |id: &'static str| {
         let page = &page;
-        async move {
-            page.wait_for(id)
-                .await
-                .attr("href")
-                .await
-                .unwrap()
-                .unwrap()
-        }
+        async move { page.wait_for(id).await.attr("href").await.unwrap().unwrap() }
     };
-    let (status, csv) = page.fetch(&href("#export-audit-csv").await, json!({})).await;
+    let (status, csv) = page
+        .fetch(&href("#export-audit-csv").await, json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(csv.lines().count(), 2, "a header and the one change: {csv}");
-    assert!(csv.contains("caller.updated") && csv.contains("soar"), "{csv}");
-    let (status, jsonl) = page.fetch(&href("#export-audit-jsonl").await, json!({})).await;
+    assert!(
+        csv.contains("caller.updated") && csv.contains("soar"),
+        "{csv}"
+    );
+    let (status, jsonl) = page
+        .fetch(&href("#export-audit-jsonl").await, json!({}))
+        .await;
     assert_eq!(status, 200);
     let entries: Vec<Value> = jsonl
         .lines()
@@ -141,7 +144,11 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
     page.wait_for("#usage-chart").await;
     page.wait_for("#usage-table").await;
     assert_eq!(page.text("#usage-consuming").await, "5");
-    assert_eq!(page.count("#usage-chart rect").await, 2, "one bar part per caller");
+    assert_eq!(
+        page.count("#usage-chart rect").await,
+        2,
+        "one bar part per caller"
+    );
     page.screenshot("usage").await;
 
     // Phone width: the same page, navigation still reachable.

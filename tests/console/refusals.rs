@@ -6,8 +6,7 @@ use crate::browser::Browser;
 use crate::{ADMIN_KEY, SESSION_TTL, USER_KEY, console_app, spend};
 
 #[tokio::test]
-async fn process_a_wrong_key_an_expired_session_and_a_change_without_the_csrf_token_are_refused()
-{
+async fn process_a_wrong_key_an_expired_session_and_a_change_without_the_csrf_token_are_refused() {
     let app = console_app().await;
     let base = app.address.clone();
     let page = Browser::open(1280, 800).await;
@@ -17,7 +16,12 @@ async fn process_a_wrong_key_an_expired_session_and_a_change_without_the_csrf_to
     page.fill("#key", "not-a-key-at-all").await;
     page.click("#sign-in-button").await;
     page.wait_text("#notice", "not valid").await;
-    assert!(page.client.get_named_cookie("vtenrich_session").await.is_err());
+    assert!(
+        page.client
+            .get_named_cookie("vtenrich_session")
+            .await
+            .is_err()
+    );
 
     page.sign_in(&base, ADMIN_KEY).await;
     page.wait_for("#gauge-day").await;
