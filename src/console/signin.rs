@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use super::session::{COOKIE, Session, Sessions, csrf_matches, expired, session_token};
 use crate::audit::SourceIp;
 use crate::caller::{Caller, Role};
-use crate::http::{ApiError, AppState, ErrorBody};
+use crate::http::{ApiError, AppState, ErrorBody, INTERNAL};
 
 /// The sign-in request.
 #[derive(Deserialize, ToSchema)]
@@ -83,7 +83,8 @@ fn source(headers_ip: Option<&SourceIp>) -> Option<std::net::IpAddr> {
         (status = 401, description = "The key is wrong (`unauthorized`).", body = ErrorBody),
         (status = 404, description = "The console is off (`VTENRICH_CONSOLE_ENABLED=false`).", body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
-        (status = 422, description = "A field is missing or unknown (`invalid_json`).", body = ErrorBody),
+        (status = 422, description = "A field is missing or unknown (`invalid_request`).", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -127,10 +128,12 @@ pub async fn sign_in(
 ///
 /// Who is signed in, and the CSRF token (a reloaded page has lost it).
 #[utoipa::path(get, path = "/console/session", tag = "console",
+    security(("session" = [])),
     responses(
         (status = 200, description = "The session.", body = SessionBody),
         (status = 401, description = "No session cookie, or the session has expired or its caller is gone (`session_expired`).", body = ErrorBody),
         (status = 404, description = "The console is off.", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
     ))]
 pub async fn current_session(
     State(state): State<AppState>,
@@ -146,12 +149,14 @@ pub async fn current_session(
 /// Ends the session on the server (the cookie stops working even if kept) and clears the
 /// cookie. Needs the CSRF token. Audited as `console.signed_out`.
 #[utoipa::path(delete, path = "/console/session", tag = "console",
+    security(("session" = [])),
     params(("x-csrf-token" = String, Header, description = "The session's CSRF token.")),
     responses(
         (status = 204, description = "Signed out."),
         (status = 401, description = "No live session (`session_expired`).", body = ErrorBody),
         (status = 403, description = "The CSRF token is missing or wrong (`csrf_token_invalid`).", body = ErrorBody),
         (status = 404, description = "The console is off.", body = ErrorBody),
+        (status = 500, description = INTERNAL, body = ErrorBody),
     ))]
 pub async fn sign_out(
     State(state): State<AppState>,

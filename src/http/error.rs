@@ -33,7 +33,7 @@ pub(super) const UNAUTHORIZED: &str = "The server has callers configured and the
     missing or wrong (`unauthorized`).";
 
 /// The OpenAPI description of a 500, shared by the operations that can have one.
-pub(super) const INTERNAL: &str =
+pub(crate) const INTERNAL: &str =
     "A bug: the handler panicked (`internal_error`; logged, the service keeps serving).";
 
 /// The OpenAPI description of the 503 of a request that outlived its deadline.

@@ -36,6 +36,7 @@ pub use crate::callers::hash_key;
 pub use auth::{AuthPolicy, Callers};
 pub use enrich::{EnrichRequest, RequestLimits, parse_enrich_body};
 pub use entry::Entry;
+pub(crate) use error::INTERNAL;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use extract::ApiJson;
 pub use result::{EnrichResponse, ResultBody};

@@ -63,5 +63,14 @@ impl Modify for CallerKeys {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "vtenrich_session",
+                "The console's session cookie, set by `POST /console/session`. Accepted wherever \
+                 a caller key is, as that caller; a state-changing request with it also sends \
+                 the session's CSRF token in `X-CSRF-Token`.",
+            ))),
+        );
     }
 }
