@@ -49,27 +49,50 @@ fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
-/// `method path` with the session cookie and, when given, the CSRF token.
-async fn with_session(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    cookie: &str,
-    csrf: Option<&str>,
-    body: Option<Value>,
-) -> (u16, String) {
-    let mut request = app
-        .http
-        .request(method, format!("{}{path}", app.address))
-        .header("cookie", cookie);
-    if let Some(token) = csrf {
-        request = request.header("x-csrf-token", token);
+/// A signed-in client: the session cookie and its CSRF token.
+struct Session<'a> {
+    app: &'a TestApp,
+    cookie: String,
+    csrf: String,
+}
+
+impl<'a> Session<'a> {
+    async fn open(app: &'a TestApp, key: &str) -> Session<'a> {
+        let (set_cookie, body) = sign_in(app, key, &[]).await;
+        Session {
+            app,
+            cookie: pair(&set_cookie),
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+        }
     }
-    if let Some(body) = body {
-        request = request.json(&body);
+
+    /// `GET path` with the cookie.
+    async fn get(&self, path: &str) -> (u16, String) {
+        self.send(reqwest::Method::GET, path, false, None).await
     }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+
+    /// `method path` with the cookie, the CSRF token when `csrf`, and a JSON `body`.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        csrf: bool,
+        body: Option<Value>,
+    ) -> (u16, String) {
+        let mut request = self
+            .app
+            .http
+            .request(method, format!("{}{path}", self.app.address))
+            .header("cookie", &self.cookie);
+        if csrf {
+            request = request.header("x-csrf-token", &self.csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
 }
 
 #[tokio::test]
@@ -101,56 +124,23 @@ async fn the_cookie_is_http_only_strict_expiring_and_secure_only_behind_a_truste
 #[tokio::test]
 async fn a_session_acts_as_its_caller_needs_the_csrf_token_to_change_and_ends_with_sign_out() {
     let app = app(|_| {}).await;
-    let (set_cookie, body) = sign_in(&app, ADMIN_KEY, &[]).await;
-    let cookie = pair(&set_cookie);
-    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
-    let post = reqwest::Method::POST;
+    let session = Session::open(&app, ADMIN_KEY).await;
+    let (post, delete) = (reqwest::Method::POST, reqwest::Method::DELETE);
 
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::GET,
-        "/v1/admin/callers",
-        &cookie,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(session.get("/v1/admin/callers").await.0, 200);
     let new = Some(json!({"id": "soar"}));
-    let (status, text) = with_session(
-        &app,
-        post.clone(),
-        "/v1/admin/callers",
-        &cookie,
-        None,
-        new.clone(),
-    )
-    .await;
+    let (status, text) = session
+        .send(post.clone(), "/v1/admin/callers", false, new.clone())
+        .await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("csrf_token_invalid"), "{text}");
-    let (status, text) = with_session(
-        &app,
-        post.clone(),
-        "/v1/admin/callers",
-        &cookie,
-        Some(&csrf),
-        new,
-    )
-    .await;
+    let (status, text) = session.send(post, "/v1/admin/callers", true, new).await;
     assert_eq!(status, 201, "{text}");
 
     // Audited as the caller, exactly as with its key.
     let mut actor = Value::Null;
     for _ in 0..200 {
-        let (_, text) = with_session(
-            &app,
-            reqwest::Method::GET,
-            "/v1/admin/audit?action=caller.created",
-            &cookie,
-            None,
-            None,
-        )
-        .await;
+        let (_, text) = session.get("/v1/admin/audit?action=caller.created").await;
         let page: Value = serde_json::from_str(&text).unwrap();
         if let Some(entry) = page["entries"].get(0) {
             actor = entry["actor"].clone();
@@ -164,42 +154,22 @@ async fn a_session_acts_as_its_caller_needs_the_csrf_token_to_change_and_ends_wi
     let response = app
         .http
         .get(format!("{}/v1/admin/callers", app.address))
-        .header("cookie", &cookie)
+        .header("cookie", &session.cookie)
         .bearer_auth("a-wrong-key")
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
 
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::DELETE,
-        "/console/session",
-        &cookie,
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = session
+        .send(delete.clone(), "/console/session", false, None)
+        .await;
     assert_eq!(status, 403, "sign-out needs the token too");
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::DELETE,
-        "/console/session",
-        &cookie,
-        Some(&csrf),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
-    let (status, text) = with_session(
-        &app,
-        reqwest::Method::GET,
-        "/v1/admin/callers",
-        &cookie,
-        None,
-        None,
-    )
-    .await;
+    assert_eq!(
+        session.send(delete, "/console/session", true, None).await.0,
+        204
+    );
+    let (status, text) = session.get("/v1/admin/callers").await;
     assert_eq!(status, 401, "{text}");
     assert!(text.contains("session_expired"), "{text}");
 }
@@ -207,89 +177,45 @@ async fn a_session_acts_as_its_caller_needs_the_csrf_token_to_change_and_ends_wi
 #[tokio::test]
 async fn a_session_ends_with_its_ttl_and_with_its_caller() {
     let app = app(|s| s.console.session_ttl = Duration::from_secs(60)).await;
-    let (admin_cookie, body) = sign_in(&app, ADMIN_KEY, &[]).await;
-    let (admin_cookie, csrf) = (
-        pair(&admin_cookie),
-        body["csrf_token"].as_str().unwrap().to_owned(),
-    );
-    let (status, text) = with_session(
-        &app,
-        reqwest::Method::POST,
-        "/v1/admin/callers",
-        &admin_cookie,
-        Some(&csrf),
-        Some(json!({"id": "analyst"})),
-    )
-    .await;
+    let admin = Session::open(&app, ADMIN_KEY).await;
+    let (status, text) = admin
+        .send(
+            reqwest::Method::POST,
+            "/v1/admin/callers",
+            true,
+            Some(json!({"id": "analyst"})),
+        )
+        .await;
     assert_eq!(status, 201);
-    let analyst_key = serde_json::from_str::<Value>(&text).unwrap()["key"]
+    let key = serde_json::from_str::<Value>(&text).unwrap()["key"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (analyst_cookie, _) = sign_in(&app, &analyst_key, &[]).await;
-    let analyst_cookie = pair(&analyst_cookie);
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::GET,
-        "/v1/usage",
-        &analyst_cookie,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::GET,
-        "/v1/admin/callers",
-        &analyst_cookie,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 403, "a user's session is a user");
+    let analyst = Session::open(&app, &key).await;
+    assert_eq!(analyst.get("/v1/usage").await.0, 200);
+    assert_eq!(
+        analyst.get("/v1/admin/callers").await.0,
+        403,
+        "a user's session is a user"
+    );
 
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::DELETE,
-        "/v1/admin/callers/analyst",
-        &admin_cookie,
-        Some(&csrf),
-        None,
-    )
-    .await;
+    let (status, _) = admin
+        .send(
+            reqwest::Method::DELETE,
+            "/v1/admin/callers/analyst",
+            true,
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::GET,
-        "/v1/usage",
-        &analyst_cookie,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 401, "a deleted caller's session ends");
+    assert_eq!(
+        analyst.get("/v1/usage").await.0,
+        401,
+        "a deleted caller's session ends"
+    );
 
     app.clock.advance(Duration::from_secs(59));
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::GET,
-        "/console/session",
-        &admin_cookie,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(admin.get("/console/session").await.0, 200);
     app.clock.advance(Duration::from_secs(1));
-    let (status, _) = with_session(
-        &app,
-        reqwest::Method::GET,
-        "/console/session",
-        &admin_cookie,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 401);
+    assert_eq!(admin.get("/console/session").await.0, 401);
 }

@@ -3,14 +3,12 @@
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
-use crate::{ADMIN_KEY, USER_KEY, console_app, spend};
+use crate::{ADMIN_KEY, console_app_with_spending};
 
 #[tokio::test]
 async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_in_the_audit_log() {
-    let app = console_app().await;
+    let app = console_app_with_spending().await;
     let base = app.address.clone();
-    spend(&app, ADMIN_KEY, 0, 3).await;
-    spend(&app, USER_KEY, 3, 2).await;
     let page = Browser::open(1280, 800).await;
 
     // Sign-in: the overview of the key's windows.

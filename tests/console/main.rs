@@ -50,9 +50,17 @@ pub async fn console_app() -> TestApp {
     .await
 }
 
+/// [`console_app`] after `ops` made 3 VirusTotal calls and `analyst` 2.
+pub async fn console_app_with_spending() -> TestApp {
+    let app = console_app().await;
+    spend(&app, ADMIN_KEY, 0, 3).await;
+    spend(&app, USER_KEY, 3, 2).await;
+    app
+}
+
 /// Has the caller of `key` enrich `n` addresses new to the cache, `skip` addresses in: `n`
 /// VirusTotal calls charged to it.
-pub async fn spend(app: &TestApp, key: &str, skip: usize, n: usize) {
+async fn spend(app: &TestApp, key: &str, skip: usize, n: usize) {
     let addresses: Vec<String> = helpers::known_addresses(skip + n)
         .into_iter()
         .skip(skip)

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::{ADMIN_KEY, SESSION_TTL, USER_KEY, console_app, spend};
+use crate::{ADMIN_KEY, SESSION_TTL, USER_KEY, console_app, console_app_with_spending};
 
 #[tokio::test]
 async fn process_a_wrong_key_an_expired_session_and_a_change_without_the_csrf_token_are_refused() {
@@ -68,10 +68,8 @@ async fn process_a_wrong_key_an_expired_session_and_a_change_without_the_csrf_to
 
 #[tokio::test]
 async fn process_a_user_caller_sees_its_own_usage_and_is_refused_the_admin_pages() {
-    let app = console_app().await;
+    let app = console_app_with_spending().await;
     let base = app.address.clone();
-    spend(&app, ADMIN_KEY, 0, 3).await;
-    spend(&app, USER_KEY, 3, 2).await;
     let page = Browser::open(1280, 800).await;
 
     page.sign_in(&base, USER_KEY).await;
