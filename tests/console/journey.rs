@@ -129,6 +129,21 @@ async fn process_an_admin_creates_a_caller_changes_its_cap_and_finds_the_change_
     assert_eq!(entries[0]["action"], "caller.updated");
     assert_eq!(entries[0]["actor"], "ops");
 
+    // The date range: nothing after the test clock's minute, everything up to it.
+    let set = "document.getElementById(arguments[0]).value = arguments[1]";
+    page.fill("#audit-action", "").await;
+    page.fill("#audit-target-id", "").await;
+    page.run(set, vec![json!("audit-from"), json!("2026-11-10T12:01")])
+        .await;
+    page.click("#audit-apply").await;
+    page.wait_text("#audit-status", "0 entries shown").await;
+    page.run(set, vec![json!("audit-from"), json!("")]).await;
+    page.run(set, vec![json!("audit-to"), json!("2026-11-10T12:00")])
+        .await;
+    page.click("#audit-apply").await;
+    page.wait_text("#audit-status", "4 entries shown").await;
+    page.run(set, vec![json!("audit-to"), json!("")]).await;
+
     // The sign-in itself is in the log.
     page.fill("#audit-action", "console.signed_in").await;
     page.fill("#audit-target-id", "").await;
