@@ -55,6 +55,11 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a `width`×`height` window.
     pub async fn open(width: u32, height: u32) -> Browser {
+        Self::open_with(width, height, &[]).await
+    }
+
+    /// [`Browser::open`] with more Chromium flags.
+    pub async fn open_with(width: u32, height: u32, flags: &[&str]) -> Browser {
         let turn = ONE_AT_A_TIME.lock().await;
         let chromium = executable("chromium");
         let port = free_port();
@@ -64,17 +69,24 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--hide-scrollbars",
+        ]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .map(str::to_owned)
+        .collect();
+        args.push(format!("--window-size={width},{height}"));
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    "--no-first-run", "--disable-extensions", "--hide-scrollbars",
-                    format!("--window-size={width},{height}"),
-                ],
-            }),
+            json!({ "binary": chromium, "args": args }),
         );
         let started = Instant::now();
         let client = loop {
@@ -215,8 +227,8 @@ impl Browser {
     /// Signs in on `base`'s console with `key` and waits for the signed-in header.
     pub async fn sign_in(&self, base: &str, key: &str) {
         self.goto(&format!("{base}/console")).await;
-        self.fill("#key", key).await;
-        self.click("#sign-in-button").await;
+        // By keyboard: Enter in the key field submits the form.
+        self.fill("#key", &format!("{key}\u{E007}")).await;
         self.wait_for("#sign-out:not([hidden])").await;
     }
 }

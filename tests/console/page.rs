@@ -58,3 +58,25 @@ async fn process_a_server_with_the_console_off_serves_no_page_and_no_sign_in() {
         .status();
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn process_the_console_follows_the_dark_color_scheme() {
+    let app = console_app().await;
+    let page = crate::browser::Browser::open_with(1280, 800, &["--force-dark-mode"]).await;
+
+    page.sign_in(&app.address, crate::ADMIN_KEY).await;
+    page.wait_for("#gauge-day").await;
+    let colors = page
+        .run(
+            "const s = getComputedStyle(document.body); return [s.backgroundColor, s.color]",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        colors,
+        serde_json::json!(["rgb(13, 17, 23)", "rgb(230, 237, 243)"])
+    );
+    page.screenshot("overview-dark").await;
+
+    page.quit().await;
+}
