@@ -129,6 +129,13 @@ impl Application {
             daily_use: topology.ledger() as Arc<dyn DailyUse>,
             audit: audit.clone(),
             usage: usage.clone(),
+            sessions: settings.console.enabled.then(|| {
+                crate::console::Sessions::new(
+                    settings.console.session_ttl,
+                    clock.clone(),
+                    settings.trusted_proxies.clone(),
+                )
+            }),
         };
         let options = HttpOptions {
             body_limit_bytes: settings.body_limit_bytes,
@@ -136,7 +143,8 @@ impl Application {
             request_timeout: settings.request_timeout,
             trusted_proxies: settings.trusted_proxies.clone(),
         };
-        let callers = http::Callers::new(registry.clone(), policy, settings.metrics_open);
+        let callers = http::Callers::new(registry.clone(), policy, settings.metrics_open)
+            .with_sessions(state.sessions.clone());
         let misp = match settings.misp_listen {
             Some(address) => Some((
                 TcpListener::bind(address).await.with_context(|| {

@@ -15,6 +15,7 @@
 //! - `cli`: the command line (serve, demo, healthcheck, openapi).
 //! - `clock`: injected time: the wall side for calendars, the monotonic side for deadlines.
 //! - `config`: typed, layered settings.
+//! - `console`: the administrator's web page at `/console`: embedded files, sessions, CSRF.
 //! - `enrich`: the engine (built by `EnricherBuilder`), single-flight and the deferred queue.
 //! - `http`: routes, the error shape, result rendering.
 //! - `integrations`: MISP, Elastic ECS and Dynatrace adapters over the enrichment path.
@@ -43,6 +44,7 @@ pub mod callers;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod enrich;
 mod fdlimit;
 pub mod http;

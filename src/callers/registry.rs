@@ -76,6 +76,15 @@ impl Entry {
                 .flatten(),
         }
     }
+
+    /// Notes an authenticated request at `now` and hands out the caller.
+    fn seen_at(&self, now: DateTime<Utc>) -> Caller {
+        let secs = now.timestamp();
+        if self.last_seen.load(Ordering::Relaxed) < secs {
+            self.last_seen.store(secs, Ordering::Relaxed);
+        }
+        self.caller.clone()
+    }
 }
 
 impl std::fmt::Debug for Registry {
@@ -159,11 +168,15 @@ impl Registry {
         if !hash.valid_at(now) {
             return None;
         }
-        let secs = now.timestamp();
-        if entry.last_seen.load(Ordering::Relaxed) < secs {
-            entry.last_seen.store(secs, Ordering::Relaxed);
-        }
-        Some(entry.caller.clone())
+        Some(entry.seen_at(now))
+    }
+
+    /// The caller `id` stands for, if it still exists (a console session's request, which
+    /// counts as seen like a key's).
+    pub fn caller(&self, id: &CallerId) -> Option<Caller> {
+        let table = self.table();
+        let entry = table.entries.get(id)?;
+        Some(entry.seen_at(self.inner.clock.now()))
     }
 
     /// Every caller, by id.

@@ -165,6 +165,12 @@ pub const SETTINGS: &[Setting] = &[
     plain("VTENRICH_REDIS_NAMESPACE", "redis.namespace", Str),
     plain("VTENRICH_REDIS_MEMORY_TTL", "redis.memory_ttl", Duration),
     plain("VTENRICH_AUDIT_MAX_ENTRIES", "audit.max_entries", Int),
+    plain("VTENRICH_CONSOLE_ENABLED", "console.enabled", Bool),
+    plain(
+        "VTENRICH_CONSOLE_SESSION_TTL",
+        "console.session_ttl",
+        Duration,
+    ),
 ];
 
 /// The setting read from `var`.

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 pub use origin::{Origin, Origins};
 pub use report::render;
 pub use sections::{
-    AuditSettings, CacheSettings, CallerSettings, DataDir, DeferredSettings, LogFormat,
-    LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
+    AuditSettings, CacheSettings, CallerSettings, ConsoleSettings, DataDir, DeferredSettings,
+    LogFormat, LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
     VirusTotalSettings,
 };
 pub use sources::{Flags, Sources};
@@ -107,6 +107,8 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Audit log retention.
     pub audit: AuditSettings,
+    /// The web console.
+    pub console: ConsoleSettings,
     /// Where each value came from (for messages and `vtenrich config`).
     #[serde(skip)]
     pub origins: Origins,
@@ -142,6 +144,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             trusted_proxies: TrustedProxies::default(),
             audit: AuditSettings::default(),
+            console: ConsoleSettings::default(),
             origins: Origins::default(),
         }
     }

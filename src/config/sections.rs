@@ -321,6 +321,27 @@ impl Default for AuditSettings {
     }
 }
 
+/// The administrator's web console at `/console`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// Serve `/console` and its sign-in routes (`VTENRICH_CONSOLE_ENABLED`, default true).
+    pub enabled: bool,
+    /// How long a console session lasts after sign-in, however active
+    /// (`VTENRICH_CONSOLE_SESSION_TTL`, default 8h).
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: std::time::Duration,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_ttl: std::time::Duration::from_secs(8 * 3600),
+        }
+    }
+}
+
 /// Proxies whose `X-Forwarded-For` is believed (CIDRs; a bare address is one host). Written
 /// as a list in TOML or comma-separated (`VTENRICH_TRUSTED_PROXIES`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -48,6 +48,7 @@ impl Settings {
             ("cache.ttl", self.cache.ttl.is_zero()),
             ("cache.not_found_ttl", self.cache.not_found_ttl.is_zero()),
             ("header_read_timeout", self.header_read_timeout.is_zero()),
+            ("console.session_ttl", self.console.session_ttl.is_zero()),
         ] {
             rule(zero, format!("{} must be above zero", n(key)));
         }

@@ -11,6 +11,7 @@ use base64::Engine;
 use super::error::ApiError;
 use crate::caller::{Caller, Role};
 use crate::callers::Registry;
+use crate::console::Sessions;
 
 /// Whether a request without a key may use the API while callers exist.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct Callers {
     registry: Registry,
     policy: AuthPolicy,
     metrics_open: bool,
+    /// Console sessions, which stand for their caller when a request sends no key.
+    sessions: Option<Sessions>,
 }
 
 impl Callers {
@@ -40,7 +43,14 @@ impl Callers {
             registry,
             policy,
             metrics_open,
+            sessions: None,
         }
+    }
+
+    /// Also accepts console sessions (a session cookie, plus the CSRF token on changes).
+    pub fn with_sessions(mut self, sessions: Option<Sessions>) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     fn is_open(&self, path: &str) -> bool {
@@ -49,6 +59,8 @@ impl Callers {
             || path == "/docs"
             || path.starts_with("/docs/")
             || (self.metrics_open && path == "/metrics")
+            // The page, its files and the sign-in routes, which check the session themselves.
+            || (self.sessions.is_some() && (path == "/console" || path.starts_with("/console/")))
     }
 
     /// Lets the request through when no callers exist, the path is open, the policy allows
@@ -64,6 +76,18 @@ impl Callers {
             return Ok(());
         }
         let key = presented_key(request.headers()).filter(|k| !k.is_empty());
+        // A key wins over a cookie; without a key, a console session stands for its caller,
+        // so the API call is authorised and audited as the caller's own.
+        if key.is_none()
+            && let Some(found) = self.sessions.as_ref().and_then(|sessions| {
+                sessions.authorize(request.method(), request.headers(), &self.registry)
+            })
+        {
+            let caller = found?;
+            tracing::Span::current().record("caller", caller.as_str());
+            request.extensions_mut().insert(caller);
+            return Ok(());
+        }
         if key.is_none() && self.policy == AuthPolicy::AllowAnonymous {
             request.extensions_mut().insert(Caller::anonymous());
             return Ok(());

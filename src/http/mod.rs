@@ -39,7 +39,8 @@ pub(crate) use enrich::{IpText, enrich_one, record_on_span, who};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
-pub(crate) use extract::{ApiJson, ApiQuery};
+pub use extract::ApiJson;
+pub(crate) use extract::ApiQuery;
 pub use result::{EnrichResponse, ResultBody};
 
 use crate::audit::{AuditLog, SourceIp, source_ip};
@@ -81,6 +82,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Usage per day, caller, route and endpoint.
     pub usage: Usage,
+    /// The console's sessions; `None` when the console is off.
+    pub sessions: Option<crate::console::Sessions>,
 }
 
 /// HTTP-level settings.
@@ -113,6 +116,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(purge::purge))
         .routes(routes!(usage::usage))
         .merge(crate::integrations::routes())
+        .routes(routes!(
+            crate::console::signin::sign_in,
+            crate::console::signin::current_session,
+            crate::console::signin::sign_out
+        ))
 }
 
 /// The OpenAPI document, generated from the route registrations.
@@ -124,7 +132,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application router.
 pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router {
-    let (api, _) = api_routes().split_for_parts();
+    let (mut api, _) = api_routes().split_for_parts();
+    if state.sessions.is_some() {
+        api = api.merge(crate::console::pages());
+    }
     let doc = openapi();
     let mut app = api
         .route(

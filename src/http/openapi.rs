@@ -25,6 +25,7 @@ const WHEN: &str = "Checked only when the server has callers configured (`[[call
         (name = "admin", description = "Manage callers at runtime (callers with the `admin` role only)."),
         (name = "administration", description = "For admin callers: the audit log, cache purges."),
         (name = "integrations", description = "The misp-modules protocol, for MISP (see also `/v1/lookup` and `format`/`fields` for Dynatrace and Elastic)."),
+        (name = "console", description = "The web console's sign-in: a caller's key exchanged for a session cookie that stands for the caller on every API route (state-changing calls also send the session's CSRF token in `X-CSRF-Token`)."),
     )
 )]
 pub(super) struct ApiDoc;
@@ -62,6 +63,15 @@ impl Modify for CallerKeys {
                     )))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "vtenrich_session",
+                "The console's session cookie, set by `POST /console/session`. Accepted wherever \
+                 a caller key is, as that caller; a state-changing request with it also sends \
+                 the session's CSRF token in `X-CSRF-Token`.",
+            ))),
         );
     }
 }

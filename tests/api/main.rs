@@ -8,6 +8,7 @@ mod bad_requests;
 mod caller_caps;
 mod config_command;
 mod connections;
+mod console_session;
 mod corpus;
 mod demo;
 mod enrich_batch;

@@ -77,7 +77,7 @@ async fn the_served_document_and_swagger_ui_are_available() {
 }
 
 #[test]
-fn the_document_declares_the_three_ways_to_send_a_caller_key() {
+fn the_document_declares_the_three_ways_to_send_a_caller_key_and_the_console_session() {
     let doc = document();
     let schemes = &doc["components"]["securitySchemes"];
 
@@ -88,7 +88,10 @@ fn the_document_declares_the_three_ways_to_send_a_caller_key() {
     assert_eq!(schemes["api_key"]["name"], "X-API-Key");
     assert_eq!(schemes["basic"]["type"], "http");
     assert_eq!(schemes["basic"]["scheme"], "basic");
-    assert_eq!(schemes.as_object().unwrap().len(), 3);
+    assert_eq!(schemes["session"]["type"], "apiKey");
+    assert_eq!(schemes["session"]["in"], "cookie");
+    assert_eq!(schemes["session"]["name"], "vtenrich_session");
+    assert_eq!(schemes.as_object().unwrap().len(), 4);
     assert!(
         doc["security"].is_null(),
         "no global requirement: health stays open"
@@ -181,6 +184,17 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
             "/v1/usage",
             &["200", "401", "403", "422", "500", "503"],
         ),
+        (
+            "POST",
+            "/console/session",
+            &["200", "400", "401", "404", "415", "422", "500"],
+        ),
+        ("GET", "/console/session", &["200", "401", "404", "500"]),
+        (
+            "DELETE",
+            "/console/session",
+            &["204", "401", "403", "404", "500"],
+        ),
     ];
     let operations = operations(&doc);
     assert_eq!(
@@ -212,7 +226,9 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
                 "{method} {path} {status}"
             );
         }
-        let secured = !alternatives(&operation).is_empty();
+        // Sign-in's 401 is the wrong key in its body, not a missing credential.
+        let secured = !alternatives(&operation).is_empty()
+            || (method == "POST" && path == "/console/session");
         assert_eq!(
             secured,
             declared.contains("401"),
@@ -262,6 +278,10 @@ async fn the_declared_security_matches_what_the_server_enforces() {
 
         if alternatives.is_empty() {
             assert_ne!(anonymous.status(), 401, "{path} is declared open");
+        } else if alternatives == ["session"] {
+            // The console's session routes: a key is not a session.
+            assert_eq!(anonymous.status(), 401, "{path} without a session");
+            assert_eq!(with_key.status(), 401, "{path} with a key but no session");
         } else {
             assert_eq!(
                 alternatives,
