@@ -52,9 +52,14 @@ impl Topology {
         if settings.redis.url.is_none() {
             return Ok(single_node(settings, clock, metrics).await);
         }
-        let parts =
-            crate::redis::connect(&settings.redis, settings.limits(), clock, metrics.clone())
-                .await?;
+        let parts = crate::redis::connect(
+            &settings.redis,
+            settings.limits(),
+            settings.virustotal.arrival_margin,
+            clock,
+            metrics.clone(),
+        )
+        .await?;
         tracing::info!(
             failure_mode = ?settings.redis.failure_mode,
             expected_replicas = settings.redis.expected_replicas,
@@ -144,7 +149,8 @@ impl Topology {
 
 async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics) -> Topology {
     let store = open_store(settings, metrics).await;
-    let mut gate = LocalGate::new(settings.limits(), clock.clone());
+    let mut gate = LocalGate::new(settings.limits(), clock.clone())
+        .with_arrival_margin(settings.virustotal.arrival_margin);
     let mut ledger = LocalLedger::new(clock);
     if let Some(store) = &store {
         ledger.restore(

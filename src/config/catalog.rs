@@ -123,6 +123,11 @@ pub const SETTINGS: &[Setting] = &[
         "virustotal.quota_sync_interval",
         Duration,
     ),
+    plain(
+        "VTENRICH_VT_ARRIVAL_MARGIN",
+        "virustotal.arrival_margin",
+        Duration,
+    ),
     plain("VTENRICH_CACHE_TTL", "cache.ttl", Duration),
     plain(
         "VTENRICH_CACHE_NOT_FOUND_TTL",

@@ -180,6 +180,10 @@ pub struct VirusTotalSettings {
     /// How often to sync `overall_quotas` (`VTENRICH_VT_QUOTA_SYNC_INTERVAL`, default 10m).
     #[serde(with = "humantime_serde")]
     pub quota_sync_interval: Duration,
+    /// How long past 60 s both quota gates keep a grant in the minute window, for network
+    /// jitter between grant and arrival (`VTENRICH_VT_ARRIVAL_MARGIN`, default 1s).
+    #[serde(with = "humantime_serde")]
+    pub arrival_margin: Duration,
 }
 
 impl VirusTotalSettings {
@@ -269,6 +273,7 @@ impl Default for VirusTotalSettings {
             too_many_requests_backoff: Duration::from_secs(60),
             user_id: None,
             quota_sync_interval: Duration::from_secs(600),
+            arrival_margin: crate::quota::DEFAULT_ARRIVAL_MARGIN,
         }
     }
 }

@@ -90,17 +90,21 @@ impl Default for RedisOptions {
     }
 }
 
-/// Connects to `settings.url` and builds the parts with the default options.
+/// Connects to `settings.url` and builds the parts with the default options (but the
+/// configured arrival margin).
 ///
 /// An unreachable Redis is not an error: the replica starts offline (on its share) and joins the
 /// fleet when Redis answers. A missing or malformed URL or a bad namespace is.
 pub async fn connect(
     settings: &RedisSettings,
     limits: Limits,
+    arrival_margin: Duration,
     clock: SharedClock,
     metrics: Metrics,
 ) -> anyhow::Result<RedisParts> {
-    connect_with(settings, limits, clock, metrics, RedisOptions::default()).await
+    let mut options = RedisOptions::default();
+    options.gate.arrival_margin = arrival_margin;
+    connect_with(settings, limits, clock, metrics, options).await
 }
 
 /// [`connect`] with explicit options (tests shorten timeouts and use the injected clock).
@@ -141,7 +145,7 @@ pub async fn connect_with(
     }
 
     let gate = RedisGate::start(
-        QuotaScript::new(keys.clone(), limits),
+        QuotaScript::new(keys.clone(), limits, options.gate.arrival_margin),
         backend.clone(),
         clock.clone(),
         settings.failure_mode,

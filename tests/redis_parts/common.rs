@@ -55,6 +55,7 @@ pub fn options() -> RedisOptions {
             time: ScriptTime::Clock,
             refresh_every: Duration::from_millis(200),
             probe_every: Duration::from_millis(100),
+            ..GateOptions::default()
         },
     }
 }
