@@ -24,7 +24,7 @@ pub use origin::{Origin, Origins};
 pub use report::render;
 pub use sections::{
     AuditSettings, CacheSettings, CallerSettings, DataDir, DeferredSettings, LogFormat,
-    LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
+    LogSettings, RedisFailureMode, RedisMode, RedisSettings, StoreSettings, TrustedProxies,
     VirusTotalSettings,
 };
 pub use sources::{Flags, Sources};

@@ -4,8 +4,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
-
+use super::connection::Conn;
 use crate::metrics::Metrics;
 
 /// Why a Redis call failed.
@@ -25,14 +24,14 @@ pub enum BackendError {
 /// One multiplexed, self-reconnecting connection shared by the gate, the tier and the lock.
 #[derive(Clone)]
 pub struct Backend {
-    conn: ConnectionManager,
+    conn: Conn,
     timeout: Duration,
     metrics: Metrics,
 }
 
 impl Backend {
     /// Wraps `conn`; every call gives up after `timeout`.
-    pub fn new(conn: ConnectionManager, timeout: Duration, metrics: Metrics) -> Self {
+    pub fn new(conn: Conn, timeout: Duration, metrics: Metrics) -> Self {
         Self {
             conn,
             timeout,
@@ -44,7 +43,7 @@ impl Backend {
     /// whether Redis answered.
     pub async fn run<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         // The manager's own timeouts cover one connection attempt or one response; this one

@@ -8,6 +8,7 @@
 //! - `callers`: the runtime callers, shared by the fleet.
 //! - `audit`: the fleet's audit log, a capped stream.
 //! - `keys`: key names under the account's hash tag.
+//! - `connection`: one handle on a node (plain or TLS), a Cluster or a Sentinel's master.
 //! - `backend`: the connection, with every call bounded in time.
 //!
 //! Redis down never fails open: the gate decides offline on a share of the limits
@@ -17,6 +18,7 @@
 mod audit;
 mod backend;
 mod callers;
+mod connection;
 mod gate;
 mod keys;
 mod lock;
@@ -25,13 +27,10 @@ mod tier;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use secrecy::ExposeSecret;
-
 pub use audit::RedisAudit;
 pub use backend::{Backend, BackendError, WarnLimiter};
 pub use callers::RedisCallers;
+pub use connection::Conn;
 pub use gate::{
     BlockFor, Call, GateOptions, Op, QuotaScript, RedisGate, Reply, ScriptTime, Status,
 };
@@ -115,26 +114,8 @@ pub async fn connect_with(
     metrics: Metrics,
     options: RedisOptions,
 ) -> anyhow::Result<RedisParts> {
-    let url = settings
-        .url
-        .as_ref()
-        .context("VTENRICH_REDIS_URL is not set")?;
     let keys = Keys::new(&settings.namespace)?;
-    // The URL may hold a password: the error names the setting, never the value.
-    let client = redis::Client::open(url.expose_secret()).map_err(|err| {
-        anyhow::anyhow!(
-            "VTENRICH_REDIS_URL is not a valid Redis URL ({:?})",
-            err.kind()
-        )
-    })?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(options.call_timeout))
-        .set_response_timeout(Some(options.call_timeout))
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(options.call_timeout);
-    let conn = ConnectionManager::new_lazy_with_config(client, config)
-        .map_err(|err| anyhow::anyhow!("cannot set up the Redis connection ({:?})", err.kind()))?;
+    let conn = Conn::open(settings, options.call_timeout)?;
     let backend = Backend::new(conn, options.call_timeout, metrics.clone());
 
     let up = backend

@@ -8,6 +8,7 @@ mod support;
 
 mod common;
 mod gate;
+mod modes;
 mod outage;
 mod refund;
 mod script;

@@ -150,6 +150,8 @@ impl QuotaScript {
             Op::Add { .. } => "add",
             Op::Refund { .. } => "refund",
         };
+        // Every key is declared and shares the account's hash tag, so on a Cluster the whole
+        // script runs on the one master of that slot, atomically.
         let mut invocation = self.script.prepare_invoke();
         invocation
             .key(self.keys.minute())
