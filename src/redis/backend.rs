@@ -58,6 +58,30 @@ impl Backend {
         self.metrics.quota_backend_up.set(i64::from(result.is_ok()));
         result
     }
+
+    /// Behind Sentinel, waits until a replica holds the writes made so far on `conn` and
+    /// fails if none does in time; elsewhere does nothing.
+    ///
+    /// Why: replication is asynchronous, so a failover loses what the old master had not
+    /// passed on, and a grant it made would vanish from the minute log and the counts. A write
+    /// only counts once a replica has it; one no replica confirms fails like an unreachable
+    /// Redis, so the gate decides offline (counting at most once more, never once less).
+    pub async fn confirm(&self, conn: &mut Conn) -> redis::RedisResult<()> {
+        if !matches!(conn, Conn::Sentinel(_)) {
+            return Ok(());
+        }
+        // Half the call's time: the write itself had the other half.
+        let wait_ms = u64::try_from(self.timeout.as_millis() / 2).unwrap_or(u64::MAX);
+        let replicas: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(wait_ms.max(1))
+            .query_async(conn)
+            .await?;
+        if replicas < 1 {
+            return Err(std::io::Error::other("no replica confirmed the write").into());
+        }
+        Ok(())
+    }
 }
 
 /// Lets one warning through per period, so a Redis outage logs once in a while, not per call.

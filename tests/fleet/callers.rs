@@ -44,7 +44,13 @@ async fn a_caller_created_on_one_replica_is_accepted_by_the_others_within_two_se
     )
     .unwrap();
     let config = config.display().to_string();
-    let fleet = replicas(3, &sim, &redis, &[("VTENRICH_CONFIG", config.as_str())]).await;
+    let fleet = replicas(
+        3,
+        &sim,
+        &redis.url(),
+        &[("VTENRICH_CONFIG", config.as_str())],
+    )
+    .await;
     let (one, others) = (&fleet[0], [&fleet[1], &fleet[2]]);
 
     // Act: create on one.
@@ -97,7 +103,13 @@ async fn a_caller_created_on_one_replica_is_accepted_by_the_others_within_two_se
     )
     .await;
     let again_key = again["key"].as_str().unwrap().to_owned();
-    let restarted = replicas(1, &sim, &redis, &[("VTENRICH_CONFIG", config.as_str())]).await;
+    let restarted = replicas(
+        1,
+        &sim,
+        &redis.url(),
+        &[("VTENRICH_CONFIG", config.as_str())],
+    )
+    .await;
     assert_eq!(
         call(&restarted[0].base, "GET", "/v1/quota", &again_key, None)
             .await

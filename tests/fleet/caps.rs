@@ -26,7 +26,7 @@ async fn a_cap_of_three_is_not_exceeded_across_three_replicas() {
     let fleet = replicas(
         3,
         &sim,
-        &redis,
+        &redis.url(),
         &[
             ("VTENRICH_CONFIG", config.to_str().unwrap()),
             ("VTENRICH_EXPECTED_REPLICAS", "3"),
