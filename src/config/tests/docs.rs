@@ -115,6 +115,10 @@ fn the_settings_fields_and_the_settings_list_agree_both_ways() {
             ("VTENRICH_VT_USER_ID", "u"),
             ("VTENRICH_LOG_FORMAT", "json"),
             ("VTENRICH_REDIS_URL", "redis://127.0.0.1/"),
+            ("VTENRICH_REDIS_CA_FILE", "/ca.pem"),
+            ("VTENRICH_REDIS_CLIENT_CERT_FILE", "/client.pem"),
+            ("VTENRICH_REDIS_CLIENT_KEY_FILE", "/client-key.pem"),
+            ("VTENRICH_REDIS_SENTINEL_MASTER", "mymaster"),
             ("VTENRICH_RESERVE_INTERACTIVE", "5"),
         ],
     )
