@@ -13,6 +13,9 @@ pub struct RedisServer {
     port: u16,
     child: Option<Child>,
     role: Role,
+    /// Its working directory: a replica writes the RDB it receives there, and every server
+    /// loads a `dump.rdb` it finds in its directory at start.
+    dir: tempfile::TempDir,
 }
 
 /// What a server is started as.
@@ -53,6 +56,7 @@ impl RedisServer {
                 port,
                 child: None,
                 role: role.clone(),
+                dir: tempfile::tempdir().expect("temp dir"),
             };
             if server.spawn() {
                 return server;
@@ -67,6 +71,7 @@ impl RedisServer {
             port: free_port(),
             child: None,
             role: Role::Plain,
+            dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
@@ -145,7 +150,10 @@ impl RedisServer {
             Role::Tls(_) => command.args(["--port", "0", "--tls-port", &port]),
             _ => command.args(["--port", &port]),
         };
-        command.args(["--bind", "127.0.0.1"]);
+        command
+            .args(["--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(self.dir.path());
         if !matches!(self.role, Role::Sentinel(_)) {
             command.args(["--save", "", "--appendonly", "no"]);
         }
@@ -184,7 +192,12 @@ impl RedisServer {
             if let Ok(Some(_)) = child.try_wait() {
                 return false;
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if let Some(ours) = self.answered_by(child.id()) {
+                if !ours {
+                    // Another test's server holds the port (two probes were given the same
+                    // free port): ours cannot bind it; try another.
+                    break;
+                }
                 self.child = Some(child);
                 return true;
             }
@@ -193,6 +206,38 @@ impl RedisServer {
         let _ = child.kill();
         let _ = child.wait();
         false
+    }
+}
+
+impl RedisServer {
+    /// Whether the server answering on the port is process `pid`; `None` while nothing
+    /// answers. A TLS port cannot be asked in plain text: it counts as ours once it accepts
+    /// and the child is still running shortly after (it exits when the port is taken).
+    fn answered_by(&self, pid: u32) -> Option<bool> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        if matches!(self.role, Role::Tls(_)) {
+            std::thread::sleep(Duration::from_millis(100));
+            return Some(
+                std::process::Command::new("kill")
+                    .args(["-0", &pid.to_string()])
+                    .status()
+                    .is_ok_and(|s| s.success()),
+            );
+        }
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream.write_all(b"INFO server\r\n").ok()?;
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&reply).contains("\r\nexecutable:") {
+            let n = stream.read(&mut chunk).ok()?;
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&chunk[..n]);
+        }
+        let text = String::from_utf8_lossy(&reply);
+        Some(text.contains(&format!("\r\nprocess_id:{pid}\r\n")))
     }
 }
 
