@@ -118,6 +118,8 @@ pub struct MetricFamilies {
     pub audit_dropped: IntCounter,
     pub connections_open: IntGauge,
     pub connections_max: IntGauge,
+    /// Tokio tasks alive, read when scraped: a leak of tasks shows as steady growth.
+    pub runtime_tasks: IntGauge,
     pub connections_refused: IntCounterVec,
     pub connections_closed: IntCounterVec,
     /// Per caller (the label is a validated caller id; at most 1,000 callers exist).
@@ -449,6 +451,14 @@ impl Metrics {
                 )
                 .expect("ok"),
             ),
+            runtime_tasks: register(
+                &r,
+                IntGauge::new(
+                    "vtenrich_runtime_tasks",
+                    "Tokio tasks alive when scraped (steady growth means a task leak).",
+                )
+                .expect("ok"),
+            ),
             connections_refused: counter_vec(
                 &r,
                 "connections_refused_total",
@@ -541,6 +551,11 @@ impl Metrics {
 
     /// The registry in Prometheus text exposition format.
     pub fn render(&self) -> String {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let alive = runtime.metrics().num_alive_tasks();
+            self.runtime_tasks
+                .set(i64::try_from(alive).unwrap_or(i64::MAX));
+        }
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)

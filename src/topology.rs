@@ -34,7 +34,8 @@ pub enum Topology {
     },
     /// Replicas sharing one VirusTotal key through Redis.
     Fleet {
-        parts: RedisParts,
+        /// Boxed: the Redis parts are much larger than the single node's.
+        parts: Box<RedisParts>,
         /// The fleet's audit stream.
         audit: Arc<dyn AuditBackend>,
         /// The fleet's per-day usage hashes.
@@ -55,9 +56,14 @@ impl Topology {
         if settings.redis.url.is_none() {
             return Ok(single_node(settings, clock, metrics).await);
         }
-        let parts =
-            crate::redis::connect(&settings.redis, settings.limits(), clock, metrics.clone())
-                .await?;
+        let parts = crate::redis::connect(
+            &settings.redis,
+            settings.limits(),
+            settings.virustotal.arrival_margin,
+            clock,
+            metrics.clone(),
+        )
+        .await?;
         tracing::info!(
             failure_mode = ?settings.redis.failure_mode,
             expected_replicas = settings.redis.expected_replicas,
@@ -66,7 +72,7 @@ impl Topology {
         Ok(Self::Fleet {
             audit: Arc::new(parts.audit(settings.audit.max_entries)),
             usage: Arc::new(parts.usage()),
-            parts,
+            parts: Box::new(parts),
             memory_ttl: settings.redis.memory_ttl,
         })
     }
@@ -159,7 +165,8 @@ impl Topology {
 
 async fn single_node(settings: &Settings, clock: SharedClock, metrics: &Metrics) -> Topology {
     let store = open_store(settings, metrics).await;
-    let mut gate = LocalGate::new(settings.limits(), clock.clone());
+    let mut gate = LocalGate::new(settings.limits(), clock.clone())
+        .with_arrival_margin(settings.virustotal.arrival_margin);
     let mut ledger = LocalLedger::new(clock);
     if let Some(store) = &store {
         ledger.restore(

@@ -124,6 +124,11 @@ pub const SETTINGS: &[Setting] = &[
         "virustotal.quota_sync_interval",
         Duration,
     ),
+    plain(
+        "VTENRICH_VT_ARRIVAL_MARGIN",
+        "virustotal.arrival_margin",
+        Duration,
+    ),
     plain("VTENRICH_CACHE_TTL", "cache.ttl", Duration),
     plain(
         "VTENRICH_CACHE_NOT_FOUND_TTL",
@@ -160,6 +165,27 @@ pub const SETTINGS: &[Setting] = &[
         "VTENRICH_REDIS_FAILURE_MODE",
         "redis.failure_mode",
         Choice(&["local_share", "closed"]),
+    ),
+    plain(
+        "VTENRICH_REDIS_MODE",
+        "redis.mode",
+        Choice(&["standalone", "cluster", "sentinel"]),
+    ),
+    plain("VTENRICH_REDIS_CA_FILE", "redis.ca_file", Str),
+    plain(
+        "VTENRICH_REDIS_CLIENT_CERT_FILE",
+        "redis.client_cert_file",
+        Str,
+    ),
+    plain(
+        "VTENRICH_REDIS_CLIENT_KEY_FILE",
+        "redis.client_key_file",
+        Str,
+    ),
+    plain(
+        "VTENRICH_REDIS_SENTINEL_MASTER",
+        "redis.sentinel_master",
+        Str,
     ),
     plain("VTENRICH_EXPECTED_REPLICAS", "redis.expected_replicas", Int),
     plain("VTENRICH_REDIS_NAMESPACE", "redis.namespace", Str),

@@ -24,8 +24,8 @@ pub use origin::{Origin, Origins};
 pub use report::render;
 pub use sections::{
     AuditSettings, CacheSettings, CallerSettings, ConsoleSettings, DataDir, DeferredSettings,
-    LogFormat, LogSettings, RedisFailureMode, RedisSettings, StoreSettings, TrustedProxies,
-    VirusTotalSettings,
+    LogFormat, LogSettings, RedisFailureMode, RedisMode, RedisSettings, StoreSettings,
+    TrustedProxies, VirusTotalSettings,
 };
 pub use sources::{Flags, Sources};
 pub use validate::EXAMPLE_CALLER_KEYS;

@@ -111,13 +111,39 @@ pub enum RedisFailureMode {
     Closed,
 }
 
+/// How the Redis behind `VTENRICH_REDIS_URL` is deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisMode {
+    /// One node (or a managed endpoint that hides its replicas): one `redis://` or `rediss://` URL.
+    #[default]
+    Standalone,
+    /// Redis Cluster: the URL is a comma list of seed nodes.
+    Cluster,
+    /// Sentinel: the URL is a comma list of sentinels, which name the master of
+    /// `sentinel_master`.
+    Sentinel,
+}
+
 /// Redis scale-out settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
-    /// `redis://` URL; unset means single-node (`VTENRICH_REDIS_URL`). May hold a password.
+    /// `redis://` or `rediss://` URL, or a comma list of them (cluster seeds, sentinels);
+    /// unset means single-node (`VTENRICH_REDIS_URL`). May hold a password.
     #[serde(serialize_with = "secret_state")]
     pub url: Option<SecretString>,
+    /// `standalone`, `cluster` or `sentinel` (`VTENRICH_REDIS_MODE`, default `standalone`).
+    pub mode: RedisMode,
+    /// PEM file of the CA that signed the servers' certificates, for `rediss://`
+    /// (`VTENRICH_REDIS_CA_FILE`; unset: the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (`VTENRICH_REDIS_CLIENT_CERT_FILE`; with the key).
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate (`VTENRICH_REDIS_CLIENT_KEY_FILE`).
+    pub client_key_file: Option<PathBuf>,
+    /// The master set the sentinels watch, in sentinel mode (`VTENRICH_REDIS_SENTINEL_MASTER`).
+    pub sentinel_master: Option<String>,
     /// `local_share` or `closed` (`VTENRICH_REDIS_FAILURE_MODE`, default `local_share`).
     pub failure_mode: RedisFailureMode,
     /// Replicas sharing the key; each gets 1/N of the limits while Redis is down
@@ -136,6 +162,11 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: None,
+            mode: RedisMode::Standalone,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            sentinel_master: None,
             failure_mode: RedisFailureMode::LocalShare,
             expected_replicas: 1,
             namespace: "vtenrich".to_owned(),
@@ -180,6 +211,10 @@ pub struct VirusTotalSettings {
     /// How often to sync `overall_quotas` (`VTENRICH_VT_QUOTA_SYNC_INTERVAL`, default 10m).
     #[serde(with = "humantime_serde")]
     pub quota_sync_interval: Duration,
+    /// How long past 60 s both quota gates keep a grant in the minute window, for network
+    /// jitter between grant and arrival (`VTENRICH_VT_ARRIVAL_MARGIN`, default 1s).
+    #[serde(with = "humantime_serde")]
+    pub arrival_margin: Duration,
 }
 
 impl VirusTotalSettings {
@@ -269,6 +304,7 @@ impl Default for VirusTotalSettings {
             too_many_requests_backoff: Duration::from_secs(60),
             user_id: None,
             quota_sync_interval: Duration::from_secs(600),
+            arrival_margin: crate::quota::DEFAULT_ARRIVAL_MARGIN,
         }
     }
 }

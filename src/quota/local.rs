@@ -18,11 +18,12 @@ use super::windows::{DayKey, MonthKey, day_key, month_key, next_day_reset, next_
 use super::*;
 use crate::clock::SharedClock;
 
-/// The minute window, plus a second of margin: the gate sees grant times, VirusTotal counts
-/// arrival times, and a call granted 60 s after another may arrive less than 60 s after it
-/// when the earlier one was slower on the way. One second of slack keeps every 60 s window of
+/// The minute window VirusTotal counts in; the gate adds the arrival margin to it: the gate
+/// sees grant times, VirusTotal counts arrival times, and a call granted 60 s after another
+/// may arrive less than 60 s after it when the earlier one was slower on the way. The margin
+/// (default one second, [`super::DEFAULT_ARRIVAL_MARGIN`]) keeps every 60 s window of
 /// arrivals within the rate.
-const MINUTE: TimeDelta = TimeDelta::seconds(61);
+const VT_MINUTE: TimeDelta = TimeDelta::seconds(60);
 
 /// A quota gate counting the calls of this process only.
 pub struct LocalGate {
@@ -52,6 +53,8 @@ struct State {
     month_used: u64,
     blocked_until: Option<DateTime<Utc>>,
     source: CountSource,
+    /// The minute plus the arrival margin: how long a grant occupies its slot.
+    window: TimeDelta,
 }
 
 /// What a caller may do right now.
@@ -149,6 +152,7 @@ impl LocalGate {
             month_used: 0,
             blocked_until: None,
             source: CountSource::Local,
+            window: window(super::DEFAULT_ARRIVAL_MARGIN),
         };
         Self {
             limits,
@@ -158,6 +162,12 @@ impl LocalGate {
             changed: Notify::new(),
             waiters: Waiters::default(),
         }
+    }
+
+    /// Keeps each grant in the minute window for `margin` beyond 60 s (see [`VT_MINUTE`]).
+    pub fn with_arrival_margin(self, margin: Duration) -> Self {
+        self.state().window = window(margin);
+        self
     }
 
     /// The limits this gate enforces.
@@ -187,6 +197,11 @@ impl LocalGate {
     }
 }
 
+/// How long a grant occupies its minute slot with `margin` of arrival jitter.
+fn window(margin: Duration) -> TimeDelta {
+    VT_MINUTE + TimeDelta::from_std(margin).unwrap_or(TimeDelta::zero())
+}
+
 impl State {
     fn counts(&self) -> UsedCounts {
         UsedCounts {
@@ -213,7 +228,11 @@ impl State {
             self.blocked_until = None;
         }
         if self.in_order {
-            while self.grants.front().is_some_and(|at| *at <= now - MINUTE) {
+            while self
+                .grants
+                .front()
+                .is_some_and(|at| *at <= now - self.window)
+            {
                 self.grants.pop_front();
             }
         }
@@ -227,14 +246,14 @@ impl State {
             let aged = self
                 .grants
                 .iter()
-                .take_while(|at| **at <= now - MINUTE)
+                .take_while(|at| **at <= now - self.window)
                 .count();
-            let oldest = self.grants.get(aged).map(|at| *at + MINUTE);
+            let oldest = self.grants.get(aged).map(|at| *at + self.window);
             return (self.grants.len() - aged, oldest);
         }
         // Grants after `now` (the clock stepped back) still count: they really happened.
-        let in_window = || self.grants.iter().filter(|at| **at > now - MINUTE);
-        let frees_at = in_window().min().map(|oldest| *oldest + MINUTE);
+        let in_window = || self.grants.iter().filter(|at| **at > now - self.window);
+        let frees_at = in_window().min().map(|oldest| *oldest + self.window);
         (in_window().count(), frees_at)
     }
 
@@ -408,6 +427,10 @@ impl QuotaGate for LocalGate {
         }
     }
 }
+
+/// The window with the default arrival margin, as the tests see it.
+#[cfg(test)]
+const MINUTE: TimeDelta = TimeDelta::seconds(61);
 
 #[cfg(test)]
 mod refund_tests;

@@ -240,6 +240,11 @@ pub trait QuotaGate: Send + Sync + 'static {
     fn snapshot(&self) -> QuotaSnapshot;
 }
 
+/// How long past 60 s both gates keep a grant in the minute window by default: VirusTotal
+/// counts a call when it arrives, the gates when they grant it, and network jitter can bring
+/// a later grant closer to an earlier one on arrival (`VTENRICH_VT_ARRIVAL_MARGIN`).
+pub const DEFAULT_ARRIVAL_MARGIN: Duration = Duration::from_secs(1);
+
 /// Limits of the VirusTotal key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

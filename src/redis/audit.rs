@@ -54,6 +54,8 @@ impl AuditBackend for RedisAudit {
                 .arg(bytes)
                 .ignore();
         }
+        // One stream key under the account's hash tag: on a Cluster the pipeline goes whole
+        // to the master of its slot.
         self.backend
             .run(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
             .await?;

@@ -4,8 +4,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
-
+use super::connection::Conn;
 use crate::metrics::Metrics;
 
 /// Why a Redis call failed.
@@ -25,14 +24,14 @@ pub enum BackendError {
 /// One multiplexed, self-reconnecting connection shared by the gate, the tier and the lock.
 #[derive(Clone)]
 pub struct Backend {
-    conn: ConnectionManager,
+    conn: Conn,
     timeout: Duration,
     metrics: Metrics,
 }
 
 impl Backend {
     /// Wraps `conn`; every call gives up after `timeout`.
-    pub fn new(conn: ConnectionManager, timeout: Duration, metrics: Metrics) -> Self {
+    pub fn new(conn: Conn, timeout: Duration, metrics: Metrics) -> Self {
         Self {
             conn,
             timeout,
@@ -44,7 +43,7 @@ impl Backend {
     /// whether Redis answered.
     pub async fn run<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         // The manager's own timeouts cover one connection attempt or one response; this one
@@ -58,6 +57,30 @@ impl Backend {
         // Redis that answers errors either.
         self.metrics.quota_backend_up.set(i64::from(result.is_ok()));
         result
+    }
+
+    /// Behind Sentinel, waits until a replica holds the writes made so far on `conn` and
+    /// fails if none does in time; elsewhere does nothing.
+    ///
+    /// Why: replication is asynchronous, so a failover loses what the old master had not
+    /// passed on, and a grant it made would vanish from the minute log and the counts. A write
+    /// only counts once a replica has it; one no replica confirms fails like an unreachable
+    /// Redis, so the gate decides offline (counting at most once more, never once less).
+    pub async fn confirm(&self, conn: &mut Conn) -> redis::RedisResult<()> {
+        if !matches!(conn, Conn::Sentinel(_)) {
+            return Ok(());
+        }
+        // Half the call's time: the write itself had the other half.
+        let wait_ms = u64::try_from(self.timeout.as_millis() / 2).unwrap_or(u64::MAX);
+        let replicas: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(wait_ms.max(1))
+            .query_async(conn)
+            .await?;
+        if replicas < 1 {
+            return Err(std::io::Error::other("no replica confirmed the write").into());
+        }
+        Ok(())
     }
 }
 

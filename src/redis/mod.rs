@@ -9,6 +9,7 @@
 //! - `audit`: the fleet's audit log, a capped stream.
 //! - `usage`: the fleet's usage counts, per-day hashes.
 //! - `keys`: key names under the account's hash tag.
+//! - `connection`: one handle on a node (plain or TLS), a Cluster or a Sentinel's master.
 //! - `backend`: the connection, with every call bounded in time.
 //!
 //! Redis down never fails open: the gate decides offline on a share of the limits
@@ -18,6 +19,7 @@
 mod audit;
 mod backend;
 mod callers;
+mod connection;
 mod gate;
 mod keys;
 mod lock;
@@ -27,13 +29,10 @@ mod usage;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use secrecy::ExposeSecret;
-
 pub use audit::RedisAudit;
 pub use backend::{Backend, BackendError, WarnLimiter};
 pub use callers::RedisCallers;
+pub use connection::Conn;
 pub use gate::{
     BlockFor, Call, GateOptions, Op, QuotaScript, RedisGate, Reply, ScriptTime, Status,
 };
@@ -98,17 +97,21 @@ impl Default for RedisOptions {
     }
 }
 
-/// Connects to `settings.url` and builds the parts with the default options.
+/// Connects to `settings.url` and builds the parts with the default options (but the
+/// configured arrival margin).
 ///
 /// An unreachable Redis is not an error: the replica starts offline (on its share) and joins the
 /// fleet when Redis answers. A missing or malformed URL or a bad namespace is.
 pub async fn connect(
     settings: &RedisSettings,
     limits: Limits,
+    arrival_margin: Duration,
     clock: SharedClock,
     metrics: Metrics,
 ) -> anyhow::Result<RedisParts> {
-    connect_with(settings, limits, clock, metrics, RedisOptions::default()).await
+    let mut options = RedisOptions::default();
+    options.gate.arrival_margin = arrival_margin;
+    connect_with(settings, limits, clock, metrics, options).await
 }
 
 /// [`connect`] with explicit options (tests shorten timeouts and use the injected clock).
@@ -119,26 +122,8 @@ pub async fn connect_with(
     metrics: Metrics,
     options: RedisOptions,
 ) -> anyhow::Result<RedisParts> {
-    let url = settings
-        .url
-        .as_ref()
-        .context("VTENRICH_REDIS_URL is not set")?;
     let keys = Keys::new(&settings.namespace)?;
-    // The URL may hold a password: the error names the setting, never the value.
-    let client = redis::Client::open(url.expose_secret()).map_err(|err| {
-        anyhow::anyhow!(
-            "VTENRICH_REDIS_URL is not a valid Redis URL ({:?})",
-            err.kind()
-        )
-    })?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(options.call_timeout))
-        .set_response_timeout(Some(options.call_timeout))
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(options.call_timeout);
-    let conn = ConnectionManager::new_lazy_with_config(client, config)
-        .map_err(|err| anyhow::anyhow!("cannot set up the Redis connection ({:?})", err.kind()))?;
+    let conn = Conn::open(settings, options.call_timeout)?;
     let backend = Backend::new(conn, options.call_timeout, metrics.clone());
 
     let up = backend
@@ -149,7 +134,7 @@ pub async fn connect_with(
     }
 
     let gate = RedisGate::start(
-        QuotaScript::new(keys.clone(), limits),
+        QuotaScript::new(keys.clone(), limits, options.gate.arrival_margin),
         backend.clone(),
         clock.clone(),
         settings.failure_mode,

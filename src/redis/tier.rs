@@ -42,7 +42,8 @@ impl SecondTier for RedisTier {
             return Vec::new();
         }
         let keys: Vec<String> = ips.iter().map(|ip| self.keys.entry(*ip)).collect();
-        // One MGET for the whole batch: one round trip however many misses it has.
+        // One MGET for the whole batch: one round trip however many misses it has. On a
+        // Cluster it works because every entry shares the account's hash tag (one slot).
         let result = self
             .backend
             .run(|mut conn| async move {

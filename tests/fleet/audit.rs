@@ -48,7 +48,7 @@ async fn redis_an_entry_written_on_one_replica_is_listed_by_the_other() {
     let fleet = replicas(
         2,
         &sim,
-        &redis,
+        &redis.url(),
         &[("VTENRICH_CONFIG", file.to_str().unwrap())],
     )
     .await;

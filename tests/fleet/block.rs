@@ -14,7 +14,13 @@ async fn redis_a_block_set_by_one_replicas_429_stops_the_other_two() {
     let sim = simulator(None, None).await;
     sim.set_quota_exceeded(true);
     let redis = RedisServer::start();
-    let fleet = replicas(3, &sim, &redis, &[("VTENRICH_EXPECTED_REPLICAS", "3")]).await;
+    let fleet = replicas(
+        3,
+        &sim,
+        &redis.url(),
+        &[("VTENRICH_EXPECTED_REPLICAS", "3")],
+    )
+    .await;
     let ips = known_addresses(8, 3);
 
     // Act: A meets VirusTotal's 429; B and C are asked for other new addresses.
@@ -71,7 +77,7 @@ async fn redis_an_observable_deferred_by_one_replica_is_filled_once_in_the_backg
     let fleet = replicas(
         2,
         &sim,
-        &redis,
+        &redis.url(),
         &[
             ("VTENRICH_EXPECTED_REPLICAS", "2"),
             ("VTENRICH_VT_TOO_MANY_REQUESTS_BACKOFF", "3s"),

@@ -34,7 +34,13 @@ async fn redis_a_caller_created_on_one_replica_is_accepted_by_the_others_within_
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config = callers_config(dir.path(), &[("ops", ADMIN_KEY, "role = \"admin\"")]);
-    let fleet = replicas(3, &sim, &redis, &[("VTENRICH_CONFIG", config.as_str())]).await;
+    let fleet = replicas(
+        3,
+        &sim,
+        &redis.url(),
+        &[("VTENRICH_CONFIG", config.as_str())],
+    )
+    .await;
     let (one, others) = (&fleet[0], [&fleet[1], &fleet[2]]);
 
     // Act: create on one.
@@ -87,7 +93,13 @@ async fn redis_a_caller_created_on_one_replica_is_accepted_by_the_others_within_
     )
     .await;
     let again_key = again["key"].as_str().unwrap().to_owned();
-    let restarted = replicas(1, &sim, &redis, &[("VTENRICH_CONFIG", config.as_str())]).await;
+    let restarted = replicas(
+        1,
+        &sim,
+        &redis.url(),
+        &[("VTENRICH_CONFIG", config.as_str())],
+    )
+    .await;
     assert_eq!(
         call(&restarted[0].base, "GET", "/v1/quota", &again_key, None)
             .await

@@ -15,7 +15,7 @@ async fn redis_a_cap_of_three_is_not_exceeded_across_three_replicas() {
     let fleet = replicas(
         3,
         &sim,
-        &redis,
+        &redis.url(),
         &[
             ("VTENRICH_CONFIG", config.as_str()),
             ("VTENRICH_EXPECTED_REPLICAS", "3"),

@@ -3,6 +3,7 @@
 //! observable, and through a Redis outage spend no more than their shares.
 //!
 //! - `load`: a randomised concurrent load on three replicas under a 4/min, 20/day key.
+//! - `failover`: the same load through a Sentinel failover.
 //! - `caps`: a caller's daily cap counted for the whole fleet.
 //! - `block`: a 429 seen by one replica, and a background fill, act for the whole fleet.
 //! - `callers`: a caller created or removed on one replica reaches the others within 2 s.
@@ -18,6 +19,7 @@ mod block;
 mod callers;
 mod caps;
 mod demo;
+mod failover;
 mod load;
 mod outage;
 mod usage;
@@ -51,19 +53,20 @@ async fn simulator(per_minute: Option<u32>, per_day: Option<u64>) -> Simulator {
     .expect("the simulator starts")
 }
 
-/// Starts `n` replicas sharing `redis` in front of `sim`, with `vars` on top of the basics.
+/// Starts `n` replicas sharing the Redis at `redis_url` in front of `sim`, with `vars` on
+/// top of the basics.
 async fn replicas(
     n: usize,
     sim: &Simulator,
-    redis: &RedisServer,
+    redis_url: &str,
     vars: &[(&str, &str)],
 ) -> Vec<Service> {
-    let (base_url, redis_url) = (sim.base_url().to_string(), redis.url());
+    let base_url = sim.base_url().to_string();
     let mut all = vec![
         ("VTENRICH_VT_API_KEY", KEY),
         ("VTENRICH_VT_BASE_URL", base_url.as_str()),
         ("VTENRICH_DATA_DIR", "none"),
-        ("VTENRICH_REDIS_URL", redis_url.as_str()),
+        ("VTENRICH_REDIS_URL", redis_url),
         ("VTENRICH_REDIS_NAMESPACE", NS),
     ];
     all.extend_from_slice(vars);

@@ -99,7 +99,7 @@ async fn outage_run(outage: Outage) -> OutageRun {
     let fleet = replicas(
         3,
         &sim,
-        &redis,
+        &redis.url(),
         &[
             ("VTENRICH_VT_RATE_PER_MINUTE", "30"),
             ("VTENRICH_VT_DAILY_QUOTA", "60"),
@@ -249,7 +249,7 @@ async fn redis_closed_mode_makes_no_upstream_call_without_redis() {
     let fleet = replicas(
         2,
         &sim,
-        &redis,
+        &redis.url(),
         &[
             ("VTENRICH_REDIS_FAILURE_MODE", "closed"),
             ("VTENRICH_EXPECTED_REPLICAS", "2"),

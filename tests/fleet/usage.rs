@@ -29,7 +29,7 @@ async fn redis_usage_sums_across_replicas_and_any_replica_answers_for_the_fleet(
     let fleet = replicas(
         3,
         &sim,
-        &redis,
+        &redis.url(),
         &[
             ("VTENRICH_CONFIG", config.as_str()),
             ("VTENRICH_EXPECTED_REPLICAS", "3"),

@@ -11,7 +11,9 @@ use vtenrich::config::{RedisFailureMode, RedisSettings};
 use vtenrich::enrich::{FleetLock, SecondTier};
 use vtenrich::metrics::Metrics;
 use vtenrich::quota::{Denied, Grant, Limits, Priority, QuotaGate};
-use vtenrich::redis::{GateOptions, Keys, RedisOptions, ScriptTime, connect_with};
+use vtenrich::redis::{
+    GateOptions, Keys, RedisAudit, RedisCallers, RedisOptions, ScriptTime, connect_with,
+};
 
 pub use crate::support::redis_keys::{all_keys, counter, pttl};
 use crate::support::redis_server::RedisServer;
@@ -55,6 +57,7 @@ pub fn options() -> RedisOptions {
             time: ScriptTime::Clock,
             refresh_every: Duration::from_millis(200),
             probe_every: Duration::from_millis(100),
+            ..GateOptions::default()
         },
     }
 }
@@ -89,23 +92,12 @@ impl Fleet {
 
     /// A replica of `replicas` sharing the server, deciding in `mode` while it is away.
     pub async fn replica(&self, mode: RedisFailureMode, replicas: u32, limits: Limits) -> Replica {
-        let metrics = Metrics::new();
-        let parts = connect_with(
+        Replica::connect(
             &settings(&self.server.url(), mode, replicas),
+            &self.clock,
             limits,
-            Arc::new(self.clock.clone()),
-            metrics.clone(),
-            options(),
         )
         .await
-        .expect("connect builds the parts");
-        Replica {
-            gate: parts.gate,
-            tier: parts.tier,
-            lock: parts.lock,
-            metrics,
-            clock: self.clock.clone(),
-        }
     }
 
     /// A `local_share` replica of `replicas` at 4 calls a minute and 100 a day that has spent
@@ -138,11 +130,46 @@ pub struct Replica {
     pub gate: Arc<dyn QuotaGate>,
     pub tier: Arc<dyn SecondTier>,
     pub lock: Arc<dyn FleetLock>,
+    pub callers: RedisCallers,
+    pub audit: RedisAudit,
     pub metrics: Metrics,
     clock: ManualClock,
 }
 
 impl Replica {
+    /// A replica on any Redis `settings` name (a node, TLS, a cluster, sentinels).
+    pub async fn connect(settings: &RedisSettings, clock: &ManualClock, limits: Limits) -> Self {
+        Self::connect_with(settings, clock, limits, options()).await
+    }
+
+    /// [`Replica::connect`] with other options than the tests' usual ones.
+    pub async fn connect_with(
+        settings: &RedisSettings,
+        clock: &ManualClock,
+        limits: Limits,
+        options: RedisOptions,
+    ) -> Self {
+        let metrics = Metrics::new();
+        let parts = connect_with(
+            settings,
+            limits,
+            Arc::new(clock.clone()),
+            metrics.clone(),
+            options,
+        )
+        .await
+        .expect("connect builds the parts");
+        Replica {
+            audit: parts.audit(1_000),
+            gate: parts.gate,
+            tier: parts.tier,
+            lock: parts.lock,
+            callers: parts.callers,
+            metrics,
+            clock: clock.clone(),
+        }
+    }
+
     /// Whether this replica decides offline (Redis unreachable), from its metrics.
     pub fn offline(&self) -> bool {
         self.metrics.quota_fallback_active.get() == 1

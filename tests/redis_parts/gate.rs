@@ -39,11 +39,12 @@ async fn redis_two_replicas_never_grant_more_than_the_rate_in_any_60_s_window() 
         }));
     }
 
-    // 4 slots a minute for 14 waiters: 4 at 0 s, 60 s and 120 s, the last 2 at 180 s. The
+    // 4 slots a minute for 14 waiters, each slot held 61 s (60 s plus the arrival margin)
+    // and the clock moving in 5 s steps: 4 at 0 s, 65 s and 130 s, the last 2 at 195 s. The
     // clock moves only once the grants due by now have happened (and no more), so each is
     // recorded at the time the script granted it.
     for step in 0..=40 {
-        let due = (4 * (step / 12 + 1)).min(14);
+        let due = (4 * (step / 13 + 1)).min(14);
         let count = || grants.lock().unwrap().len();
         eventually(&format!("{due} grants by {} s", step * 5), || {
             count() >= due
@@ -94,7 +95,11 @@ async fn redis_a_slot_taken_by_one_replica_is_denied_to_the_other_with_the_fleet
     let denied = b.ask_now().await.unwrap_err();
 
     assert_eq!(denied.reason, DenyReason::Minute);
-    assert_eq!(denied.retry_at, t0 + TimeDelta::seconds(60));
+    assert_eq!(
+        denied.retry_at,
+        t0 + TimeDelta::seconds(61),
+        "60 s plus the arrival margin"
+    );
     assert_eq!(
         b.gate.snapshot().minute.used,
         2,
@@ -118,7 +123,7 @@ async fn redis_a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhi
     let waiter = tokio::spawn(async move { gate.acquire(Priority::Interactive, None).await });
     settle().await;
     let calls_while_waiting = script_calls(&mut conn).await - calls_before;
-    fleet.clock.set(t0 + TimeDelta::seconds(60));
+    fleet.clock.set(t0 + TimeDelta::seconds(61));
     eventually("the waiter is granted once the slot frees", || {
         waiter.is_finished()
     })

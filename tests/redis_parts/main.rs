@@ -6,6 +6,7 @@ mod support;
 
 mod common;
 mod gate;
+mod modes;
 mod outage;
 mod refund;
 mod script;

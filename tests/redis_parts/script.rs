@@ -1,10 +1,11 @@
 //! The quota script's arithmetic, called directly with a "now" override: minute window
-//! boundaries, day and month resets, the blocked flag, adoption, idempotent pay-back.
+//! boundaries and the arrival margin, day and month resets, the blocked flag, adoption,
+//! idempotent pay-back.
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vtenrich::quota::{DenyReason, Limits};
+use vtenrich::quota::{DEFAULT_ARRIVAL_MARGIN, DenyReason, Limits};
 use vtenrich::redis::{BlockFor, Call, Keys, Op, QuotaScript, Reply, Status};
 
 use crate::common::{NS, all_keys, at, counter, limits, pttl};
@@ -20,10 +21,14 @@ struct Harness {
 
 impl Harness {
     async fn new(limits: Limits) -> Self {
+        Self::with_margin(limits, DEFAULT_ARRIVAL_MARGIN).await
+    }
+
+    async fn with_margin(limits: Limits, arrival_margin: Duration) -> Self {
         let server = RedisServer::start();
         let keys = Keys::new(NS).unwrap();
         Self {
-            script: QuotaScript::new(keys.clone(), limits),
+            script: QuotaScript::new(keys.clone(), limits, arrival_margin),
             conn: server.connection().await,
             keys,
             next: 0,
@@ -65,8 +70,11 @@ fn ms(n: i64) -> TimeDelta {
     TimeDelta::milliseconds(n)
 }
 
+/// How long a grant keeps its slot with the default margin: 60 s plus 1 s.
+const WINDOW_MS: i64 = 61_000;
+
 #[tokio::test]
-async fn redis_the_rate_goes_at_once_then_each_slot_frees_when_its_grant_turns_60_s_old() {
+async fn redis_the_rate_goes_at_once_then_each_slot_frees_when_its_grant_turns_61_s_old() {
     let mut h = Harness::new(limits(4, 500, 15_500)).await;
     let t0 = at("2026-03-10T08:00:00Z");
     for i in 0..4 {
@@ -74,17 +82,37 @@ async fn redis_the_rate_goes_at_once_then_each_slot_frees_when_its_grant_turns_6
     }
 
     let fifth = h.denied(t0 + ms(10_000)).await;
-    let last_ms = h.denied(t0 + ms(59_999)).await;
-    h.granted(t0 + ms(60_000)).await;
-    let next = h.denied(t0 + ms(60_000)).await;
+    let at_60_s = h.denied(t0 + ms(60_000)).await;
+    let last_ms = h.denied(t0 + ms(60_999)).await;
+    h.granted(t0 + ms(61_000)).await;
+    let next = h.denied(t0 + ms(61_000)).await;
 
-    assert_eq!(fifth, (DenyReason::Minute, 50_000));
+    assert_eq!(fifth, (DenyReason::Minute, 51_000));
+    assert_eq!(at_60_s, (DenyReason::Minute, 1_000), "60 s plus the margin");
     assert_eq!(last_ms, (DenyReason::Minute, 1));
     assert_eq!(
         next,
         (DenyReason::Minute, 1_000),
-        "the second grant ages out at t0+61s"
+        "the second grant ages out at t0+62s"
     );
+}
+
+#[tokio::test]
+async fn redis_the_arrival_margin_is_configurable_and_zero_gives_the_bare_minute() {
+    for margin_ms in [0, 5_000] {
+        let margin = Duration::from_millis(margin_ms);
+        let mut h = Harness::with_margin(limits(1, 500, 15_500), margin).await;
+        let t0 = at("2026-03-10T08:00:00Z");
+        h.granted(t0).await;
+
+        let first = h.denied(t0).await;
+        let last_ms = h.denied(t0 + ms(60_000 + margin_ms as i64 - 1)).await;
+        h.granted(t0 + ms(60_000 + margin_ms as i64)).await;
+
+        let window = 60_000 + margin_ms;
+        assert_eq!(first, (DenyReason::Minute, window), "margin {margin_ms}");
+        assert_eq!(last_ms, (DenyReason::Minute, 1), "margin {margin_ms}");
+    }
 }
 
 /// A small deterministic generator, so the randomised test replays.
@@ -100,7 +128,8 @@ impl XorShift {
 }
 
 #[tokio::test]
-async fn redis_random_calls_never_put_more_than_the_rate_into_any_60_s_window() {
+async fn redis_random_calls_arriving_up_to_the_margin_late_never_put_more_than_the_rate_into_any_60_s_window()
+ {
     for seed in 1..=4u64 {
         let rate = 1 + seed as u32;
         let mut h = Harness::new(limits(rate, 10_000, 100_000)).await;
@@ -115,24 +144,33 @@ async fn redis_random_calls_never_put_more_than_the_rate_into_any_60_s_window() 
                 Status::Granted => granted.push(now),
                 Status::Denied => {
                     // Denied only when the window is full, told exactly when it frees.
-                    let in_window: Vec<_> =
-                        granted.iter().filter(|t| **t > now - ms(60_000)).collect();
+                    let in_window: Vec<_> = granted
+                        .iter()
+                        .filter(|t| **t > now - ms(WINDOW_MS))
+                        .collect();
                     assert_eq!(in_window.len(), rate as usize, "seed {seed}");
-                    let frees = *in_window[0] + ms(60_000);
+                    let frees = *in_window[0] + ms(WINDOW_MS);
                     assert_eq!(now + ms(reply.retry_ms as i64), frees, "seed {seed}");
                 }
                 other => panic!("unexpected {other:?}"),
             }
         }
 
-        for (i, start) in granted.iter().enumerate() {
-            let in_window = granted[i..]
+        // VirusTotal counts arrivals: each call arrives up to the margin (1 s) after its
+        // grant, and still no 60 s window of arrivals holds more than the rate.
+        let mut arrivals: Vec<DateTime<Utc>> = granted
+            .iter()
+            .map(|t| *t + ms(rng.below(1_001) as i64))
+            .collect();
+        arrivals.sort_unstable();
+        for (i, start) in arrivals.iter().enumerate() {
+            let in_window = arrivals[i..]
                 .iter()
                 .take_while(|t| **t < *start + ms(60_000))
                 .count();
             assert!(
                 in_window <= rate as usize,
-                "seed {seed}: {in_window} in one minute"
+                "seed {seed}: {in_window} arrivals in one minute"
             );
         }
         let day = h.keys.day(now.date_naive());
@@ -305,7 +343,7 @@ async fn redis_a_batch_of_fallback_spends_is_added_once_however_often_it_is_sent
     assert_eq!(counter(&mut h.conn, &h.keys.day(now.date_naive())).await, 3);
     // The three spends sit in the minute window: one slot is left until they age out.
     h.granted(now).await;
-    assert_eq!(h.denied(now).await, (DenyReason::Minute, 50_000));
+    assert_eq!(h.denied(now).await, (DenyReason::Minute, 51_000));
 }
 
 #[tokio::test]
@@ -389,5 +427,5 @@ async fn redis_without_an_override_the_script_counts_on_redis_time() {
         .unwrap()
         .date_naive();
     assert_eq!(counter(&mut h.conn, &h.keys.day(redis_date)).await, 1);
-    assert_eq!(reply.minute_frees_ms, reply.now_ms + 60_000);
+    assert_eq!(reply.minute_frees_ms, reply.now_ms + WINDOW_MS);
 }

@@ -83,6 +83,31 @@ async fn the_first_calls_go_at_once_and_the_next_waits_until_the_oldest_leaves_t
     assert_eq!(sixth.reason, DenyReason::Minute);
 }
 
+#[tokio::test]
+async fn the_arrival_margin_is_how_long_past_60_s_a_grant_keeps_its_slot() {
+    for margin_ms in [0, 2_500] {
+        let clock = ManualClock::new(at("2026-03-10T08:00:00Z"));
+        let gate = LocalGate::new(limits(1, 500, 15_500), Arc::new(clock.clone()))
+            .with_arrival_margin(Duration::from_millis(margin_ms));
+        let t0 = clock.now();
+        try_now(&gate, Priority::Interactive).unwrap();
+
+        let refused = try_now(&gate, Priority::Interactive).unwrap_err();
+        clock.set(t0 + TimeDelta::milliseconds(60_000 + margin_ms as i64 - 1));
+        let still = try_now(&gate, Priority::Interactive).unwrap_err();
+        clock.set(t0 + TimeDelta::milliseconds(60_000 + margin_ms as i64));
+        let granted = try_now(&gate, Priority::Interactive);
+
+        let frees = t0 + TimeDelta::milliseconds(60_000 + margin_ms as i64);
+        assert_eq!(
+            (refused.retry_at, still.retry_at),
+            (frees, frees),
+            "{margin_ms}"
+        );
+        assert!(granted.is_ok(), "{margin_ms}");
+    }
+}
+
 /// A small deterministic generator, so the randomised test needs no extra crate and replays.
 struct XorShift(u64);
 

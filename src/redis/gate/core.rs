@@ -129,7 +129,13 @@ impl GateCore {
                 .backend
                 .run(|mut conn| {
                     let call = &call;
-                    async move { self.script.call(&mut conn, call).await }
+                    async move {
+                        let reply = self.script.call(&mut conn, call).await?;
+                        if call.op != Op::Peek {
+                            self.backend.confirm(&mut conn).await?;
+                        }
+                        Ok(reply)
+                    }
                 })
                 .await?;
             self.view()

@@ -14,7 +14,11 @@
 --     uses TIME, so the clocks of the replicas never matter.
 --   3 day "YYYY-MM-DD" and 4 month "YYYY-MM" named by KEYS 2 and 3
 --   5 rate per minute, 6 per day, 7 per month
---   8.. per mode: acquire: member, reserve (the last calls of the day this ask may not
+--   8 arrival margin in ms: how long past 60 s a grant keeps its slot. VirusTotal counts a
+--     call when it arrives, this script when it grants it; jitter on the way can bring a
+--     later grant closer to an earlier one on arrival, and the margin absorbs it (the local
+--     gate keeps the same margin, so offline and fleet decide alike)
+--   9.. per mode: acquire: member, reserve (the last calls of the day this ask may not
 --       spend: bulk callers and background fills keep off what is kept for interactive ones) | block: "midnight" or "for" ms or "until" ms
 --       adopt: day_used, month_used | add: count, then the grant times (ms) to log
 --       refund: the minute-log member to remove, or "" (a spend added by "add")
@@ -79,6 +83,8 @@ end
 local rate = tonumber(ARGV[5])
 local per_day = tonumber(ARGV[6])
 local per_month = tonumber(ARGV[7])
+-- How long a grant occupies its slot in the minute log.
+local WINDOW = MINUTE + tonumber(ARGV[8])
 
 if mode == 'add' then
   -- Spends made while Redis was unreachable, on the date the keys name (maybe not today).
@@ -89,7 +95,7 @@ if mode == 'add' then
   local applied = 0
   if redis.call('SET', KEYS[5], '1', 'NX', 'PX', DAY) then
     applied = 1
-    local count = tonumber(ARGV[8])
+    local count = tonumber(ARGV[9])
     if day_reset + MARGIN > now then
       redis.call('INCRBY', KEYS[2], count)
       redis.call('PEXPIRE', KEYS[2], day_reset - now + MARGIN)
@@ -98,11 +104,11 @@ if mode == 'add' then
       redis.call('INCRBY', KEYS[3], count)
       redis.call('PEXPIRE', KEYS[3], month_reset - now + MARGIN)
     end
-    for i = 9, #ARGV do
+    for i = 10, #ARGV do
       local at = tonumber(ARGV[i])
-      if at > now - MINUTE then
+      if at > now - WINDOW then
         redis.call('ZADD', KEYS[1], at, KEYS[5] .. ':' .. i)
-        redis.call('PEXPIRE', KEYS[1], 2 * MINUTE)
+        redis.call('PEXPIRE', KEYS[1], 2 * WINDOW)
       end
     end
   end
@@ -117,8 +123,8 @@ if mode == 'refund' then
   local applied = 0
   if redis.call('SET', KEYS[5], '1', 'NX', 'PX', DAY) then
     applied = 1
-    if ARGV[8] ~= '' then
-      redis.call('ZREM', KEYS[1], ARGV[8])
+    if ARGV[9] ~= '' then
+      redis.call('ZREM', KEYS[1], ARGV[9])
     end
     for _, key in ipairs({KEYS[2], KEYS[3]}) do
       -- DECR keeps the key's expiry; a counter that already expired has nothing to give.
@@ -139,15 +145,15 @@ end
 local day_reset, month_reset = resets(y, m, d)
 
 if mode == 'block' then
-  local kind = ARGV[8]
+  local kind = ARGV[9]
   local until_ms
   if kind == 'midnight' then
     -- VirusTotal does not say which window ran out; the day is the shortest calendar window.
     until_ms = day_reset
   elseif kind == 'for' then
-    until_ms = now + tonumber(ARGV[9])
+    until_ms = now + tonumber(ARGV[10])
   else
-    until_ms = tonumber(ARGV[9])
+    until_ms = tonumber(ARGV[10])
   end
   local known = tonumber(redis.call('GET', KEYS[4]) or '0')
   -- A block is never shortened: a TooManyRequests back-off must not end a day-long block.
@@ -155,7 +161,7 @@ if mode == 'block' then
     redis.call('SET', KEYS[4], until_ms, 'PX', until_ms - now)
   end
 elseif mode == 'adopt' then
-  local pairs_ = {{KEYS[2], tonumber(ARGV[8]), day_reset}, {KEYS[3], tonumber(ARGV[9]), month_reset}}
+  local pairs_ = {{KEYS[2], tonumber(ARGV[9]), day_reset}, {KEYS[3], tonumber(ARGV[10]), month_reset}}
   for _, p in ipairs(pairs_) do
     local used = tonumber(redis.call('GET', p[1]) or '0')
     if p[2] > used then
@@ -164,12 +170,13 @@ elseif mode == 'adopt' then
   end
 end
 
--- The minute log: a grant at t occupies a slot during (t, t + 60 s], exactly like the local gate.
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - MINUTE)
+-- The minute log: a grant at t occupies a slot during (t, t + 60 s + margin], exactly like the
+-- local gate.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - WINDOW)
 local minute_used = redis.call('ZCARD', KEYS[1])
 local minute_frees = now
 if minute_used > 0 then
-  minute_frees = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) + MINUTE
+  minute_frees = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) + WINDOW
 end
 local minute_at = now
 if rate <= 0 then
@@ -179,7 +186,7 @@ elseif minute_used >= rate then
   -- The slot frees when the rate-th newest grant ages out (more than `rate` are logged only
   -- after the rate was lowered).
   local idx = minute_used - rate
-  minute_at = tonumber(redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')[2]) + MINUTE
+  minute_at = tonumber(redis.call('ZRANGE', KEYS[1], idx, idx, 'WITHSCORES')[2]) + WINDOW
 end
 local day_used = tonumber(redis.call('GET', KEYS[2]) or '0')
 local month_used = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -197,7 +204,7 @@ if blocked > 0 and blocked >= at then at, reason = blocked, 'blocked' end
 if day_used >= per_day and day_reset >= at then at, reason = day_reset, 'day' end
 if month_used >= per_month and month_reset >= at then at, reason = month_reset, 'month' end
 -- The reserve: only when nothing else already waits as long (a spent day says `day`).
-local reserve = tonumber(ARGV[9] or '0')
+local reserve = tonumber(ARGV[10] or '0')
 if reserve > 0 and day_used < per_day and day_used + reserve >= per_day and day_reset > at then
   at, reason = day_reset, 'reserve'
 end
@@ -205,11 +212,11 @@ if at > now then
   return {0, reason, at - now, now, minute_used, minute_frees, day_used, month_used, blocked}
 end
 
-redis.call('ZADD', KEYS[1], now, ARGV[8])
-redis.call('PEXPIRE', KEYS[1], 2 * MINUTE)
+redis.call('ZADD', KEYS[1], now, ARGV[9])
+redis.call('PEXPIRE', KEYS[1], 2 * WINDOW)
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], day_reset - now + MARGIN)
 redis.call('INCR', KEYS[3])
 redis.call('PEXPIRE', KEYS[3], month_reset - now + MARGIN)
-if minute_used == 0 then minute_frees = now + MINUTE end
+if minute_used == 0 then minute_frees = now + WINDOW end
 return {1, '', 0, now, minute_used + 1, minute_frees, day_used + 1, month_used + 1, blocked}

@@ -84,6 +84,7 @@ impl RedisGate {
             script.limits(),
             replicas,
             options.probe_every,
+            script.arrival_margin(),
             clock.clone(),
         );
         let core = Arc::new(GateCore::new(

@@ -25,6 +25,8 @@ pub(super) struct Offline {
     clock: SharedClock,
     /// How long a closed gate tells callers to wait: until the next probe.
     probe_every: Duration,
+    /// How long past 60 s a spend keeps its minute slot (the script's margin).
+    margin: TimeDelta,
 }
 
 impl Offline {
@@ -34,15 +36,18 @@ impl Offline {
         limits: Limits,
         replicas: u32,
         probe_every: Duration,
+        arrival_margin: Duration,
         clock: SharedClock,
     ) -> Self {
         Self {
             mode,
             limits,
             replicas,
-            share: LocalGate::new(share(limits, replicas), clock.clone()),
+            share: LocalGate::new(share(limits, replicas), clock.clone())
+                .with_arrival_margin(arrival_margin),
             clock,
             probe_every,
+            margin: TimeDelta::from_std(arrival_margin).unwrap_or(TimeDelta::zero()),
         }
     }
 
@@ -62,7 +67,7 @@ impl Offline {
     /// Whether spends made offline have aged out of every minute window by `now_ms`, Redis
     /// having answered since `since_ms`. In closed mode nobody spent offline.
     pub(super) fn settled(&self, since_ms: i64, now_ms: i64) -> bool {
-        !self.spends() || now_ms >= since_ms + 60_000 + MINUTE_MARGIN_MS
+        !self.spends() || now_ms >= since_ms + 60_000 + self.margin.num_milliseconds()
     }
 
     /// Decides for `priority` without Redis; `None` when Redis came back first. A grant is
@@ -111,8 +116,10 @@ impl Offline {
         });
         // The minute too: the fleet may already have spent part of it, and this replica
         // may only take its part of what is left.
-        let (calls, since) = seed_minute(self.limits, self.replicas, known.minute_used, known.at);
-        self.share.seed_minute(since, calls);
+        let calls = seed_minute(self.limits, self.replicas, known.minute_used);
+        // Counted as made at the read plus the margin (later than they were), so they age
+        // out no earlier than VirusTotal's own window lets them.
+        self.share.seed_minute(known.at + self.margin, calls);
     }
 
     /// Blocks the share too, in case Redis goes away before the block is pushed.
@@ -148,10 +155,6 @@ impl Offline {
     }
 }
 
-/// Extra time before a spend leaves the minute window: VirusTotal counts calls when they
-/// arrive, a little after they were granted.
-const MINUTE_MARGIN_MS: i64 = 1_000;
-
 /// This replica's share of `limits` when `replicas` replicas decide offline: each window
 /// divided and rounded down, but at least one call per minute so a replica is never mute.
 fn share(limits: Limits, replicas: u32) -> Limits {
@@ -180,25 +183,14 @@ fn seed(limits: Limits, replicas: u32, shared: SyncedUsage) -> SyncedUsage {
     }
 }
 
-/// How many calls to count in the share gate's minute window, and at which moment, when the
-/// fleet had used `used` calls of the minute before `read_at`: the share then leaves this
-/// replica `(rate - used) / n` calls for that minute. They are counted as made at `read_at`
-/// plus the margin (later than they were), so they age out no earlier than VirusTotal's own
-/// window lets them.
-fn seed_minute(
-    limits: Limits,
-    replicas: u32,
-    used: u64,
-    read_at: DateTime<Utc>,
-) -> (u32, DateTime<Utc>) {
+/// How many calls to count in the share gate's minute window when the fleet had used `used`
+/// calls of the minute: the share then leaves this replica `(rate - used) / n` calls for that
+/// minute.
+fn seed_minute(limits: Limits, replicas: u32, used: u64) -> u32 {
     let n = u64::from(replicas.max(1));
     let part = u64::from(share(limits, replicas).per_minute);
     let left = u64::from(limits.per_minute).saturating_sub(used) / n;
-    let count = u32::try_from(part.saturating_sub(left)).unwrap_or(u32::MAX);
-    (
-        count,
-        read_at + chrono::Duration::milliseconds(MINUTE_MARGIN_MS),
-    )
+    u32::try_from(part.saturating_sub(left)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -217,20 +209,11 @@ mod tests {
 
     #[test]
     fn the_minute_seed_leaves_this_replica_its_part_of_what_the_fleet_had_left() {
-        let frees = DateTime::parse_from_rfc3339("2026-03-10T08:00:40Z")
-            .unwrap()
-            .to_utc();
         // 30 a minute, 3 replicas (share 10): 3 used leave 27, so 9 each; seed 1.
-        let (count, at) = seed_minute(limits(30, 500, 15_500), 3, 3, frees);
-        assert_eq!(count, 1);
-        assert_eq!(
-            at,
-            frees + chrono::Duration::seconds(1),
-            "counted late, never early"
-        );
+        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 3), 1);
         // A spent minute leaves nothing; an empty one leaves the whole share.
-        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 30, frees).0, 10);
-        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 0, frees).0, 0);
+        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 30), 10);
+        assert_eq!(seed_minute(limits(30, 500, 15_500), 3, 0), 0);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! How the shared gate is tuned: where the script's "now" comes from and how often the sync
-//! task reads and probes Redis.
+//! task reads and probes Redis, and how long past 60 s a grant keeps its minute slot.
 
 use std::time::Duration;
 
@@ -23,6 +23,9 @@ pub struct GateOptions {
     pub refresh_every: Duration,
     /// How often an unreachable Redis is probed.
     pub probe_every: Duration,
+    /// How long past 60 s a grant keeps its minute slot, in the script and in the offline
+    /// share alike (`VTENRICH_VT_ARRIVAL_MARGIN`).
+    pub arrival_margin: Duration,
 }
 
 impl Default for GateOptions {
@@ -33,6 +36,7 @@ impl Default for GateOptions {
             // away: the offline share leaves room only for what it knew was left.
             refresh_every: Duration::from_secs(1),
             probe_every: Duration::from_secs(1),
+            arrival_margin: crate::quota::DEFAULT_ARRIVAL_MARGIN,
         }
     }
 }

@@ -104,18 +104,26 @@ pub struct QuotaScript {
     script: redis::Script,
     keys: Keys,
     limits: Limits,
+    arrival_margin_ms: u64,
 }
 
 type RawReply = (i64, String, i64, i64, i64, i64, i64, i64, i64);
 
 impl QuotaScript {
-    /// The script for the account named by `keys`, enforcing `limits`.
-    pub fn new(keys: Keys, limits: Limits) -> Self {
+    /// The script for the account named by `keys`, enforcing `limits`, each grant keeping
+    /// its minute slot for `arrival_margin` past 60 s (as the local gate does).
+    pub fn new(keys: Keys, limits: Limits, arrival_margin: Duration) -> Self {
         Self {
             script: redis::Script::new(include_str!("gate.lua")),
             keys,
             limits,
+            arrival_margin_ms: u64::try_from(arrival_margin.as_millis()).unwrap_or(u64::MAX),
         }
+    }
+
+    /// How long past 60 s a grant keeps its minute slot.
+    pub fn arrival_margin(&self) -> Duration {
+        Duration::from_millis(self.arrival_margin_ms)
     }
 
     /// The account's keys.
@@ -142,6 +150,8 @@ impl QuotaScript {
             Op::Add { .. } => "add",
             Op::Refund { .. } => "refund",
         };
+        // Every key is declared and shares the account's hash tag, so on a Cluster the whole
+        // script runs on the one master of that slot, atomically.
         let mut invocation = self.script.prepare_invoke();
         invocation
             .key(self.keys.minute())
@@ -154,7 +164,8 @@ impl QuotaScript {
             .arg(month_text(call.date))
             .arg(self.limits.per_minute)
             .arg(self.limits.per_day)
-            .arg(self.limits.per_month);
+            .arg(self.limits.per_month)
+            .arg(self.arrival_margin_ms);
         match &call.op {
             Op::Acquire { member, reserve } => {
                 invocation.arg(member).arg(*reserve);
