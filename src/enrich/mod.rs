@@ -24,7 +24,7 @@ use crate::caller::CallerPriority;
 use crate::callers::ledger::{CallerLedger, CapSpent};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::observable::{InvalidObservable, Observable, special_purpose};
+use crate::observable::{InvalidObservable, NOT_SERVED_YET, Observable, special_purpose};
 use crate::quota::{Denied, Priority, QuotaGate, QuotaSnapshot};
 use crate::virustotal::{VtClient, VtError};
 use flight::{FlightEnd, FlightResult, Join, Upstream};
@@ -183,6 +183,7 @@ impl Enricher {
             .map(|item| {
                 let outcome = match &item.parsed {
                     Ok(Observable::Ip(ip)) => decided[ip].clone(),
+                    Ok(_) => Outcome::Invalid(NOT_SERVED_YET),
                     Err(invalid) => Outcome::Invalid(invalid.clone()),
                 };
                 ItemResult {

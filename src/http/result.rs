@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::cache::Answer;
 use crate::enrich::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
-use crate::observable::{Observable, ObservableType};
+use crate::observable::Observable;
 use crate::report::{IpReport, VerdictPolicy};
 
 /// Longest slice of caller text echoed back in `input`.
@@ -243,9 +243,7 @@ impl ResultBody {
         let mut body = ResultBody {
             observable,
             input: echo(&item.input),
-            kind: item.observable.map(|o| match o.kind() {
-                ObservableType::Ip => "ip",
-            }),
+            kind: item.observable.as_ref().map(|o| o.kind().as_str()),
             status,
             source,
             stale: false,
