@@ -19,7 +19,9 @@ pub use domain::DomainName;
 pub use hash::{FileHash, HashKind};
 pub use parse::parse_ip;
 pub use private_suffixes::PrivateSuffixes;
-pub use special::{NotRoutable, NotRoutableRule, SpecialName, SpecialRange, not_routable, special_purpose};
+pub use special::{
+    NotRoutable, NotRoutableRule, SpecialName, SpecialRange, not_routable, special_purpose,
+};
 pub use web_url::{UrlHost, WebUrl};
 
 /// A parsed, canonical observable: one value per thing VirusTotal can be asked about.
@@ -87,14 +89,16 @@ impl Observable {
         if text.contains("://") {
             return WebUrl::parse(text).map(Observable::Url);
         }
-        DomainName::parse(text).map(Observable::Domain).map_err(|err| {
-            // `127.1` or `[::1]:53` fail as names too, but the IP reason is the one that helps.
-            if looks_like_an_address(text) {
-                ip_error
-            } else {
-                err
-            }
-        })
+        DomainName::parse(text)
+            .map(Observable::Domain)
+            .map_err(|err| {
+                // `127.1` or `[::1]:53` fail as names too, but the IP reason is the one that helps.
+                if looks_like_an_address(text) {
+                    ip_error
+                } else {
+                    err
+                }
+            })
     }
 
     /// Parses text as the given type; the stated type wins over what inference would say.
@@ -175,7 +179,11 @@ impl FromStr for ObservableType {
 /// True for text that can only have been meant as an address: a colon, a zone, a prefix or
 /// brackets, or an all-digit last part (no top-level domain is all digits).
 fn looks_like_an_address(text: &str) -> bool {
-    let last = text.trim_end_matches('.').rsplit('.').next().unwrap_or(text);
+    let last = text
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or(text);
     text.contains([':', '%', '/', '[', ']'])
         || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
 }
@@ -255,7 +263,14 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid_with_a_reason() {
-        for text in ["exa mple.com", "a_b.com", "-x.com", "!!!", "http//x", "1.2.3.4.5"] {
+        for text in [
+            "exa mple.com",
+            "a_b.com",
+            "-x.com",
+            "!!!",
+            "http//x",
+            "1.2.3.4.5",
+        ] {
             assert!(Observable::infer(text).is_err(), "{text}");
         }
     }

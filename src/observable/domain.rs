@@ -25,9 +25,8 @@ const LABEL_TOO_LONG: InvalidObservable =
     InvalidObservable::new("a domain label has at most 63 characters");
 const EMPTY_LABEL: InvalidObservable =
     InvalidObservable::new("a domain name has no empty labels (two dots in a row)");
-const NOT_LDH: InvalidObservable = InvalidObservable::new(
-    "a domain name has only letters, digits and hyphens between its dots",
-);
+const NOT_LDH: InvalidObservable =
+    InvalidObservable::new("a domain name has only letters, digits and hyphens between its dots");
 const EDGE_HYPHEN: InvalidObservable =
     InvalidObservable::new("a domain label neither starts nor ends with a hyphen");
 const NUMERIC_TLD: InvalidObservable =
@@ -133,7 +132,10 @@ mod tests {
 
     #[test]
     fn case_and_one_trailing_dot_are_folded_away() {
-        assert_eq!(canonical(" WWW.Example.COM. "), Ok("www.example.com".into()));
+        assert_eq!(
+            canonical(" WWW.Example.COM. "),
+            Ok("www.example.com".into())
+        );
         assert_eq!(canonical("example.com.."), Err(EMPTY_LABEL));
     }
 
@@ -142,7 +144,10 @@ mod tests {
         assert_eq!(canonical("bücher.de"), Ok("xn--bcher-kva.de".into()));
         assert_eq!(canonical("BÜCHER.de"), Ok("xn--bcher-kva.de".into()));
         assert_eq!(canonical("xn--bcher-kva.de"), Ok("xn--bcher-kva.de".into()));
-        assert_eq!(canonical("例え.テスト"), Ok("xn--r8jz45g.xn--zckzah".into()));
+        assert_eq!(
+            canonical("例え.テスト"),
+            Ok("xn--r8jz45g.xn--zckzah".into())
+        );
     }
 
     #[test]

@@ -4,9 +4,8 @@ use std::fmt;
 
 use super::InvalidObservable;
 
-const NOT_A_HASH: InvalidObservable = InvalidObservable::new(
-    "a file hash is 32, 40 or 64 hex digits (MD5, SHA-1 or SHA-256)",
-);
+const NOT_A_HASH: InvalidObservable =
+    InvalidObservable::new("a file hash is 32, 40 or 64 hex digits (MD5, SHA-1 or SHA-256)");
 
 /// Which digest a hash is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -67,7 +67,9 @@ mod tests {
         let name = |t| DomainName::parse(t).unwrap();
 
         assert_eq!(
-            suffixes.covering(&name("db.corp.example.net")).map(DomainName::as_str),
+            suffixes
+                .covering(&name("db.corp.example.net"))
+                .map(DomainName::as_str),
             Some("corp.example.net")
         );
         assert!(suffixes.covering(&name("shop.xn--bcher-kva.de")).is_some());
@@ -87,10 +89,10 @@ mod tests {
         struct Doc {
             private_suffixes: PrivateSuffixes,
         }
-        let list: Doc = toml::from_str(r#"private_suffixes = ["a.example.net", "B.example.org"]"#)
-            .unwrap();
-        let text: Doc = toml::from_str(r#"private_suffixes = "a.example.net,b.example.org""#)
-            .unwrap();
+        let list: Doc =
+            toml::from_str(r#"private_suffixes = ["a.example.net", "B.example.org"]"#).unwrap();
+        let text: Doc =
+            toml::from_str(r#"private_suffixes = "a.example.net,b.example.org""#).unwrap();
 
         assert_eq!(list.private_suffixes, text.private_suffixes);
         assert_eq!(

@@ -26,8 +26,7 @@ const SCHEME: InvalidObservable = InvalidObservable::new("only http and https UR
 const NO_HOST: InvalidObservable = InvalidObservable::new("a URL needs a host");
 const BACKSLASH: InvalidObservable =
     InvalidObservable::new("a backslash is not accepted in a URL's host part");
-const PORT: InvalidObservable =
-    InvalidObservable::new("a URL's port is a number from 0 to 65535");
+const PORT: InvalidObservable = InvalidObservable::new("a URL's port is a number from 0 to 65535");
 const BAD_ADDRESS: InvalidObservable =
     InvalidObservable::new("the URL's host is not a valid IP address");
 const BAD_NAME: InvalidObservable =
@@ -184,8 +183,14 @@ mod tests {
 
     #[test]
     fn an_empty_path_is_the_root_path() {
-        assert_eq!(canonical("http://example.com"), canonical("http://example.com/"));
-        assert_eq!(canonical("http://example.com"), Ok("http://example.com/".into()));
+        assert_eq!(
+            canonical("http://example.com"),
+            canonical("http://example.com/")
+        );
+        assert_eq!(
+            canonical("http://example.com"),
+            Ok("http://example.com/".into())
+        );
     }
 
     #[test]
@@ -213,7 +218,11 @@ mod tests {
         assert!(url.has_credentials());
         assert!(user_only.has_credentials());
         assert_eq!(url.as_str(), "https://example.com/x");
-        assert!(!WebUrl::parse("https://example.com/a@b").unwrap().has_credentials());
+        assert!(
+            !WebUrl::parse("https://example.com/a@b")
+                .unwrap()
+                .has_credentials()
+        );
     }
 
     #[test]

@@ -83,7 +83,10 @@ mod tests {
             ("x.invalid", "invalid"),
             ("example", "example"),
             ("www.example", "example"),
-            ("duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion", "onion"),
+            (
+                "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion",
+                "onion",
+            ),
             ("nas.home.arpa", "home.arpa"),
             ("db.corp.internal", "internal"),
             ("x.alt", "alt"),

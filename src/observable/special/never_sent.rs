@@ -57,9 +57,12 @@ pub fn not_routable(observable: &Observable, private: &PrivateSuffixes) -> Optio
 }
 
 fn name_rule(name: &DomainName, private: &PrivateSuffixes) -> Option<NotRoutableRule> {
-    special_name(name)
-        .map(NotRoutableRule::Name)
-        .or_else(|| private.covering(name).cloned().map(NotRoutableRule::Private))
+    special_name(name).map(NotRoutableRule::Name).or_else(|| {
+        private
+            .covering(name)
+            .cloned()
+            .map(NotRoutableRule::Private)
+    })
 }
 
 impl fmt::Display for NotRoutable {
@@ -69,15 +72,18 @@ impl fmt::Display for NotRoutable {
             f.write_str("the URL's host is ")?;
         }
         match &self.rule {
-            NotRoutableRule::Range(range) if self.url_host => write!(f, "in {} ({})", range.name, range.cidr)?,
+            NotRoutableRule::Range(range) if self.url_host => {
+                write!(f, "in {} ({})", range.name, range.cidr)?
+            }
             NotRoutableRule::Range(range) => write!(f, "{} ({})", range.name, range.cidr)?,
             NotRoutableRule::Name(special) => f.write_str(special.name)?,
-            NotRoutableRule::Private(suffix) => {
-                write!(f, "under the private suffix {suffix} (setting private_suffixes)")?
-            }
-            NotRoutableRule::Credentials => {
-                f.write_str("a URL with credentials (user:password@); they would leak to a third party")?
-            }
+            NotRoutableRule::Private(suffix) => write!(
+                f,
+                "under the private suffix {suffix} (setting private_suffixes)"
+            )?,
+            NotRoutableRule::Credentials => f.write_str(
+                "a URL with credentials (user:password@); they would leak to a third party",
+            )?,
         }
         f.write_str(": never sent to VirusTotal")
     }
@@ -133,8 +139,14 @@ mod tests {
         let mapped = reason("http://[::ffff:192.168.0.1]/", private).unwrap();
         let credentials = reason("https://user:hunter2@example.com/", private).unwrap();
 
-        assert!(loopback.starts_with("the URL's host is in loopback"), "{loopback}");
-        assert!(mdns.starts_with("the URL's host is multicast DNS"), "{mdns}");
+        assert!(
+            loopback.starts_with("the URL's host is in loopback"),
+            "{loopback}"
+        );
+        assert!(
+            mdns.starts_with("the URL's host is multicast DNS"),
+            "{mdns}"
+        );
         assert!(internal.contains("private suffix"), "{internal}");
         assert!(mapped.contains("192.168.0.0/16"), "{mapped}");
         assert!(credentials.contains("credentials"), "{credentials}");
@@ -145,6 +157,9 @@ mod tests {
 
     #[test]
     fn file_hashes_always_go() {
-        assert_eq!(reason("44d88612fea8a8f36de82e1278abb02f", "corp.example.net"), None);
+        assert_eq!(
+            reason("44d88612fea8a8f36de82e1278abb02f", "corp.example.net"),
+            None
+        );
     }
 }
