@@ -21,3 +21,4 @@ mod openapi;
 mod quota;
 mod singleflight;
 mod virustotal_client;
+mod virustotal_types;

@@ -43,7 +43,10 @@ fn dns(records: Vec<wire::domain::DnsRecord>) -> DnsRecords {
             "NS" => &mut dns.ns,
             _ => continue,
         };
-        list.push(record.value);
+        // A null MX (RFC 7505) comes back as an empty value: there is nothing to pivot on.
+        if !record.value.is_empty() {
+            list.push(record.value);
+        }
     }
     dns
 }
