@@ -148,7 +148,7 @@ impl Simulator {
             ledger: Mutex::new(Ledger::default()),
         });
         let app = Router::new()
-            .route("/api/v3/ip_addresses/{ip}", get(ip_address))
+            .route("/api/v3/ip_addresses/{ip}", typed(Endpoint::IpAddresses))
             .route("/api/v3/domains/{id}", typed(Endpoint::Domains))
             .route("/api/v3/urls/{id}", typed(Endpoint::Urls))
             .route("/api/v3/files/{id}", typed(Endpoint::Files))
@@ -271,29 +271,7 @@ impl fmt::Debug for Simulator {
     }
 }
 
-async fn ip_address(
-    State(shared): State<Arc<Shared>>,
-    Path(ip): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    pause(&shared).await;
-    let at = shared.clock.now();
-    let plan = {
-        let mut ledger = shared.ledger();
-        let admitted =
-            authenticate(&shared.config, &headers).and_then(|()| ledger.admit(at, shared.limits));
-        let plan = match admitted {
-            Err(refusal) => Plan::new(refusal, None),
-            Ok(()) => Plan::new(Answer::normal(&ip), ledger.take_fault(&ip)),
-        };
-        let status = plan.answer.status();
-        ledger.calls.push(SimCall { ip, at, status });
-        plan
-    };
-    plan.into_response().await
-}
-
-/// The route of a domain, URL or file `endpoint`.
+/// The route of an object `endpoint`.
 fn typed(endpoint: Endpoint) -> MethodRouter<Arc<Shared>> {
     get(
         move |State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap| {
@@ -302,7 +280,7 @@ fn typed(endpoint: Endpoint) -> MethodRouter<Arc<Shared>> {
     )
 }
 
-/// `/domains/{id}`, `/urls/{id}` and `/files/{id}`: charged and refused exactly as IP calls.
+/// `/ip_addresses/{ip}`, `/domains/{id}`, `/urls/{id}` and `/files/{id}`: one quota for all.
 async fn typed_object(
     shared: Arc<Shared>,
     endpoint: Endpoint,
@@ -323,20 +301,27 @@ async fn typed_object(
             }
         };
         let status = plan.answer.status();
-        ledger.lookups.push(SimLookup {
-            endpoint,
-            id,
-            at,
-            status,
-        });
+        match endpoint {
+            Endpoint::IpAddresses => ledger.calls.push(SimCall { ip: id, at, status }),
+            _ => ledger.lookups.push(SimLookup {
+                endpoint,
+                id,
+                at,
+                status,
+            }),
+        }
         plan
     };
     plan.into_response().await
 }
 
-/// Faults for non-IP objects are queued under `{endpoint}/{id}`, which no IP spelling matches.
+/// Faults for IPs are queued under the address, the others under `{endpoint}/{id}`, which no
+/// IP spelling matches.
 fn fault_key(endpoint: Endpoint, id: &str) -> String {
-    format!("{}/{id}", endpoint.name())
+    match endpoint {
+        Endpoint::IpAddresses => id.to_owned(),
+        _ => format!("{}/{id}", endpoint.name()),
+    }
 }
 
 /// Quota queries are free, as they must keep working once the quota is spent.
