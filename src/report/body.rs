@@ -248,6 +248,39 @@ mod tests {
     }
 
     #[test]
+    fn each_schema_documents_exactly_the_fields_serialised() {
+        fn properties<T: utoipa::PartialSchema>() -> Vec<String> {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            let mut names: Vec<String> = schema["properties"]
+                .as_object()
+                .expect("an object schema")
+                .keys()
+                .cloned()
+                .collect();
+            names.sort();
+            names
+        }
+        fn fields(value: serde_json::Value) -> Vec<String> {
+            let mut names: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+            names.sort();
+            names
+        }
+
+        assert_eq!(
+            properties::<DomainBody>(),
+            fields(serde_json::to_value(DomainBody::from(&DomainReport::default())).unwrap())
+        );
+        assert_eq!(
+            properties::<UrlBody>(),
+            fields(serde_json::to_value(UrlBody::from(&UrlReport::default())).unwrap())
+        );
+        assert_eq!(
+            properties::<FileBody>(),
+            fields(serde_json::to_value(FileBody::from(&FileReport::default())).unwrap())
+        );
+    }
+
+    #[test]
     fn a_full_report_serialises_with_rfc3339_times_and_nested_groups() {
         let domain = DomainReport {
             registrar: Some("MarkMonitor Inc.".into()),
