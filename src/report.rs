@@ -1,9 +1,15 @@
-//! The normalised, compact IP report we cache, the verdict policy applied when rendering it,
-//! and where on VirusTotal a person can look an observable up.
+//! The normalised, compact reports we cache (IP here; domain, URL and file beside it), and the
+//! verdict policy applied when rendering them.
 //!
 //! Only what the API returns is kept (never raw VirusTotal JSON): a cached entry must stay well
 //! under 1 KiB. Every field is optional because real answers lack some of them (the 2019 format
 //! has no analysis stats or tags; some IPs have no ASN or country).
+
+mod analysis;
+mod body;
+mod domain;
+mod file;
+mod url;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -18,8 +24,17 @@ pub fn virustotal_link(observable: &Observable) -> Option<String> {
             Some(format!("https://www.virustotal.com/gui/ip-address/{ip}"))
         }
         Observable::Ip(_) => None,
+        _ => None,
     }
 }
+
+pub use analysis::Analysis;
+pub use body::{
+    DnsBody, DomainBody, FileBody, PopularityBody, ThreatBody, ThreatCountBody, UrlBody,
+};
+pub use domain::{DnsRecords, DomainReport, PopularityRank};
+pub use file::{FileReport, MAX_NAMES, ThreatClassification, ThreatCount};
+pub use url::UrlReport;
 
 /// Counts of engine results from VirusTotal's `last_analysis_stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,6 +123,39 @@ impl IpReport {
     /// The verdict on this report under `policy`, and a sentence saying why.
     pub fn verdict(&self, policy: &VerdictPolicy) -> (Verdict, String) {
         policy.judge(self.stats.as_ref())
+    }
+}
+
+/// A normalised report of any type, as one lookup returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    Ip(IpReport),
+    Domain(DomainReport),
+    Url(UrlReport),
+    File(FileReport),
+}
+
+impl From<IpReport> for Report {
+    fn from(report: IpReport) -> Self {
+        Report::Ip(report)
+    }
+}
+
+impl From<DomainReport> for Report {
+    fn from(report: DomainReport) -> Self {
+        Report::Domain(report)
+    }
+}
+
+impl From<UrlReport> for Report {
+    fn from(report: UrlReport) -> Self {
+        Report::Url(report)
+    }
+}
+
+impl From<FileReport> for Report {
+    fn from(report: FileReport) -> Self {
+        Report::File(report)
     }
 }
 

@@ -31,6 +31,7 @@ pub use sources::{Flags, Sources};
 pub use validate::EXAMPLE_CALLER_KEYS;
 
 use crate::quota::Limits;
+use crate::observable::PrivateSuffixes;
 use crate::report::VerdictPolicy;
 
 /// All settings of the service.
@@ -101,6 +102,9 @@ pub struct Settings {
     /// Proxies whose `X-Forwarded-For` names the source address the audit log records
     /// (`VTENRICH_TRUSTED_PROXIES`, comma-separated CIDRs; default none).
     pub trusted_proxies: TrustedProxies,
+    /// The operator's own domains (`VTENRICH_PRIVATE_SUFFIXES`, comma-separated; default none):
+    /// names under them, and URLs whose host is under them, are never sent to VirusTotal.
+    pub private_suffixes: PrivateSuffixes,
     /// Audit log retention.
     pub audit: AuditSettings,
     /// Where each value came from (for messages and `vtenrich config`).
@@ -136,6 +140,7 @@ impl Default for Settings {
             metrics_open: true,
             redis: RedisSettings::default(),
             trusted_proxies: TrustedProxies::default(),
+            private_suffixes: PrivateSuffixes::default(),
             audit: AuditSettings::default(),
             origins: Origins::default(),
         }

@@ -24,7 +24,7 @@ use crate::answer::Entry;
 use crate::cache::{Cache, Lookup};
 use crate::caller::CallerPriority;
 use crate::clock::SharedClock;
-use crate::observable::{Observable, special_purpose};
+use crate::observable::{NOT_SERVED_YET, Observable, special_purpose};
 use crate::quota::{Denied, DenyReason, Priority, QuotaSnapshot};
 
 /// How long past its deadline a caller waits on another request's flight.
@@ -107,6 +107,7 @@ impl Enricher {
             .map(|item| {
                 let outcome = match &item.parsed {
                     Ok(Observable::Ip(ip)) => decided[ip].clone(),
+                    Ok(_) => Outcome::Invalid(NOT_SERVED_YET),
                     Err(invalid) => Outcome::Invalid(invalid.clone()),
                 };
                 ItemResult {

@@ -15,7 +15,7 @@ use super::error::{ApiError, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::ApiJson;
 use crate::audit::{Event, SourceIp, actions};
 use crate::caller::Caller;
-use crate::observable::Observable;
+use crate::observable::{InvalidObservable, NOT_SERVED_YET, Observable};
 
 /// What to purge.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,12 +87,15 @@ pub async fn purge(
     }
     let mut ips = Vec::new();
     for (index, text) in request.observables.iter().enumerate() {
-        let Observable::Ip(ip) = Observable::infer(text).map_err(|invalid| {
+        let invalid = |invalid: InvalidObservable| {
             ApiError::unprocessable(
                 "invalid_observable",
                 format!("observables[{index}]: {}", invalid.reason()),
             )
-        })?;
+        };
+        let Observable::Ip(ip) = Observable::infer(text).map_err(invalid)? else {
+            return Err(invalid(NOT_SERVED_YET));
+        };
         if !ips.contains(&ip) {
             ips.push(ip);
         }

@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use crate::answer::Answer;
 use crate::enrich::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
-use crate::observable::ObservableType;
 use crate::report::{VerdictPolicy, virustotal_link};
 
 mod report;
@@ -179,9 +178,7 @@ impl ResultBody {
         let mut body = ResultBody {
             observable,
             input: echo(&item.input),
-            kind: item.observable.map(|o| match o.kind() {
-                ObservableType::Ip => "ip",
-            }),
+            kind: item.observable.as_ref().map(|o| o.kind().as_str()),
             status,
             source,
             stale: false,

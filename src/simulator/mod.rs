@@ -1,15 +1,19 @@
 //! An in-process fake of the VirusTotal API v3 for `vtenrich demo` and for tests.
 //!
-//! It serves `GET /api/v3/ip_addresses/{ip}` and `GET /api/v3/users/{id}/overall_quotas` with
-//! VirusTotal's shapes, status codes and error bodies, enforces a per-minute and per-day quota on
-//! the injected clock, records every IP call, and can be told to misbehave ([`Fault`]).
+//! It serves `GET /api/v3/ip_addresses/{ip}`, `/domains/{domain}`, `/urls/{id}`, `/files/{hash}`
+//! and `/users/{id}/overall_quotas` with VirusTotal's shapes, status codes and error bodies,
+//! enforces one per-minute and per-day quota over all lookups on the injected clock, records every
+//! call, and can be told to misbehave ([`Fault`]).
 
 mod faults;
 mod generate;
 mod ledger;
+mod objects;
 mod tables;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typed_tests;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -19,13 +23,14 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
+use crate::virustotal::Endpoint;
 use faults::{Answer, Plan};
 use ledger::{Ledger, Limits};
 
@@ -73,6 +78,19 @@ impl fmt::Debug for SimulatorConfig {
 pub struct SimCall {
     /// The address as written in the request path.
     pub ip: String,
+    /// The clock's time when the request arrived.
+    pub at: DateTime<Utc>,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// One `/domains`, `/urls` or `/files` request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimLookup {
+    /// Where it asked.
+    pub endpoint: Endpoint,
+    /// The id as written in the request path.
+    pub id: String,
     /// The clock's time when the request arrived.
     pub at: DateTime<Utc>,
     /// The HTTP status answered.
@@ -130,7 +148,10 @@ impl Simulator {
             ledger: Mutex::new(Ledger::default()),
         });
         let app = Router::new()
-            .route("/api/v3/ip_addresses/{ip}", get(ip_address))
+            .route("/api/v3/ip_addresses/{ip}", typed(Endpoint::IpAddresses))
+            .route("/api/v3/domains/{id}", typed(Endpoint::Domains))
+            .route("/api/v3/urls/{id}", typed(Endpoint::Urls))
+            .route("/api/v3/files/{id}", typed(Endpoint::Files))
             .route("/api/v3/users/{id}/overall_quotas", get(overall_quotas))
             .fallback(unknown_path)
             .with_state(shared.clone());
@@ -169,6 +190,41 @@ impl Simulator {
     /// How many `/ip_addresses/{ip}` requests asked about `ip`.
     pub fn calls_for(&self, ip: &str) -> usize {
         self.shared.ledger().calls_for(ip)
+    }
+
+    /// Every `/domains`, `/urls` and `/files` request that reached it, in order.
+    pub fn lookups(&self) -> Vec<SimLookup> {
+        self.shared.ledger().lookups.clone()
+    }
+
+    /// How many requests reached `endpoint` (IP calls included when it is `IpAddresses`).
+    pub fn call_count(&self, endpoint: Endpoint) -> usize {
+        let ledger = self.shared.ledger();
+        match endpoint {
+            Endpoint::IpAddresses => ledger.calls.len(),
+            _ => ledger
+                .lookups
+                .iter()
+                .filter(|l| l.endpoint == endpoint)
+                .count(),
+        }
+    }
+
+    /// How many requests asked `endpoint` about `id` (as written in the path).
+    pub fn lookups_for(&self, endpoint: Endpoint, id: &str) -> usize {
+        let ledger = self.shared.ledger();
+        ledger
+            .lookups
+            .iter()
+            .filter(|l| l.endpoint == endpoint && l.id == id)
+            .count()
+    }
+
+    /// The next `times` answers about `id` at a domain, URL or file `endpoint` use `fault`.
+    pub fn inject_at(&self, endpoint: Endpoint, id: &str, fault: Fault, times: usize) {
+        self.shared
+            .ledger()
+            .inject(&fault_key(endpoint, id), fault, times);
     }
 
     /// The next `times` answers for `ip` use `fault`. Faults apply only to calls that pass the
@@ -215,9 +271,20 @@ impl fmt::Debug for Simulator {
     }
 }
 
-async fn ip_address(
-    State(shared): State<Arc<Shared>>,
-    Path(ip): Path<String>,
+/// The route of an object `endpoint`.
+fn typed(endpoint: Endpoint) -> MethodRouter<Arc<Shared>> {
+    get(
+        move |State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap| {
+            typed_object(shared, endpoint, id, headers)
+        },
+    )
+}
+
+/// `/ip_addresses/{ip}`, `/domains/{id}`, `/urls/{id}` and `/files/{id}`: one quota for all.
+async fn typed_object(
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    id: String,
     headers: HeaderMap,
 ) -> Response {
     pause(&shared).await;
@@ -228,13 +295,33 @@ async fn ip_address(
             authenticate(&shared.config, &headers).and_then(|()| ledger.admit(at, shared.limits));
         let plan = match admitted {
             Err(refusal) => Plan::new(refusal, None),
-            Ok(()) => Plan::new(Answer::normal(&ip), ledger.take_fault(&ip)),
+            Ok(()) => {
+                let normal = objects::answer(endpoint, &id, &mut ledger.files);
+                Plan::new(normal, ledger.take_fault(&fault_key(endpoint, &id)))
+            }
         };
         let status = plan.answer.status();
-        ledger.calls.push(SimCall { ip, at, status });
+        match endpoint {
+            Endpoint::IpAddresses => ledger.calls.push(SimCall { ip: id, at, status }),
+            _ => ledger.lookups.push(SimLookup {
+                endpoint,
+                id,
+                at,
+                status,
+            }),
+        }
         plan
     };
     plan.into_response().await
+}
+
+/// Faults for IPs are queued under the address, the others under `{endpoint}/{id}`, which no
+/// IP spelling matches.
+fn fault_key(endpoint: Endpoint, id: &str) -> String {
+    match endpoint {
+        Endpoint::IpAddresses => id.to_owned(),
+        _ => format!("{}/{id}", endpoint.name()),
+    }
 }
 
 /// Quota queries are free, as they must keep working once the quota is spent.

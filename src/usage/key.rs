@@ -53,6 +53,7 @@ impl Endpoint {
     pub fn of(kind: ObservableType) -> Self {
         match kind {
             ObservableType::Ip => Endpoint::IpAddresses,
+            _ => Endpoint::None,
         }
     }
 

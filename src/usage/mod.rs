@@ -110,6 +110,7 @@ impl Usage {
         for item in &batch.items {
             let endpoint = item
                 .observable
+                .as_ref()
                 .map_or(Endpoint::None, |o| Endpoint::of(o.kind()));
             deltas.insert((endpoint, Counter::Requests), 1);
             *deltas.entry((endpoint, Counter::Observables)).or_default() += 1;

@@ -25,3 +25,4 @@ mod singleflight;
 mod support;
 mod usage;
 mod virustotal_client;
+mod virustotal_types;
