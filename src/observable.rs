@@ -69,23 +69,6 @@ impl InvalidObservable {
     }
 }
 
-/// What the service answers for a domain, URL or file until the cache, the store and the client
-/// are keyed on every type (issue 12's "make room" step removes it).
-pub const NOT_SERVED_YET: InvalidObservable =
-    InvalidObservable::new("this observable type is not served yet (only IP addresses are)");
-
-/// Until the "make room" step: the HTTP edge keeps refusing every type but IP, so a domain,
-/// URL or hash is `invalid` with no type, exactly as before the parser knew them.
-pub fn ip_only(
-    parsed: Result<Observable, InvalidObservable>,
-) -> Result<Observable, InvalidObservable> {
-    match parsed {
-        Ok(Observable::Ip(ip)) => Ok(Observable::Ip(ip)),
-        Ok(_) => Err(NOT_SERVED_YET),
-        Err(invalid) => Err(invalid),
-    }
-}
-
 impl Observable {
     /// Infers the type from text: an IP address, then 32/40/64 hex digits (a file hash), then
     /// a URL with a scheme, then a domain name.

@@ -14,20 +14,6 @@ mod url;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::observable::{Observable, special_purpose};
-
-/// The VirusTotal GUI page for `observable`; none for a special-purpose address, which is
-/// never sent to VirusTotal and has no page worth opening.
-pub fn virustotal_link(observable: &Observable) -> Option<String> {
-    match observable {
-        Observable::Ip(ip) if special_purpose(*ip).is_none() => {
-            Some(format!("https://www.virustotal.com/gui/ip-address/{ip}"))
-        }
-        Observable::Ip(_) => None,
-        _ => None,
-    }
-}
-
 pub use analysis::Analysis;
 pub use body::{
     DnsBody, DomainBody, FileBody, PopularityBody, ThreatBody, ThreatCountBody, UrlBody,
@@ -123,6 +109,44 @@ impl IpReport {
     /// The verdict on this report under `policy`, and a sentence saying why.
     pub fn verdict(&self, policy: &VerdictPolicy) -> (Verdict, String) {
         policy.judge(self.stats.as_ref())
+    }
+
+    /// The reputation facts, as every other type holds them.
+    pub fn analysis(&self) -> Analysis {
+        Analysis {
+            stats: self.stats,
+            community_score: self.community_score,
+            votes: self.votes,
+            tags: self.tags.clone(),
+            last_analysis_at: self.last_analysis_at,
+        }
+    }
+}
+
+impl From<Analysis> for IpReport {
+    /// A report with the reputation facts and no network facts.
+    fn from(a: Analysis) -> Self {
+        IpReport {
+            stats: a.stats,
+            community_score: a.community_score,
+            votes: a.votes,
+            tags: a.tags,
+            last_analysis_at: a.last_analysis_at,
+            ..IpReport::default()
+        }
+    }
+}
+
+impl Report {
+    /// The reputation facts every type carries (the verdict policy reads their counts).
+    pub fn analysis(&self) -> std::borrow::Cow<'_, Analysis> {
+        use std::borrow::Cow;
+        match self {
+            Report::Ip(r) => Cow::Owned(r.analysis()),
+            Report::Domain(r) => Cow::Borrowed(&r.analysis),
+            Report::Url(r) => Cow::Borrowed(&r.analysis),
+            Report::File(r) => Cow::Borrowed(&r.analysis),
+        }
     }
 }
 
@@ -281,19 +305,6 @@ mod tests {
         };
         assert_eq!(p.judge(Some(&stats(1, 0, 60, 0))).0, Verdict::Malicious);
         assert_eq!(p.judge(Some(&stats(0, 4, 60, 0))).0, Verdict::Harmless);
-    }
-
-    #[test]
-    fn a_public_address_links_to_its_virustotal_page_and_a_special_one_to_none() {
-        let public = Observable::Ip("8.8.8.8".parse().unwrap());
-        assert_eq!(
-            virustotal_link(&public).as_deref(),
-            Some("https://www.virustotal.com/gui/ip-address/8.8.8.8")
-        );
-        assert_eq!(
-            virustotal_link(&Observable::Ip("10.0.0.1".parse().unwrap())),
-            None
-        );
     }
 
     #[test]

@@ -30,8 +30,8 @@ pub use sections::{
 pub use sources::{Flags, Sources};
 pub use validate::EXAMPLE_CALLER_KEYS;
 
-use crate::quota::Limits;
 use crate::observable::PrivateSuffixes;
+use crate::quota::Limits;
 use crate::report::VerdictPolicy;
 
 /// All settings of the service.

@@ -10,9 +10,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::caller::{CallerId, CallerKind, CallerPriority, Profile, Role};
+use crate::observable::PrivateSuffixes;
 use crate::quota::Limits;
 use crate::virustotal::{ClientSettings, VtClient};
-use crate::observable::PrivateSuffixes;
 
 /// Where the durable store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

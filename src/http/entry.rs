@@ -9,7 +9,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::enrich::ParsedItem;
-use crate::observable::{InvalidObservable, Observable, ObservableType, ip_only};
+use crate::observable::{InvalidObservable, Observable, ObservableType};
 
 /// Longest `input` echoed back for an entry that is not a string.
 const MAX_INPUT_CHARS: usize = 256;
@@ -112,7 +112,7 @@ impl Entry {
     pub(super) fn into_item(self) -> ParsedItem {
         match self.value {
             Value::String(text) => ParsedItem {
-                parsed: ip_only(Observable::infer(&text)),
+                parsed: Observable::infer(&text),
                 input: text,
             },
             Value::Object(map) => object_item(map, self.repeated_key.as_deref()),
@@ -144,10 +144,8 @@ fn object_item(map: Map<String, Value>, repeated_key: Option<&str>) -> ParsedIte
             "an observable object has exactly the fields `type` and `value`",
         )),
         (None, Some(kind), Some(value)) => match kind.parse::<ObservableType>() {
-            Ok(kind) => ip_only(Observable::parse(kind, value)),
-            Err(_) => Err(InvalidObservable::new(
-                "unsupported observable type; supported: ip",
-            )),
+            Ok(kind) => Observable::parse(kind, value),
+            Err(unknown) => Err(unknown),
         },
         _ => Err(InvalidObservable::new(
             "`type` and `value` of an observable object must be strings",

@@ -210,6 +210,11 @@ impl Simulator {
         }
     }
 
+    /// How many requests reached any endpoint: every call a test must count.
+    pub fn total_call_count(&self) -> usize {
+        Endpoint::ALL.into_iter().map(|e| self.call_count(e)).sum()
+    }
+
     /// How many requests asked `endpoint` about `id` (as written in the path).
     pub fn lookups_for(&self, endpoint: Endpoint, id: &str) -> usize {
         let ledger = self.shared.ledger();

@@ -14,7 +14,7 @@ use crate::observable::{Observable, ObservableType, WebUrl};
 const GUI: &str = "https://www.virustotal.com/gui";
 
 /// One object collection of the API (`GET {base}/{collection}/{id}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
     IpAddresses,
     Domains,

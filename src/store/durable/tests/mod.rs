@@ -6,6 +6,8 @@ mod purge;
 mod usage;
 
 use std::net::{IpAddr, Ipv4Addr};
+
+use crate::observable::Observable;
 use std::path::Path;
 use std::time::Duration;
 
@@ -23,8 +25,8 @@ fn t0() -> DateTime<Utc> {
         .to_utc()
 }
 
-fn ip(i: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))
+fn ip(i: u32) -> Observable {
+    Observable::Ip(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
 }
 
 fn report() -> IpReport {
@@ -47,7 +49,7 @@ fn entry(answer: Answer, stale_until: DateTime<Utc>) -> Entry {
 }
 
 fn found(stale_until: DateTime<Utc>) -> Entry {
-    entry(Answer::Found(report()), stale_until)
+    entry(Answer::Found(report().into()), stale_until)
 }
 
 fn settings(max_entries: u64) -> StoreSettings {
@@ -62,11 +64,11 @@ fn open(dir: &Path) -> DurableStore {
 }
 
 /// Writes many entries in one transaction (one commit per entry would make large tests slow).
-fn put_batch(store: &DurableStore, items: &[(IpAddr, Entry)]) {
+fn put_batch(store: &DurableStore, items: &[(Observable, Entry)]) {
     store
         .write("write", |txn| {
             for (ip, entry) in items {
-                put_in(txn, *ip, entry)?;
+                put_in(txn, ip, entry)?;
             }
             Ok(())
         })
@@ -79,7 +81,7 @@ fn an_entry_written_is_read_back_after_reopening() {
     let written = found(t0() + chrono::Duration::days(8));
     let store = open(dir.path());
 
-    store.put(ip(1), &written).unwrap();
+    store.put(&ip(1), &written).unwrap();
     drop(store);
     let reopened = open(dir.path());
 
@@ -90,15 +92,18 @@ fn an_entry_written_is_read_back_after_reopening() {
 #[test]
 fn a_not_found_entry_is_read_back_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let v6: IpAddr = "2001:db8::7".parse().unwrap();
+    let v6 = Observable::Ip("2001:db8::7".parse().unwrap());
     let written = entry(Answer::NotFound, t0() + chrono::Duration::days(2));
     let store = open(dir.path());
 
-    store.put(v6, &written).unwrap();
+    store.put(&v6, &written).unwrap();
     drop(store);
     let reopened = open(dir.path());
 
-    assert_eq!(reopened.get_many(&[v6]), vec![Some(written)]);
+    assert_eq!(
+        reopened.get_many(std::slice::from_ref(&v6)),
+        vec![Some(written)]
+    );
 }
 
 #[test]
@@ -127,8 +132,8 @@ fn get_many_keeps_order_and_reports_misses() {
     let store = open(dir.path());
     let first = found(t0() + chrono::Duration::days(1));
     let third = entry(Answer::NotFound, t0() + chrono::Duration::days(3));
-    store.put(ip(1), &first).unwrap();
-    store.put(ip(3), &third).unwrap();
+    store.put(&ip(1), &first).unwrap();
+    store.put(&ip(3), &third).unwrap();
 
     let got = store.get_many(&[ip(3), ip(2), ip(1), ip(3)]);
 
@@ -144,10 +149,10 @@ fn a_rewritten_entry_replaces_the_old_one() {
     let store = open(dir.path());
     let newer = entry(Answer::NotFound, t0() + chrono::Duration::days(9));
     store
-        .put(ip(1), &found(t0() + chrono::Duration::days(1)))
+        .put(&ip(1), &found(t0() + chrono::Duration::days(1)))
         .unwrap();
 
-    store.put(ip(1), &newer).unwrap();
+    store.put(&ip(1), &newer).unwrap();
 
     assert_eq!(store.get_many(&[ip(1)]), vec![Some(newer)]);
     assert_eq!(store.len(), 1);
@@ -159,8 +164,10 @@ fn an_undecodable_record_is_a_miss() {
     let store = open(dir.path());
     store
         .write("write", |txn| {
-            txn.open_table(ENTRIES)?
-                .insert(tables::key(ip(1)), (0, b"not a record".as_slice()))?;
+            txn.open_table(ENTRIES)?.insert(
+                tables::key(&ip(1)).as_slice(),
+                (0, b"not a record".as_slice()),
+            )?;
             Ok(())
         })
         .unwrap();
@@ -182,7 +189,7 @@ fn a_store_with_100k_entries_reopens_and_answers_get_many() {
     drop(store);
 
     let reopened = open(dir.path());
-    let asked: Vec<IpAddr> = (0..100_000)
+    let asked: Vec<Observable> = (0..100_000)
         .step_by(97)
         .map(ip)
         .chain([ip(100_001)])
@@ -205,7 +212,7 @@ async fn the_second_tier_writes_through_and_reads_back() {
     let store = open(dir.path());
     let written = found(t0() + chrono::Duration::days(8));
 
-    SecondTier::put(&store, ip(5), &written).await;
+    SecondTier::put(&store, &ip(5), &written).await;
     let got = SecondTier::get_many(&store, &[ip(4), ip(5)]).await;
 
     assert_eq!(got, vec![None, Some(written)]);
