@@ -90,6 +90,77 @@ fn an_entry_written_is_read_back_after_reopening() {
 }
 
 #[test]
+fn entries_of_the_ip_only_layout_are_read_after_the_upgrade_and_purged_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale_ms = (t0() + chrono::Duration::days(8)).timestamp_millis();
+    // Exactly what the IP-only version stored: 16-byte keys, its codec's JSON.
+    let old = format!(
+        r#"{{"v":1,"fetched":{},"fresh":{},"stale":{stale_ms},"report":{{"asn":15169,"country":"US","owner":"Google LLC"}}}}"#,
+        t0().timestamp_millis(),
+        (t0() + chrono::Duration::hours(1)).timestamp_millis(),
+    );
+    let octets = std::net::Ipv4Addr::new(10, 0, 0, 1)
+        .to_ipv6_mapped()
+        .octets();
+    {
+        let db = redb::Database::create(dir.path().join(file::FILE_NAME)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(tables::ENTRIES_V1)
+            .unwrap()
+            .insert(octets, (stale_ms, old.as_bytes()))
+            .unwrap();
+        txn.open_table(tables::EXPIRY_V1)
+            .unwrap()
+            .insert((stale_ms, octets), ())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+
+    let store = open(dir.path());
+
+    assert_eq!(
+        store.get_many(&[ip(1)]),
+        vec![Some(found(t0() + chrono::Duration::days(8)))]
+    );
+    assert_eq!(store.len(), 1);
+    drop(store);
+    let again = open(dir.path());
+    assert_eq!(again.get_many(&[ip(1)]).len(), 1);
+    assert!(
+        again.get_many(&[ip(1)])[0].is_some(),
+        "still there on the next open"
+    );
+    let purged = again.purge(t0() + chrono::Duration::days(9)).unwrap();
+    assert_eq!(purged, 1, "the moved entry has its expiry row");
+    assert_eq!(again.get_many(&[ip(1)]), vec![None]);
+}
+
+#[test]
+fn entries_of_every_type_are_read_back_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let observables: Vec<Observable> = [
+        "example.com",
+        "https://example.com/a?b=c",
+        "44d88612fea8a8f36de82e1278abb02f",
+        "10.0.0.1",
+    ]
+    .iter()
+    .map(|text| Observable::infer(text).unwrap())
+    .collect();
+    let written = entry(Answer::NotFound, t0() + chrono::Duration::days(2));
+
+    for observable in &observables {
+        store.put(observable, &written).unwrap();
+    }
+    drop(store);
+    let reopened = open(dir.path());
+
+    assert_eq!(reopened.get_many(&observables), vec![Some(written); 4]);
+    assert_eq!(reopened.len(), 4);
+}
+
+#[test]
 fn a_not_found_entry_is_read_back_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let v6 = Observable::Ip("2001:db8::7".parse().unwrap());
