@@ -1,4 +1,5 @@
-//! `POST /v1/enrich` and `GET /v1/ip/{ip}`: parse at the edge, enrich, render.
+//! `POST /v1/enrich` and `GET /v1/ip/{ip}`: parse at the edge, enrich, render (the other
+//! single-observable routes, in `single.rs`, share [`enrich_one`]).
 
 use std::time::Duration;
 
@@ -156,15 +157,33 @@ pub async fn enrich_ip(
     ApiPath(ip): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> Result<(RetryAfter, Json<ResultBody>), ApiError> {
-    let parsed = Observable::parse(ObservableType::Ip, &ip).map_err(|invalid| {
+    enrich_one(
+        state,
+        who(caller).on(Route::Ip),
+        ObservableType::Ip,
+        ip,
+        query.max_wait_ms,
+    )
+    .await
+}
+
+/// One observable of a stated type, for the single-observable routes: a text that is not
+/// one is a 400, anything else the result object.
+pub(super) async fn enrich_one(
+    state: AppState,
+    caller: Caller,
+    kind: ObservableType,
+    text: String,
+    max_wait_ms: Option<WaitMs>,
+) -> Result<(RetryAfter, Json<ResultBody>), ApiError> {
+    let parsed = Observable::parse(kind, &text).map_err(|invalid| {
         ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
     })?;
     let item = ParsedItem {
-        input: ip,
+        input: text,
         parsed: Ok(parsed),
     };
-    let wait = state.limits.wait(query.max_wait_ms);
-    let caller = who(caller).on(Route::Ip);
+    let wait = state.limits.wait(max_wait_ms);
     let batch = state
         .enricher
         .enrich(caller.clone(), vec![item], wait)
@@ -181,7 +200,7 @@ pub async fn enrich_ip(
 }
 
 /// `Retry-After` on an answer whose new observables the caller's spent cap all refused.
-type RetryAfter = AppendHeaders<Option<(HeaderName, String)>>;
+pub(super) type RetryAfter = AppendHeaders<Option<(HeaderName, String)>>;
 
 fn retry_after(batch: &BatchResult) -> RetryAfter {
     AppendHeaders(
@@ -190,7 +209,7 @@ fn retry_after(batch: &BatchResult) -> RetryAfter {
 }
 
 /// The caller authentication identified (anonymous when no callers are configured).
-fn who(caller: Option<Extension<Caller>>) -> Caller {
+pub(super) fn who(caller: Option<Extension<Caller>>) -> Caller {
     caller.map_or_else(Caller::anonymous, |Extension(caller)| caller)
 }
 

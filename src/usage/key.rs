@@ -15,6 +15,12 @@ pub enum Route {
     Enrich,
     /// `GET /v1/ip/{ip}`.
     Ip,
+    /// `GET /v1/domain/{domain}`.
+    Domain,
+    /// `GET /v1/file/{hash}`.
+    File,
+    /// `GET /v1/url`.
+    Url,
     /// Enrichment no route started (tools and tests driving the enricher directly).
     #[default]
     Other,
@@ -22,13 +28,23 @@ pub enum Route {
 
 impl Route {
     /// Every route, in documentation order.
-    pub const ALL: [Route; 3] = [Route::Enrich, Route::Ip, Route::Other];
+    pub const ALL: [Route; 6] = [
+        Route::Enrich,
+        Route::Ip,
+        Route::Domain,
+        Route::File,
+        Route::Url,
+        Route::Other,
+    ];
 
     /// The route template (`other` for [`Route::Other`]).
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Enrich => "/v1/enrich",
             Route::Ip => "/v1/ip/{ip}",
+            Route::Domain => "/v1/domain/{domain}",
+            Route::File => "/v1/file/{hash}",
+            Route::Url => "/v1/url",
             Route::Other => "other",
         }
     }
@@ -215,7 +231,7 @@ mod tests {
             }
         }
         for stranger in [
-            "soar|/v1/url|ip_addresses|requests",
+            "soar|/v1/hash|ip_addresses|requests",
             "soar|/v1/enrich|ip_address|requests",
             "soar|/v1/enrich|ip_addresses|bytes",
             "Soar|/v1/enrich|ip_addresses|requests",

@@ -18,6 +18,7 @@ mod helpers;
 mod limits;
 mod monitoring;
 mod observability;
+mod observable_types;
 mod openapi;
 mod quota;
 mod singleflight;
