@@ -20,6 +20,7 @@ mod caps;
 mod demo;
 mod load;
 mod outage;
+mod types;
 mod usage;
 
 use chrono::{DateTime, Utc};
