@@ -2,14 +2,11 @@
 //! batch, never one for what must stay local, a file reachable by its other hashes, one call
 //! for 64 concurrent lookups of a new domain, and the single-observable routes.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use vtenrich::observable::PrivateSuffixes;
-use vtenrich::simulator::SimulatorConfig;
 use vtenrich::virustotal::Endpoint;
 
-use crate::helpers::{Options, SIM_KEY, TestApp, results, spawn_app_with, statuses};
+use crate::helpers::{Options, TestApp, results, spawn_app_with, spawn_slow_app, statuses};
 
 const EICAR_MD5: &str = "44d88612fea8a8f36de82e1278abb02f";
 
@@ -110,15 +107,7 @@ async fn a_mixed_batch_makes_one_call_per_distinct_public_observable_in_input_or
 #[tokio::test]
 async fn sixty_four_concurrent_lookups_of_one_new_domain_make_one_call() {
     // Arrange: a slow upstream, so every request arrives while the first call is in flight.
-    let app = spawn_app_with(Options {
-        sim: SimulatorConfig {
-            api_key: SIM_KEY.to_owned(),
-            latency: Duration::from_millis(400),
-            ..SimulatorConfig::default()
-        },
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_slow_app().await;
 
     // Act
     let requests = (0..64).map(|i| {
