@@ -50,7 +50,7 @@ fn enricher(addresses: &[(IpAddr, vtenrich::report::IpReport)]) -> Enricher {
         metrics.clone(),
     );
     for (ip, report) in addresses {
-        cache.insert(*ip, Answer::Found(report.clone()));
+        cache.insert(Observable::Ip(*ip), Answer::Found(report.clone().into()));
     }
     let client = VtClient::new(ClientSettings {
         // Nothing listens there and nothing is sent: every address is cached.

@@ -5,14 +5,18 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::report::IpReport;
+use crate::report::Report;
 
 /// What VirusTotal answered; both are worth caching (a 404 costs quota too).
+///
+/// Not boxed: an answer lives in an `Arc<Entry>` already, and a not-found answer paying for a
+/// report's size in memory is cheaper than a second allocation for every found one.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Answer {
-    /// VirusTotal knows the address.
-    Found(IpReport),
-    /// VirusTotal does not know the address.
+    /// VirusTotal knows the observable.
+    Found(Report),
+    /// VirusTotal does not know the observable.
     NotFound,
 }
 

@@ -106,6 +106,7 @@ impl Application {
         .reserve_interactive(settings.reserve_interactive())
         .second_tier(topology.tier())
         .fleet_lock(topology.lock())
+        .private_suffixes(settings.private_suffixes.clone())
         .build();
         let registry = Registry::open(
             &settings.callers,

@@ -3,7 +3,7 @@
 //! moka bounds the size and drops entries once even their stale window has passed; whether an
 //! entry is fresh or stale is decided against the injected clock, so tests can move time.
 
-use std::net::IpAddr;
+use crate::observable::Observable;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,10 +29,10 @@ struct UntilStale {
     memory_ttl: Option<Duration>,
 }
 
-impl moka::Expiry<IpAddr, Arc<Entry>> for UntilStale {
+impl moka::Expiry<Observable, Arc<Entry>> for UntilStale {
     fn expire_after_create(
         &self,
-        _key: &IpAddr,
+        _key: &Observable,
         value: &Arc<Entry>,
         _created_at: Instant,
     ) -> Option<Duration> {
@@ -47,7 +47,7 @@ impl moka::Expiry<IpAddr, Arc<Entry>> for UntilStale {
 
     fn expire_after_update(
         &self,
-        key: &IpAddr,
+        key: &Observable,
         value: &Arc<Entry>,
         updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
@@ -59,7 +59,7 @@ impl moka::Expiry<IpAddr, Arc<Entry>> for UntilStale {
 /// The bounded TTL cache of VirusTotal answers, keyed by canonical IP.
 #[derive(Clone)]
 pub struct Cache {
-    inner: moka::sync::Cache<IpAddr, Arc<Entry>>,
+    inner: moka::sync::Cache<Observable, Arc<Entry>>,
     clock: SharedClock,
     settings: CacheSettings,
     metrics: Metrics,
@@ -108,10 +108,10 @@ impl Cache {
         Self::build(self.settings, self.clock, self.metrics, Some(ttl))
     }
 
-    /// Looks `ip` up, classifying the entry against the clock.
-    pub fn lookup(&self, ip: &IpAddr) -> Lookup {
+    /// Looks `observable` up, classifying the entry against the clock.
+    pub fn lookup(&self, observable: &Observable) -> Lookup {
         self.metrics.cache_requests.inc();
-        let Some(entry) = self.inner.get(ip) else {
+        let Some(entry) = self.inner.get(observable) else {
             return Lookup::Miss;
         };
         let now = self.clock.now();
@@ -131,7 +131,7 @@ impl Cache {
     }
 
     /// Stores a fresh answer, computing its deadlines from its kind.
-    pub fn insert(&self, ip: IpAddr, answer: Answer) -> Arc<Entry> {
+    pub fn insert(&self, observable: Observable, answer: Answer) -> Arc<Entry> {
         let now = self.clock.now();
         let ttl = match answer {
             Answer::Found(_) => self.settings.ttl,
@@ -144,18 +144,18 @@ impl Cache {
             fresh_until,
             stale_until: fresh_until + chrono_duration(self.settings.stale_for),
         });
-        self.inner.insert(ip, entry.clone());
+        self.inner.insert(observable, entry.clone());
         entry
     }
 
     /// Stores an entry as it is (for a second tier or a restored copy).
-    pub fn restore(&self, ip: IpAddr, entry: Arc<Entry>) {
-        self.inner.insert(ip, entry);
+    pub fn restore(&self, observable: Observable, entry: Arc<Entry>) {
+        self.inner.insert(observable, entry);
     }
 
-    /// Drops the entry of `ip`; whether there was one.
-    pub fn remove(&self, ip: &IpAddr) -> bool {
-        self.inner.remove(ip).is_some()
+    /// Drops the entry of `observable`; whether there was one.
+    pub fn remove(&self, observable: &Observable) -> bool {
+        self.inner.remove(observable).is_some()
     }
 
     /// Approximate number of entries.
@@ -193,27 +193,30 @@ mod tests {
     fn an_entry_is_fresh_then_stale_then_gone() {
         let clock = ManualClock::new(Utc::now());
         let cache = cache(&clock);
-        let ip: IpAddr = "8.8.8.8".parse().unwrap();
-        cache.insert(ip, Answer::Found(IpReport::default()));
-        assert!(matches!(cache.lookup(&ip), Lookup::Fresh(_)));
+        let observable = Observable::Ip("8.8.8.8".parse().unwrap());
+        cache.insert(
+            observable.clone(),
+            Answer::Found(IpReport::default().into()),
+        );
+        assert!(matches!(cache.lookup(&observable), Lookup::Fresh(_)));
         clock.advance(Duration::from_secs(101));
-        assert!(matches!(cache.lookup(&ip), Lookup::Stale(_)));
+        assert!(matches!(cache.lookup(&observable), Lookup::Stale(_)));
         clock.advance(Duration::from_secs(1000));
-        assert!(matches!(cache.lookup(&ip), Lookup::Miss));
+        assert!(matches!(cache.lookup(&observable), Lookup::Miss));
     }
 
     #[test]
     fn not_found_answers_use_their_own_ttl() {
         let clock = ManualClock::new(Utc::now());
         let cache = cache(&clock);
-        let ip: IpAddr = "9.9.9.9".parse().unwrap();
-        let entry = cache.insert(ip, Answer::NotFound);
+        let observable = Observable::Ip("9.9.9.9".parse().unwrap());
+        let entry = cache.insert(observable.clone(), Answer::NotFound);
         assert_eq!(
             entry.fresh_until - entry.fetched_at,
             chrono::Duration::seconds(10)
         );
         clock.advance(Duration::from_secs(11));
-        assert!(matches!(cache.lookup(&ip), Lookup::Stale(_)));
+        assert!(matches!(cache.lookup(&observable), Lookup::Stale(_)));
     }
 
     #[test]
@@ -221,7 +224,7 @@ mod tests {
         let clock = ManualClock::new(Utc::now());
         let cache = cache(&clock);
         for i in 0..100u8 {
-            cache.insert(IpAddr::from([1, 1, 1, i]), Answer::NotFound);
+            cache.insert(Observable::Ip([1, 1, 1, i].into()), Answer::NotFound);
         }
         assert!(cache.entry_count() <= 10, "{}", cache.entry_count());
     }
@@ -230,12 +233,12 @@ mod tests {
     fn with_a_memory_ttl_an_entry_leaves_memory_while_still_fresh() {
         let clock = ManualClock::new(Utc::now());
         let cache = cache(&clock).with_memory_ttl(Duration::from_millis(30));
-        let ip: IpAddr = "8.8.8.8".parse().unwrap();
-        cache.insert(ip, Answer::NotFound);
-        assert!(matches!(cache.lookup(&ip), Lookup::Fresh(_)));
+        let observable = Observable::Ip("8.8.8.8".parse().unwrap());
+        cache.insert(observable.clone(), Answer::NotFound);
+        assert!(matches!(cache.lookup(&observable), Lookup::Fresh(_)));
         std::thread::sleep(Duration::from_millis(80));
         assert!(
-            matches!(cache.lookup(&ip), Lookup::Miss),
+            matches!(cache.lookup(&observable), Lookup::Miss),
             "the shared tier must be asked again"
         );
     }

@@ -68,9 +68,12 @@ pub mod labels {
     /// `http_requests_total{status_class="5xx"}` starts at 0, so the first deadline_exceeded
     /// is seen by the alert on it. Other classes and routes appear with their first request:
     /// ratios need no zero series (no traffic, no ratio).
-    pub const API_ROUTES: [(&str, &str); 3] = [
+    pub const API_ROUTES: [(&str, &str); 6] = [
         ("/v1/enrich", "POST"),
         ("/v1/ip/{ip}", "GET"),
+        ("/v1/domain/{domain}", "GET"),
+        ("/v1/file/{hash}", "GET"),
+        ("/v1/url", "GET"),
         ("/v1/quota", "GET"),
     ];
 }

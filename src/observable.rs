@@ -4,28 +4,50 @@
 //! `010.1.1.1`, short `127.1`, zone ids) is rejected rather than guessed, because a wrong guess
 //! would spend VirusTotal quota on an address the caller never meant.
 
+mod domain;
+mod hash;
 mod parse;
+mod private_suffixes;
 mod special;
+mod web_url;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+pub use domain::DomainName;
+pub use hash::{FileHash, HashKind};
 pub use parse::parse_ip;
-pub use special::{SpecialRange, special_purpose};
+pub use private_suffixes::PrivateSuffixes;
+pub use special::{
+    NotRoutable, NotRoutableRule, SpecialName, SpecialRange, not_routable, special_purpose,
+};
+pub use web_url::{UrlHost, WebUrl};
 
-/// A parsed, canonical observable. Only IPs for now; the enum leaves room for domains/hashes later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A parsed, canonical observable: one value per thing VirusTotal can be asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Observable {
     /// An IP address; IPv4-mapped IPv6 addresses are held as IPv4.
     Ip(IpAddr),
+    /// A domain name in A-labels, lower case, without the trailing dot.
+    Domain(DomainName),
+    /// An absolute http(s) URL, scheme and host lower case, default port and fragment dropped.
+    Url(WebUrl),
+    /// An MD5, SHA-1 or SHA-256 in lower-case hex.
+    File(FileHash),
 }
 
 /// The kind of an observable, as callers name it in requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ObservableType {
     /// An IPv4 or IPv6 address.
     Ip,
+    /// A domain or host name.
+    Domain,
+    /// A web URL.
+    Url,
+    /// A file, named by one of its hashes.
+    File,
 }
 
 /// Why text is not a valid observable: a short English reason that never echoes the input.
@@ -48,22 +70,39 @@ impl InvalidObservable {
 }
 
 impl Observable {
-    /// Infers the type from text; today an IP address is the only type accepted.
+    /// Infers the type from text: an IP address, then 32/40/64 hex digits (a file hash), then
+    /// a URL with a scheme, then a domain name.
     pub fn infer(text: &str) -> Result<Observable, InvalidObservable> {
-        parse_ip(text).map(Observable::Ip).map_err(|err| {
-            // A domain or hash fails IP parsing with a confusing reason; say what is wrong instead.
-            if looks_like_unsupported_kind(text.trim()) {
-                InvalidObservable::new("only IP addresses are supported")
-            } else {
-                err
-            }
-        })
+        let ip_error = match parse_ip(text) {
+            Ok(ip) => return Ok(Observable::Ip(ip)),
+            Err(err) => err,
+        };
+        let text = text.trim();
+        if FileHash::looks_like(text) {
+            return FileHash::parse(text).map(Observable::File);
+        }
+        if text.contains("://") {
+            return WebUrl::parse(text).map(Observable::Url);
+        }
+        DomainName::parse(text)
+            .map(Observable::Domain)
+            .map_err(|err| {
+                // `127.1` or `[::1]:53` fail as names too, but the IP reason is the one that helps.
+                if looks_like_an_address(text) {
+                    ip_error
+                } else {
+                    err
+                }
+            })
     }
 
-    /// Parses text as the given type.
+    /// Parses text as the given type; the stated type wins over what inference would say.
     pub fn parse(kind: ObservableType, text: &str) -> Result<Observable, InvalidObservable> {
         match kind {
             ObservableType::Ip => parse_ip(text).map(Observable::Ip),
+            ObservableType::Domain => DomainName::parse(text).map(Observable::Domain),
+            ObservableType::Url => WebUrl::parse(text).map(Observable::Url),
+            ObservableType::File => FileHash::parse(text).map(Observable::File),
         }
     }
 
@@ -71,14 +110,21 @@ impl Observable {
     pub fn kind(&self) -> ObservableType {
         match self {
             Observable::Ip(_) => ObservableType::Ip,
+            Observable::Domain(_) => ObservableType::Domain,
+            Observable::Url(_) => ObservableType::Url,
+            Observable::File(_) => ObservableType::File,
         }
     }
 
-    /// Canonical text form: IPv4 dotted decimal; IPv6 per RFC 5952 (compressed, lower case).
+    /// Canonical text form: IPv4 dotted decimal; IPv6 per RFC 5952 (compressed, lower case);
+    /// domains in lower-case A-labels; URLs as their cache key; hashes in lower-case hex.
     pub fn canonical(&self) -> String {
         match self {
             // `to_canonical`: a directly built IPv4-mapped address still prints as IPv4.
             Observable::Ip(ip) => ip.to_canonical().to_string(),
+            Observable::Domain(name) => name.to_string(),
+            Observable::Url(url) => url.to_string(),
+            Observable::File(hash) => hash.to_string(),
         }
     }
 }
@@ -94,6 +140,9 @@ impl ObservableType {
     pub fn as_str(&self) -> &'static str {
         match self {
             ObservableType::Ip => "ip",
+            ObservableType::Domain => "domain",
+            ObservableType::Url => "url",
+            ObservableType::File => "file",
         }
     }
 }
@@ -107,31 +156,31 @@ impl fmt::Display for ObservableType {
 impl FromStr for ObservableType {
     type Err = InvalidObservable;
 
-    /// Accepts exactly `ip` and `ip_address`; other spellings are rejected, not guessed.
+    /// Accepts exactly `ip` (or `ip_address`), `domain`, `url` and `file`; other spellings are
+    /// rejected, not guessed.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "ip" | "ip_address" => Ok(ObservableType::Ip),
+            "domain" => Ok(ObservableType::Domain),
+            "url" => Ok(ObservableType::Url),
+            "file" => Ok(ObservableType::File),
             _ => Err(InvalidObservable::new(
-                "unknown observable type (expected \"ip\")",
+                "unknown observable type (expected \"ip\", \"domain\", \"url\" or \"file\")",
             )),
         }
     }
 }
 
-/// True for text shaped like a domain, URL or file hash: things a later version may enrich.
-fn looks_like_unsupported_kind(text: &str) -> bool {
-    let is_hash = matches!(text.len(), 32 | 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit());
-    let is_url = text.contains("://");
-    let is_domain = text.contains('.')
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        && text
-            .trim_end_matches('.')
-            .rsplit('.')
-            .next()
-            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
-    is_hash || is_url || is_domain
+/// True for text that can only have been meant as an address: a colon, a zone, a prefix or
+/// brackets, or an all-digit last part (no top-level domain is all digits).
+fn looks_like_an_address(text: &str) -> bool {
+    let last = text
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or(text);
+    text.contains([':', '%', '/', '[', ']'])
+        || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -151,21 +200,74 @@ mod tests {
     }
 
     #[test]
-    fn a_domain_is_rejected_as_unsupported_when_inferring() {
-        let err = Observable::infer("example.com").unwrap_err();
+    fn inference_tries_ip_then_hash_then_url_then_domain() {
+        let md5 = "44D88612FEA8A8F36DE82E1278ABB02F";
 
-        assert_eq!(err.reason(), "only IP addresses are supported");
+        let kinds: Vec<_> = [
+            "8.8.8.8",
+            md5,
+            "https://example.com/x",
+            "Example.COM.",
+            // 32 hex digits that also spell a (single-label) name: the hash reading wins.
+            &"ad".repeat(16),
+        ]
+        .iter()
+        .map(|text| Observable::infer(text).map(|o| o.kind()))
+        .collect();
+
+        assert_eq!(
+            kinds,
+            [
+                Ok(ObservableType::Ip),
+                Ok(ObservableType::File),
+                Ok(ObservableType::Url),
+                Ok(ObservableType::Domain),
+                Ok(ObservableType::File),
+            ]
+        );
+        assert_eq!(
+            Observable::infer(md5).map(|o| o.canonical()),
+            Ok(md5.to_ascii_lowercase())
+        );
+        assert_eq!(
+            Observable::infer("Example.COM.").map(|o| o.canonical()),
+            Ok("example.com".to_owned())
+        );
     }
 
     #[test]
-    fn a_sha256_or_url_is_rejected_as_unsupported_when_inferring() {
-        let hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    fn a_stated_type_wins_over_inference() {
+        let hex = "ad".repeat(16);
 
-        let from_hash = Observable::infer(hash).unwrap_err();
-        let from_url = Observable::infer("https://example.com/x").unwrap_err();
+        assert_eq!(
+            Observable::parse(ObservableType::Domain, &hex).map(|o| o.kind()),
+            Ok(ObservableType::Domain)
+        );
+        assert!(Observable::parse(ObservableType::Url, "example.com").is_err());
+        assert!(Observable::parse(ObservableType::File, "example.com").is_err());
+        assert!(Observable::parse(ObservableType::Domain, "8.8.8.8").is_err());
+        assert!(Observable::parse(ObservableType::Ip, "example.com").is_err());
+    }
 
-        assert_eq!(from_hash.reason(), "only IP addresses are supported");
-        assert_eq!(from_url.reason(), "only IP addresses are supported");
+    #[test]
+    fn text_with_a_scheme_that_is_not_a_good_url_keeps_the_url_reason() {
+        let err = Observable::infer("ftp://example.com/").unwrap_err();
+
+        assert_eq!(err.reason(), "only http and https URLs are accepted");
+    }
+
+    #[test]
+    fn garbage_is_invalid_with_a_reason() {
+        for text in [
+            "exa mple.com",
+            "a_b.com",
+            "-x.com",
+            "!!!",
+            "http//x",
+            "1.2.3.4.5",
+        ] {
+            assert!(Observable::infer(text).is_err(), "{text}");
+        }
     }
 
     #[test]
@@ -173,7 +275,10 @@ mod tests {
         let inferred = Observable::infer("127.1").unwrap_err();
 
         assert_eq!(inferred, parse_ip("127.1").unwrap_err());
-        assert_ne!(inferred.reason(), "only IP addresses are supported");
+        assert_eq!(
+            Observable::infer("[::1]:53").unwrap_err(),
+            parse_ip("[::1]:53").unwrap_err()
+        );
     }
 
     #[test]
@@ -202,17 +307,24 @@ mod tests {
     }
 
     #[test]
-    fn the_type_names_ip_and_ip_address_are_accepted_exactly() {
+    fn the_type_names_are_accepted_exactly() {
         assert_eq!("ip".parse(), Ok(ObservableType::Ip));
         assert_eq!("ip_address".parse(), Ok(ObservableType::Ip));
         assert!("IP".parse::<ObservableType>().is_err());
-        assert!("domain".parse::<ObservableType>().is_err());
+        assert!("hash".parse::<ObservableType>().is_err());
         assert_eq!(ObservableType::Ip.as_str(), "ip");
+        for kind in [
+            ObservableType::Domain,
+            ObservableType::Url,
+            ObservableType::File,
+        ] {
+            assert_eq!(kind.as_str().parse(), Ok(kind));
+        }
     }
 
     #[test]
     fn an_error_never_echoes_the_input() {
-        let secretish = "not-an-ip-but-a-long-string-that-must-not-come-back";
+        let secretish = "not an ip but a long string that must-not-come-back";
 
         let err = Observable::infer(secretish).unwrap_err();
 

@@ -1,25 +1,26 @@
-//! The normalised, compact IP report we cache, the verdict policy applied when rendering it,
-//! and where on VirusTotal a person can look an observable up.
+//! The normalised, compact reports we cache (IP here; domain, URL and file beside it), and the
+//! verdict policy applied when rendering them.
 //!
 //! Only what the API returns is kept (never raw VirusTotal JSON): a cached entry must stay well
 //! under 1 KiB. Every field is optional because real answers lack some of them (the 2019 format
 //! has no analysis stats or tags; some IPs have no ASN or country).
 
+mod analysis;
+mod body;
+mod domain;
+mod file;
+mod url;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::observable::{Observable, special_purpose};
-
-/// The VirusTotal GUI page for `observable`; none for a special-purpose address, which is
-/// never sent to VirusTotal and has no page worth opening.
-pub fn virustotal_link(observable: &Observable) -> Option<String> {
-    match observable {
-        Observable::Ip(ip) if special_purpose(*ip).is_none() => {
-            Some(format!("https://www.virustotal.com/gui/ip-address/{ip}"))
-        }
-        Observable::Ip(_) => None,
-    }
-}
+pub use analysis::Analysis;
+pub use body::{
+    DnsBody, DomainBody, FileBody, PopularityBody, ThreatBody, ThreatCountBody, UrlBody,
+};
+pub use domain::{DnsRecords, DomainReport, PopularityRank};
+pub use file::{FileReport, MAX_NAMES, ThreatClassification, ThreatCount};
+pub use url::UrlReport;
 
 /// Counts of engine results from VirusTotal's `last_analysis_stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,6 +109,77 @@ impl IpReport {
     /// The verdict on this report under `policy`, and a sentence saying why.
     pub fn verdict(&self, policy: &VerdictPolicy) -> (Verdict, String) {
         policy.judge(self.stats.as_ref())
+    }
+
+    /// The reputation facts, as every other type holds them.
+    pub fn analysis(&self) -> Analysis {
+        Analysis {
+            stats: self.stats,
+            community_score: self.community_score,
+            votes: self.votes,
+            tags: self.tags.clone(),
+            last_analysis_at: self.last_analysis_at,
+        }
+    }
+}
+
+impl From<Analysis> for IpReport {
+    /// A report with the reputation facts and no network facts.
+    fn from(a: Analysis) -> Self {
+        IpReport {
+            stats: a.stats,
+            community_score: a.community_score,
+            votes: a.votes,
+            tags: a.tags,
+            last_analysis_at: a.last_analysis_at,
+            ..IpReport::default()
+        }
+    }
+}
+
+impl Report {
+    /// The reputation facts every type carries (the verdict policy reads their counts).
+    pub fn analysis(&self) -> std::borrow::Cow<'_, Analysis> {
+        use std::borrow::Cow;
+        match self {
+            Report::Ip(r) => Cow::Owned(r.analysis()),
+            Report::Domain(r) => Cow::Borrowed(&r.analysis),
+            Report::Url(r) => Cow::Borrowed(&r.analysis),
+            Report::File(r) => Cow::Borrowed(&r.analysis),
+        }
+    }
+}
+
+/// A normalised report of any type, as one lookup returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    Ip(IpReport),
+    Domain(DomainReport),
+    Url(UrlReport),
+    File(FileReport),
+}
+
+impl From<IpReport> for Report {
+    fn from(report: IpReport) -> Self {
+        Report::Ip(report)
+    }
+}
+
+impl From<DomainReport> for Report {
+    fn from(report: DomainReport) -> Self {
+        Report::Domain(report)
+    }
+}
+
+impl From<UrlReport> for Report {
+    fn from(report: UrlReport) -> Self {
+        Report::Url(report)
+    }
+}
+
+impl From<FileReport> for Report {
+    fn from(report: FileReport) -> Self {
+        Report::File(report)
     }
 }
 
@@ -233,19 +305,6 @@ mod tests {
         };
         assert_eq!(p.judge(Some(&stats(1, 0, 60, 0))).0, Verdict::Malicious);
         assert_eq!(p.judge(Some(&stats(0, 4, 60, 0))).0, Verdict::Harmless);
-    }
-
-    #[test]
-    fn a_public_address_links_to_its_virustotal_page_and_a_special_one_to_none() {
-        let public = Observable::Ip("8.8.8.8".parse().unwrap());
-        assert_eq!(
-            virustotal_link(&public).as_deref(),
-            Some("https://www.virustotal.com/gui/ip-address/8.8.8.8")
-        );
-        assert_eq!(
-            virustotal_link(&Observable::Ip("10.0.0.1".parse().unwrap())),
-            None
-        );
     }
 
     #[test]

@@ -54,6 +54,9 @@ async fn quota(service: &Service) -> serde_json::Value {
         .unwrap()
 }
 
+/// EICAR's MD5, a file the simulator always knows.
+const EICAR_MD5: &str = "44d88612fea8a8f36de82e1278abb02f";
+
 fn addresses(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("81.3.{i}.17")).collect()
 }
@@ -73,36 +76,40 @@ async fn simulator() -> Simulator {
 #[tokio::test]
 async fn process_after_kill_9_and_a_restart_nothing_answered_is_fetched_again_and_counts_continue()
 {
-    // Arrange: 12 answers paid for, then a hard kill.
+    // Arrange: 15 answers of every type paid for, then a hard kill.
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let ips = addresses(12);
+    let mut observables = addresses(12);
+    observables.extend(["github.com", "https://github.com/", EICAR_MD5].map(str::to_owned));
     let mut first = start(&sim, dir.path()).await;
-    let before = enrich(&first, &ips).await;
-    assert_eq!(before["summary"]["upstream_calls"], 12, "{before}");
+    let before = enrich(&first, &observables).await;
+    assert_eq!(before["summary"]["upstream_calls"], 15, "{before}");
     let counts_before = quota(&first).await;
     first.kill(); // SIGKILL: no shutdown code runs
-    let calls_before_restart = sim.ip_call_count();
+    let calls_before_restart = sim.total_call_count();
+    // The file's other hash, which its answer made an entry for too.
+    let sha256 = before["results"][14]["file"]["sha256"].as_str().unwrap();
+    observables.push(sha256.to_owned());
 
     // Act
     let second = start(&sim, dir.path()).await;
-    let after = enrich(&second, &ips).await;
+    let after = enrich(&second, &observables).await;
     let counts_after = quota(&second).await;
 
     // Assert
     assert_eq!(
-        sim.ip_call_count(),
+        sim.total_call_count(),
         calls_before_restart,
-        "no answer fetched twice"
+        "no answer of any type fetched twice"
     );
     assert_eq!(after["summary"]["upstream_calls"], 0);
-    assert_eq!(after["summary"]["by_source"]["cache"], 12, "{after}");
+    assert_eq!(after["summary"]["by_source"]["cache"], 16, "{after}");
     for window in ["day", "month"] {
         assert_eq!(
             counts_after["windows"][window]["used"], counts_before["windows"][window]["used"],
             "{window} count continues"
         );
-        assert_eq!(counts_after["windows"][window]["used"], 12);
+        assert_eq!(counts_after["windows"][window]["used"], 15);
     }
 }
 

@@ -77,12 +77,17 @@ pub(super) async fn demo(settings: &mut Settings, sim_latency: Duration) -> anyh
     let base = format!("http://{}", app.local_addr());
     // Written once and errors ignored: a closed stdout (`vtenrich demo | head -1`) must not
     // stop the demo.
+    // EICAR's MD5: a file every VirusTotal (and the simulator) knows and flags.
+    const EICAR_MD5: &str = "44d88612fea8a8f36de82e1278abb02f";
     let banner = format!(
         "vtenrich demo: serving on {base} against the built-in VirusTotal simulator \
          ({rate} calls/minute, {daily}/day). Try:\n\n  \
          curl -s {base}/v1/ip/8.8.8.8\n  \
+         curl -s {base}/v1/domain/example.com\n  \
+         curl -s '{base}/v1/url?url=https%3A%2F%2Fgithub.com%2F'\n  \
+         curl -s {base}/v1/file/{EICAR_MD5}\n  \
          curl -s {base}/v1/enrich -H 'content-type: application/json' \\\n    \
-         -d '{{\"observables\": [\"8.8.8.8\", \"1.1.1.1\", \"10.0.0.1\", \"8.8.8.8\", \"2001:4860:4860::8888\"]}}'\n  \
+         -d '{{\"observables\": [\"8.8.8.8\", \"example.com\", \"https://github.com/\", \"{EICAR_MD5}\", \"10.0.0.1\", \"printer.local\"]}}'\n  \
          curl -s {base}/v1/quota\n  \
          curl -s {base}/metrics | grep '^vtenrich_quota'\n  \
          open {base}/docs   (API documentation)\n\n\

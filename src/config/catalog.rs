@@ -24,6 +24,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// Comma-separated CIDRs (or addresses).
     Cidrs,
+    /// Comma-separated domain names.
+    Names,
 }
 
 /// One setting.
@@ -58,7 +60,7 @@ const fn secret(var: &'static str, key: &'static str) -> Setting {
     }
 }
 
-use Kind::{Bool, Choice, Cidrs, Duration, Int, SocketAddr, Str, Url};
+use Kind::{Bool, Choice, Cidrs, Duration, Int, Names, SocketAddr, Str, Url};
 
 /// Every setting, in the order `vtenrich config` prints them (top level first, then sections).
 pub const SETTINGS: &[Setting] = &[
@@ -91,6 +93,7 @@ pub const SETTINGS: &[Setting] = &[
     plain("VTENRICH_METRICS_OPEN", "metrics_open", Bool),
     plain("VTENRICH_DATA_DIR", "data_dir", Str),
     plain("VTENRICH_TRUSTED_PROXIES", "trusted_proxies", Cidrs),
+    plain("VTENRICH_PRIVATE_SUFFIXES", "private_suffixes", Names),
     secret("VTENRICH_VT_API_KEY", "virustotal.api_key"),
     plain("VTENRICH_VT_API_KEY_FILE", "virustotal.api_key_file", Str),
     plain("VTENRICH_VT_BASE_URL", "virustotal.base_url", Url),

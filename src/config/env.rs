@@ -166,6 +166,10 @@ pub(super) fn convert(name: &str, raw: &str, kind: Kind) -> Result<toml::Value, 
             super::TrustedProxies::parse(raw).map_err(|e| format!("{name}: {e}"))?;
             toml::Value::String(raw.to_owned())
         }
+        Kind::Names => {
+            crate::observable::PrivateSuffixes::parse(raw).map_err(|e| format!("{name}: {e}"))?;
+            toml::Value::String(raw.to_owned())
+        }
         Kind::Choice(words) => {
             let word = raw.to_ascii_lowercase();
             if !words.contains(&word.as_str()) {

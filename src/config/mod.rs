@@ -30,6 +30,7 @@ pub use sections::{
 pub use sources::{Flags, Sources};
 pub use validate::EXAMPLE_CALLER_KEYS;
 
+use crate::observable::PrivateSuffixes;
 use crate::quota::Limits;
 use crate::report::VerdictPolicy;
 
@@ -105,6 +106,9 @@ pub struct Settings {
     /// Proxies whose `X-Forwarded-For` names the source address the audit log records
     /// (`VTENRICH_TRUSTED_PROXIES`, comma-separated CIDRs; default none).
     pub trusted_proxies: TrustedProxies,
+    /// The operator's own domains (`VTENRICH_PRIVATE_SUFFIXES`, comma-separated; default none):
+    /// names under them, and URLs whose host is under them, are never sent to VirusTotal.
+    pub private_suffixes: PrivateSuffixes,
     /// Audit log retention.
     pub audit: AuditSettings,
     /// The web console.
@@ -143,6 +147,7 @@ impl Default for Settings {
             metrics_open: true,
             redis: RedisSettings::default(),
             trusted_proxies: TrustedProxies::default(),
+            private_suffixes: PrivateSuffixes::default(),
             audit: AuditSettings::default(),
             console: ConsoleSettings::default(),
             origins: Origins::default(),

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::caller::{CallerId, CallerKind, CallerPriority, Profile, Role};
+use crate::observable::PrivateSuffixes;
 use crate::quota::Limits;
 use crate::virustotal::{ClientSettings, VtClient};
 
@@ -408,23 +409,57 @@ impl TrustedProxies {
 
 impl Serialize for TrustedProxies {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        s.serialize_str(&parts.join(","))
+        comma_joined(self.0.iter(), s)
     }
 }
 
 impl<'de> Deserialize<'de> for TrustedProxies {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Given {
-            Text(String),
-            List(Vec<String>),
-        }
-        let parsed = match Given::deserialize(d)? {
-            Given::Text(text) => Self::parse(&text),
-            Given::List(list) => Self::from_parts(list.iter().map(|p| p.trim())),
-        };
-        parsed.map_err(|e| serde::de::Error::custom(format!("trusted_proxies: {e}")))
+        let parts = list_parts(d)?;
+        Self::from_parts(parts.iter().map(String::as_str))
+            .map_err(|e| serde::de::Error::custom(format!("trusted_proxies: {e}")))
     }
+}
+
+impl Serialize for PrivateSuffixes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        comma_joined(self.iter(), s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PrivateSuffixes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let parts = list_parts(d)?;
+        Self::from_parts(parts.iter().map(String::as_str))
+            .map_err(|e| serde::de::Error::custom(format!("private_suffixes: {e}")))
+    }
+}
+
+/// A list setting as one comma-separated string, the form `vtenrich config` shows.
+fn comma_joined<S: Serializer>(
+    items: impl Iterator<Item = impl std::fmt::Display>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let parts: Vec<String> = items.map(|item| item.to_string()).collect();
+    s.serialize_str(&parts.join(","))
+}
+
+/// The parts of a list setting written as a TOML list or as one comma-separated string (the
+/// environment's form), trimmed.
+fn list_parts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Text(String),
+        List(Vec<String>),
+    }
+    Ok(match Given::deserialize(d)? {
+        Given::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Given::List(list) => list.iter().map(|p| p.trim().to_owned()).collect(),
+    })
 }

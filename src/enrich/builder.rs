@@ -13,6 +13,7 @@ use crate::cache::Cache;
 use crate::callers::ledger::CallerLedger;
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
+use crate::observable::PrivateSuffixes;
 use crate::quota::QuotaGate;
 use crate::virustotal::VtClient;
 
@@ -52,6 +53,7 @@ impl EnricherBuilder {
                     calling: Default::default(),
                 },
                 lock: None,
+                private: PrivateSuffixes::default(),
                 flights: Default::default(),
             },
             call_timeout: Duration::from_secs(15),
@@ -95,6 +97,13 @@ impl EnricherBuilder {
     /// The fleet-wide fetch lock (Redis only).
     pub fn fleet_lock(mut self, lock: Option<Arc<dyn FleetLock>>) -> Self {
         self.upstream.lock = lock;
+        self
+    }
+
+    /// The operator's own namespaces (`private_suffixes`): names under them, and URLs whose
+    /// host is under them, are answered `not_routable` and never sent to VirusTotal.
+    pub fn private_suffixes(mut self, suffixes: PrivateSuffixes) -> Self {
+        self.upstream.private = suffixes;
         self
     }
 

@@ -7,8 +7,8 @@
 //! the most entries loses its oldest one, but only while it holds more than its fair share
 //! (capacity / callers with entries). A caller within its share is never pushed out.
 
+use crate::observable::Observable;
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -30,11 +30,11 @@ pub struct DeferredQueue {
 #[derive(Default)]
 struct State {
     /// Waiting to be taken by the filler, oldest first.
-    order: VecDeque<IpAddr>,
+    order: VecDeque<Observable>,
     /// Waiting or being filled, with the caller that deferred it.
-    members: HashMap<IpAddr, Caller>,
+    members: HashMap<Observable, Caller>,
     /// Each caller's waiting addresses, oldest first (what it can lose to a fuller queue).
-    waiting: HashMap<Caller, VecDeque<IpAddr>>,
+    waiting: HashMap<Caller, VecDeque<Observable>>,
     /// Members per caller, being filled included.
     held: HashMap<Caller, usize>,
 }
@@ -63,12 +63,12 @@ impl DeferredQueue {
         }
     }
 
-    /// Queues `ip` for `caller` unless it is already a member. When the queue is full, the
+    /// Queues `observable` for `caller` unless it is already a member. When the queue is full, the
     /// oldest waiting entry of the caller over its share makes room; if there is none,
-    /// `ip` is dropped.
-    pub fn push(&self, ip: IpAddr, caller: &Caller) -> Pushed {
+    /// `observable` is dropped.
+    pub fn push(&self, observable: Observable, caller: &Caller) -> Pushed {
         let mut state = self.state.lock().expect("deferred lock");
-        if state.members.contains_key(&ip) {
+        if state.members.contains_key(&observable) {
             return Pushed::AlreadyQueued;
         }
         let mut pushed = Pushed::Queued;
@@ -81,13 +81,13 @@ impl DeferredQueue {
             state.evict_oldest(&victim);
             pushed = Pushed::QueuedInstead;
         }
-        state.members.insert(ip, caller.clone());
-        state.order.push_back(ip);
+        state.members.insert(observable.clone(), caller.clone());
+        state.order.push_back(observable.clone());
         state
             .waiting
             .entry(caller.clone())
             .or_default()
-            .push_back(ip);
+            .push_back(observable);
         *state.held.entry(caller.clone()).or_default() += 1;
         self.metrics.deferred_depth.set(state.members.len() as i64);
         drop(state);
@@ -105,7 +105,7 @@ impl DeferredQueue {
 
     /// Waits for the oldest address and hands it to the filler with the caller that
     /// deferred it; the filler calls [`DeferredQueue::finish`] when done with it.
-    pub async fn pop(&self) -> (IpAddr, Caller) {
+    pub async fn pop(&self) -> (Observable, Caller) {
         loop {
             // Register interest before checking, so a push between the check and the await
             // is not missed.
@@ -117,30 +117,30 @@ impl DeferredQueue {
         }
     }
 
-    fn try_pop(&self) -> Option<(IpAddr, Caller)> {
+    fn try_pop(&self) -> Option<(Observable, Caller)> {
         let mut state = self.state.lock().expect("deferred lock");
-        let ip = state.order.pop_front()?;
-        let caller = state.members.get(&ip)?.clone();
-        state.unwait(&caller, ip);
-        Some((ip, caller))
+        let observable = state.order.pop_front()?;
+        let caller = state.members.get(&observable)?.clone();
+        state.unwait(&caller, &observable);
+        Some((observable, caller))
     }
 
-    /// The filler is done with `ip` (filled, or no longer needed).
-    pub fn finish(&self, ip: IpAddr) {
+    /// The filler is done with `observable` (filled, or no longer needed).
+    pub fn finish(&self, observable: &Observable) {
         let mut state = self.state.lock().expect("deferred lock");
-        if let Some(caller) = state.members.remove(&ip) {
+        if let Some(caller) = state.members.remove(observable) {
             state.release(&caller);
         }
         self.metrics.deferred_depth.set(state.members.len() as i64);
     }
 
-    /// Whether `ip` is waiting for or in a background fill.
-    pub fn contains(&self, ip: &IpAddr) -> bool {
+    /// Whether `observable` is waiting for or in a background fill.
+    pub fn contains(&self, observable: &Observable) -> bool {
         self.state
             .lock()
             .expect("deferred lock")
             .members
-            .contains_key(ip)
+            .contains_key(observable)
     }
 
     /// Addresses waiting for or in a background fill.
@@ -161,7 +161,8 @@ impl State {
         // entry dropped is the one that has waited longest anyway. Rare path: a linear search.
         let oldest = |caller: &Caller| {
             let front = self.waiting.get(caller).and_then(|w| w.front());
-            let position = front.and_then(|ip| self.order.iter().position(|q| q == ip));
+            let position =
+                front.and_then(|observable| self.order.iter().position(|q| q == observable));
             std::cmp::Reverse(position.unwrap_or(usize::MAX))
         };
         let (victim, held) = self
@@ -175,22 +176,22 @@ impl State {
 
     /// Drops the oldest waiting entry of `caller`.
     fn evict_oldest(&mut self, caller: &Caller) {
-        let Some(ip) = self.waiting.get_mut(caller).and_then(VecDeque::pop_front) else {
+        let Some(observable) = self.waiting.get_mut(caller).and_then(VecDeque::pop_front) else {
             return;
         };
-        self.members.remove(&ip);
+        self.members.remove(&observable);
         // Rare (a full queue and a caller over its share), so a linear search is fine.
-        if let Some(index) = self.order.iter().position(|queued| *queued == ip) {
+        if let Some(index) = self.order.iter().position(|queued| *queued == observable) {
             self.order.remove(index);
         }
         self.release(caller);
     }
 
-    /// `ip` of `caller` is no longer waiting (the filler took it).
-    fn unwait(&mut self, caller: &Caller, ip: IpAddr) {
+    /// `observable` of `caller` is no longer waiting (the filler took it).
+    fn unwait(&mut self, caller: &Caller, observable: &Observable) {
         if let Some(waiting) = self.waiting.get_mut(caller) {
             // The filler takes entries in queue order, so this is almost always the front.
-            if let Some(index) = waiting.iter().position(|queued| *queued == ip) {
+            if let Some(index) = waiting.iter().position(|queued| queued == observable) {
                 waiting.remove(index);
             }
             if waiting.is_empty() {

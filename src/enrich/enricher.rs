@@ -6,7 +6,6 @@
 //! [`super::fetch::Fetcher`]).
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -24,7 +23,7 @@ use crate::answer::Entry;
 use crate::cache::{Cache, Lookup};
 use crate::caller::CallerPriority;
 use crate::clock::SharedClock;
-use crate::observable::{Observable, special_purpose};
+use crate::observable::{Observable, not_routable};
 use crate::quota::{Denied, DenyReason, Priority, QuotaSnapshot};
 
 /// How long past its deadline a caller waits on another request's flight.
@@ -57,21 +56,21 @@ impl Enricher {
         let deadline = up.fetcher.clock.instant() + wait;
         up.fetcher.metrics.batch_size.observe(items.len() as f64);
 
-        // Decide what we can without the network; collect distinct addresses that need it.
-        let mut decided: HashMap<IpAddr, Outcome> = HashMap::new();
-        let mut seen: HashSet<IpAddr> = HashSet::new();
-        let mut pending: Vec<(IpAddr, Option<Arc<Entry>>)> = Vec::new();
+        // Decide what we can without the network; collect distinct observables that need it.
+        let mut decided: HashMap<Observable, Outcome> = HashMap::new();
+        let mut seen: HashSet<&Observable> = HashSet::new();
+        let mut pending: Vec<(Observable, Option<Arc<Entry>>)> = Vec::new();
         for item in &items {
-            let Ok(Observable::Ip(ip)) = item.parsed else {
+            let Ok(observable) = &item.parsed else {
                 continue;
             };
-            if !seen.insert(ip) {
+            if !seen.insert(observable) {
                 continue;
             }
-            let outcome = if let Some(range) = special_purpose(ip) {
-                Outcome::NotRoutable(range)
+            let outcome = if let Some(why) = not_routable(observable, &up.private) {
+                Outcome::NotRoutable(why)
             } else {
-                match up.fetcher.cache.lookup(&ip) {
+                match up.fetcher.cache.lookup(observable) {
                     Lookup::Fresh(entry) => Outcome::Answered {
                         entry,
                         source: Source::Cache,
@@ -79,34 +78,35 @@ impl Enricher {
                         reason: None,
                     },
                     Lookup::Stale(entry) => {
-                        pending.push((ip, Some(entry)));
+                        pending.push((observable.clone(), Some(entry)));
                         continue;
                     }
                     Lookup::Miss => {
-                        pending.push((ip, None));
+                        pending.push((observable.clone(), None));
                         continue;
                     }
                 }
             };
-            decided.insert(ip, outcome);
+            decided.insert(observable.clone(), outcome);
         }
 
         let pending = self.consult_tier(pending, &mut decided).await;
         let caller = &caller;
-        let lookups = pending.into_iter().map(|(ip, stale)| async move {
-            (ip, self.resolve(ip, stale, deadline, caller).await)
+        let lookups = pending.into_iter().map(|(observable, stale)| async move {
+            let outcome = self.resolve(&observable, stale, deadline, caller).await;
+            (observable, outcome)
         });
         let mut upstream_calls = 0;
-        for (ip, (outcome, calls)) in futures::future::join_all(lookups).await {
+        for (observable, (outcome, calls)) in futures::future::join_all(lookups).await {
             upstream_calls += calls;
-            decided.insert(ip, outcome);
+            decided.insert(observable, outcome);
         }
 
         let items: Vec<ItemResult> = items
             .into_iter()
             .map(|item| {
                 let outcome = match &item.parsed {
-                    Ok(Observable::Ip(ip)) => decided[ip].clone(),
+                    Ok(observable) => decided[observable].clone(),
                     Err(invalid) => Outcome::Invalid(invalid.clone()),
                 };
                 ItemResult {
@@ -134,9 +134,9 @@ impl Enricher {
     /// into memory and answered, the rest stay pending (with a stale fallback if one exists).
     async fn consult_tier(
         &self,
-        pending: Vec<(IpAddr, Option<Arc<Entry>>)>,
-        decided: &mut HashMap<IpAddr, Outcome>,
-    ) -> Vec<(IpAddr, Option<Arc<Entry>>)> {
+        pending: Vec<(Observable, Option<Arc<Entry>>)>,
+        decided: &mut HashMap<Observable, Outcome>,
+    ) -> Vec<(Observable, Option<Arc<Entry>>)> {
         let up = &self.upstream;
         let Some(tier) = &up.fetcher.tier else {
             return pending;
@@ -144,34 +144,37 @@ impl Enricher {
         if pending.is_empty() {
             return pending;
         }
-        let ips: Vec<IpAddr> = pending.iter().map(|(ip, _)| *ip).collect();
-        let found = tier.get_many(&ips).await;
+        let observables: Vec<Observable> = pending
+            .iter()
+            .map(|(observable, _)| observable.clone())
+            .collect();
+        let found = tier.get_many(&observables).await;
         let now = up.fetcher.clock.now();
         let mut still = Vec::with_capacity(pending.len());
-        for ((ip, memory_stale), stored) in pending.into_iter().zip(found) {
+        for ((observable, memory_stale), stored) in pending.into_iter().zip(found) {
             match stored {
                 Some(entry) if now < entry.fresh_until => {
                     let entry = Arc::new(entry);
-                    up.fetcher.cache.restore(ip, entry.clone());
-                    decided.insert(ip, Outcome::answered(entry, Source::Cache));
+                    up.fetcher.cache.restore(observable.clone(), entry.clone());
+                    decided.insert(observable, Outcome::answered(entry, Source::Cache));
                 }
                 Some(entry) if now < entry.stale_until => {
                     let newer = match memory_stale {
                         Some(m) if m.fetched_at >= entry.fetched_at => m,
                         _ => Arc::new(entry),
                     };
-                    still.push((ip, Some(newer)));
+                    still.push((observable, Some(newer)));
                 }
-                _ => still.push((ip, memory_stale)),
+                _ => still.push((observable, memory_stale)),
             }
         }
         still
     }
 
-    /// Gets the answer for one address that missed the fresh cache.
+    /// Gets the answer for one observable that missed the fresh cache.
     async fn resolve(
         &self,
-        ip: IpAddr,
+        observable: &Observable,
         stale: Option<Arc<Entry>>,
         deadline: Instant,
         caller: &Caller,
@@ -183,26 +186,27 @@ impl Enricher {
         };
         let mut rejoined = false;
         let (result, leader) = loop {
-            let (result, leader) = match up.join_or_start(ip, priority, Some(deadline), caller) {
-                Join::Cached(entry) => return (Outcome::answered(entry, Source::Cache), 0),
-                Join::Started(flight) => (Some(flight.await), true),
-                Join::Joined(mut flight) => {
-                    // The wait bounds the time for a slot, not for a call under way: wait until
-                    // our deadline (plus a little), then longer only if the call has started.
-                    // The flight may be a background fill that waits for its slot unbounded.
-                    let first = up.fetcher.until(Some(deadline)) + JOIN_GRACE;
-                    let result = match tokio::time::timeout(first, &mut flight).await {
-                        Ok(result) => Some(result),
-                        Err(_) if up.is_calling(&ip) => {
-                            tokio::time::timeout(up.fetcher.call_budget, flight)
-                                .await
-                                .ok()
-                        }
-                        Err(_) => None,
-                    };
-                    (result, false)
-                }
-            };
+            let (result, leader) =
+                match up.join_or_start(observable, priority, Some(deadline), caller) {
+                    Join::Cached(entry) => return (Outcome::answered(entry, Source::Cache), 0),
+                    Join::Started(flight) => (Some(flight.await), true),
+                    Join::Joined(mut flight) => {
+                        // The wait bounds the time for a slot, not for a call under way: wait until
+                        // our deadline (plus a little), then longer only if the call has started.
+                        // The flight may be a background fill that waits for its slot unbounded.
+                        let first = up.fetcher.until(Some(deadline)) + JOIN_GRACE;
+                        let result = match tokio::time::timeout(first, &mut flight).await {
+                            Ok(result) => Some(result),
+                            Err(_) if up.is_calling(observable) => {
+                                tokio::time::timeout(up.fetcher.call_budget, flight)
+                                    .await
+                                    .ok()
+                            }
+                            Err(_) => None,
+                        };
+                        (result, false)
+                    }
+                };
             // A joined flight that stopped at its starter's cap says nothing about ours: ask
             // once more, as ourselves (that flight has left the map, so this starts our own).
             let refused = matches!(&result, Some(r) if matches!(r.end, FlightEnd::Refused(_)));
@@ -217,25 +221,35 @@ impl Enricher {
                 reason: DenyReason::Minute,
                 retry_at: earliest_slot(&up.fetcher.gate.snapshot(), up.fetcher.clock.now()),
             };
-            return (self.fallback(ip, stale, Fallback::Deferred(denied)), 0);
+            return (
+                self.fallback(observable, stale, Fallback::Deferred(denied)),
+                0,
+            );
         };
         let calls = if leader { calls } else { 0 };
         let outcome = match end {
             FlightEnd::Answered(entry) => Outcome::answered(entry, Source::VirusTotal),
-            FlightEnd::Deferred(denied) => self.fallback(ip, stale, Fallback::Deferred(denied)),
-            FlightEnd::Failed(err) => self.fallback(ip, stale, Fallback::Failed(err)),
-            FlightEnd::Refused(spent) => self.fallback(ip, stale, Fallback::Refused(spent)),
+            FlightEnd::Deferred(denied) => {
+                self.fallback(observable, stale, Fallback::Deferred(denied))
+            }
+            FlightEnd::Failed(err) => self.fallback(observable, stale, Fallback::Failed(err)),
+            FlightEnd::Refused(spent) => self.fallback(observable, stale, Fallback::Refused(spent)),
         };
         (outcome, calls)
     }
 
     /// Serves a stale entry when there is one, else reports the deferral or failure.
-    fn fallback(&self, ip: IpAddr, stale: Option<Arc<Entry>>, why: Fallback) -> Outcome {
+    fn fallback(
+        &self,
+        observable: &Observable,
+        stale: Option<Arc<Entry>>,
+        why: Fallback,
+    ) -> Outcome {
         let up = &self.upstream;
         if stale.is_some() {
             up.fetcher.cache.record_stale_hit();
         }
-        let queued = matches!(why, Fallback::Deferred(_)) && up.deferred.contains(&ip);
+        let queued = matches!(why, Fallback::Deferred(_)) && up.deferred.contains(observable);
         why.outcome(stale, up.fetcher.clock.now(), queued)
     }
 
@@ -245,21 +259,22 @@ impl Enricher {
         let up = Arc::clone(&self.upstream);
         tokio::spawn(async move {
             loop {
-                let (ip, caller) = tokio::select! {
+                let (observable, caller) = tokio::select! {
                     _ = cancel.cancelled() => return,
                     taken = up.deferred.pop() => taken,
                 };
-                let flight = match up.join_or_start(ip, Priority::Background, None, &caller) {
-                    Join::Cached(_) => None,
-                    Join::Joined(flight) | Join::Started(flight) => Some(flight),
-                };
+                let flight =
+                    match up.join_or_start(&observable, Priority::Background, None, &caller) {
+                        Join::Cached(_) => None,
+                        Join::Joined(flight) | Join::Started(flight) => Some(flight),
+                    };
                 if let Some(flight) = flight {
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         _ = flight => {}
                     }
                 }
-                up.deferred.finish(ip);
+                up.deferred.finish(&observable);
             }
         })
     }
@@ -278,15 +293,18 @@ impl Enricher {
         }
     }
 
-    /// Drops `ips` from every tier (memory, the durable store or Redis), so the next lookup
+    /// Drops `observables` from every tier (memory, the durable store or Redis), so the next lookup
     /// asks VirusTotal. Returns, per address, whether any tier held it; an error when the
     /// second tier could not delete (memory is purged regardless).
-    pub async fn purge(&self, ips: &[IpAddr]) -> anyhow::Result<Vec<bool>> {
+    pub async fn purge(&self, observables: &[Observable]) -> anyhow::Result<Vec<bool>> {
         let up = &self.upstream;
-        let mut held: Vec<bool> = ips.iter().map(|ip| up.fetcher.cache.remove(ip)).collect();
+        let mut held: Vec<bool> = observables
+            .iter()
+            .map(|observable| up.fetcher.cache.remove(observable))
+            .collect();
         if let Some(tier) = &up.fetcher.tier {
-            let stored = tier.get_many(ips).await;
-            tier.remove(ips).await?;
+            let stored = tier.get_many(observables).await;
+            tier.remove(observables).await?;
             for (held, stored) in held.iter_mut().zip(stored) {
                 *held |= stored.is_some();
             }

@@ -6,7 +6,6 @@
 //! charge and slot is either spent on a call VirusTotal saw or given back.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,10 +20,10 @@ use crate::cache::Cache;
 use crate::callers::ledger::{CallerLedger, CapSpent, Charge};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
+use crate::observable::{Observable, ObservableType};
 use crate::quota::{Denied, DenyReason, Grant, Priority, QuotaGate, UpstreamSignal};
-use crate::report::IpReport;
-use crate::usage::Endpoint;
-use crate::virustotal::{VtClient, VtError};
+use crate::report::{FileReport, Report};
+use crate::virustotal::{Endpoint, VtClient, VtError};
 
 /// Everything one paid call needs (built by [`super::EnricherBuilder`]).
 pub(super) struct Fetcher {
@@ -51,13 +50,16 @@ pub(super) struct Fetcher {
     pub(super) unsettled: AtomicUsize,
     /// Addresses whose call is under way (slot granted): a caller joining such a flight
     /// waits for the call, not only up to its own deadline.
-    pub(super) calling: Mutex<HashSet<IpAddr>>,
+    pub(super) calling: Mutex<HashSet<Observable>>,
 }
 
 impl Fetcher {
-    /// Whether a call for `ip` has its slot and is under way.
-    pub(super) fn is_calling(&self, ip: &IpAddr) -> bool {
-        self.calling.lock().expect("calling lock").contains(ip)
+    /// Whether a call for `observable` has its slot and is under way.
+    pub(super) fn is_calling(&self, observable: &Observable) -> bool {
+        self.calling
+            .lock()
+            .expect("calling lock")
+            .contains(observable)
     }
 
     /// Time left until `deadline` (none, or passed: zero).
@@ -73,7 +75,7 @@ impl Fetcher {
     /// opened) is given back, and so is the slot of a call VirusTotal never saw.
     pub(super) async fn spend_and_call(
         &self,
-        ip: IpAddr,
+        observable: &Observable,
         priority: Priority,
         deadline: Option<Instant>,
         caller: &Caller,
@@ -83,7 +85,7 @@ impl Fetcher {
         let mut calls = 0;
         let mut last_error: Option<VtError> = None;
         loop {
-            let (grant, charge) = match self.admit(priority, deadline, caller).await {
+            let (grant, charge) = match self.admit(observable, priority, deadline, caller).await {
                 Ok(admitted) => admitted,
                 Err(NotAdmitted::Cap(spent)) => {
                     let end = match last_error {
@@ -106,10 +108,10 @@ impl Fetcher {
             };
             attempts += 1;
             let _unsettled = Unsettled::new(&self.unsettled);
-            let _calling = Calling::new(&self.calling, ip);
+            let _calling = Calling::new(&self.calling, observable.clone());
             let permit = self.calls_in_flight.acquire().await;
             let started = self.clock.instant();
-            let result = self.client.ip_report(ip).await;
+            let result = self.client.lookup(observable).await;
             drop(permit);
             self.record_call(&result, self.clock.instant() - started);
             match &result {
@@ -127,8 +129,10 @@ impl Fetcher {
                 }
             }
             let err = match result {
-                Ok(Some(report)) => return self.keep(ip, Answer::Found(report), calls).await,
-                Ok(None) => return self.keep(ip, Answer::NotFound, calls).await,
+                Ok(Some(report)) => {
+                    return self.keep(observable, Answer::Found(report), calls).await;
+                }
+                Ok(None) => return self.keep(observable, Answer::NotFound, calls).await,
                 Err(err) => err,
             };
             match &err {
@@ -198,10 +202,23 @@ impl Fetcher {
 
     /// Caches a paid answer in memory and writes it through to the second tier before the
     /// caller hears of it, so a crash right after the response loses nothing.
-    async fn keep(&self, ip: IpAddr, answer: Answer, calls: u32) -> FlightResult {
-        let entry = self.cache.insert(ip, answer);
+    ///
+    /// A file's answer is kept under each of its hashes VirusTotal sent as well, so asking
+    /// by its SHA-256 after its MD5 costs nothing.
+    async fn keep(&self, observable: &Observable, answer: Answer, calls: u32) -> FlightResult {
+        let aliases = match &answer {
+            Answer::Found(Report::File(report)) => file_aliases(observable, report),
+            _ => Vec::new(),
+        };
+        let entry = self.cache.insert(observable.clone(), answer);
+        for alias in &aliases {
+            self.cache.restore(alias.clone(), entry.clone());
+        }
         if let Some(tier) = &self.tier {
-            tier.put(ip, &entry).await;
+            tier.put(observable, &entry).await;
+            for alias in &aliases {
+                tier.put(alias, &entry).await;
+            }
         }
         FlightResult::answered(entry, calls)
     }
@@ -213,16 +230,18 @@ impl Fetcher {
     /// until another day, is charged once it has its slot, on the day of its call.
     async fn admit(
         &self,
+        observable: &Observable,
         priority: Priority,
         deadline: Option<Instant>,
         caller: &Caller,
     ) -> Result<(Grant, Charge), NotAdmitted> {
+        let endpoint = Endpoint::of(observable.kind());
         let (grant, charge) = if priority == Priority::Background {
             let grant = self
                 .acquire(priority, deadline)
                 .await
                 .map_err(|denied| self.denied(caller, denied))?;
-            match self.ledger.charge(caller, Endpoint::IpAddresses).await {
+            match self.ledger.charge(caller, endpoint).await {
                 Ok(charge) => (grant, charge),
                 Err(spent) => {
                     self.gate.refund(grant).await;
@@ -233,7 +252,7 @@ impl Fetcher {
         } else {
             let charge = self
                 .ledger
-                .charge(caller, Endpoint::IpAddresses)
+                .charge(caller, endpoint)
                 .await
                 .map_err(|spent| {
                     self.refused(caller, "cap");
@@ -315,7 +334,7 @@ impl Fetcher {
         }
     }
 
-    fn record_call(&self, result: &Result<Option<IpReport>, VtError>, took: Duration) {
+    fn record_call(&self, result: &Result<Option<Report>, VtError>, took: Duration) {
         let outcome = match result {
             Ok(Some(_)) => "ok",
             Ok(None) => "not_found",
@@ -337,6 +356,16 @@ impl Fetcher {
     }
 }
 
+/// The other hashes a file answer names (the one asked left out).
+fn file_aliases(asked: &Observable, report: &FileReport) -> Vec<Observable> {
+    [&report.md5, &report.sha1, &report.sha256]
+        .into_iter()
+        .flatten()
+        .filter_map(|hash| Observable::parse(ObservableType::File, hash).ok())
+        .filter(|alias| alias != asked)
+        .collect()
+}
+
 /// Why an attempt got no slot.
 enum NotAdmitted {
     /// The caller's daily cap is spent.
@@ -345,22 +374,25 @@ enum NotAdmitted {
     Quota(Denied),
 }
 
-/// Marks `ip` as having a call under way for as long as it lives.
+/// Marks `observable` as having a call under way for as long as it lives.
 struct Calling<'a> {
-    set: &'a Mutex<HashSet<IpAddr>>,
-    ip: IpAddr,
+    set: &'a Mutex<HashSet<Observable>>,
+    observable: Observable,
 }
 
 impl<'a> Calling<'a> {
-    fn new(set: &'a Mutex<HashSet<IpAddr>>, ip: IpAddr) -> Self {
-        set.lock().expect("calling lock").insert(ip);
-        Self { set, ip }
+    fn new(set: &'a Mutex<HashSet<Observable>>, observable: Observable) -> Self {
+        set.lock().expect("calling lock").insert(observable.clone());
+        Self { set, observable }
     }
 }
 
 impl Drop for Calling<'_> {
     fn drop(&mut self) {
-        self.set.lock().expect("calling lock").remove(&self.ip);
+        self.set
+            .lock()
+            .expect("calling lock")
+            .remove(&self.observable);
     }
 }
 

@@ -7,7 +7,6 @@
 //! to the cache.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use super::tiers::{FleetLock, LockOutcome};
 use crate::answer::Entry;
 use crate::cache::Lookup;
 use crate::callers::ledger::CapSpent;
+use crate::observable::{Observable, PrivateSuffixes};
 use crate::quota::{Denied, DenyReason, Priority};
 use crate::virustotal::VtError;
 
@@ -41,47 +41,50 @@ pub(super) struct Upstream {
     pub(super) deferred: DeferredQueue,
     /// The fleet-wide fetch lock (Redis only).
     pub(super) lock: Option<Arc<dyn FleetLock>>,
-    /// Fetches in progress, by address (see [`Upstream::join_or_start`]).
-    pub(super) flights: Mutex<HashMap<IpAddr, FlightFuture>>,
+    /// The operator's own namespaces: names under them, and URLs on them, never leave.
+    pub(super) private: PrivateSuffixes,
+    /// Fetches in progress, by observable (see [`Upstream::join_or_start`]).
+    pub(super) flights: Mutex<HashMap<Observable, FlightFuture>>,
 }
 
 impl Upstream {
-    /// Whether a call for `ip` has its slot and is under way.
-    pub(super) fn is_calling(&self, ip: &IpAddr) -> bool {
-        self.fetcher.is_calling(ip)
+    /// Whether a call for `observable` has its slot and is under way.
+    pub(super) fn is_calling(&self, observable: &Observable) -> bool {
+        self.fetcher.is_calling(observable)
     }
 
-    /// Joins the running flight for `ip`, or starts one; a call it makes is charged to the
+    /// Joins the running flight for `observable`, or starts one; a call it makes is charged to the
     /// `caller` that started the flight, and a deferral is queued under that caller.
     pub(super) fn join_or_start(
         self: &Arc<Self>,
-        ip: IpAddr,
+        observable: &Observable,
         priority: Priority,
         deadline: Option<Instant>,
         caller: &Caller,
     ) -> Join {
         let mut flights = self.flights.lock().expect("flights lock");
-        if let Some(flight) = flights.get(&ip) {
+        if let Some(flight) = flights.get(observable) {
             self.fetcher.metrics.singleflight_waits.inc();
             return Join::Joined(flight.clone());
         }
         // Checked again under the lock: a flight writes the cache before leaving the map, so
         // one that finished since our caller's lookup is visible here and is not repeated.
-        if let Lookup::Fresh(entry) = self.fetcher.cache.lookup(&ip) {
+        if let Lookup::Fresh(entry) = self.fetcher.cache.lookup(observable) {
             return Join::Cached(entry);
         }
         let this = Arc::clone(self);
         let caller = caller.clone();
+        let key = observable.clone();
         // The task cannot remove itself from the map before we insert it: it needs this lock.
         let task = tokio::spawn(async move {
-            let result = this.fetch(ip, priority, deadline, &caller).await;
-            this.flights.lock().expect("flights lock").remove(&ip);
+            let result = this.fetch(&key, priority, deadline, &caller).await;
+            this.flights.lock().expect("flights lock").remove(&key);
             // Queued only now that the flight has left the map: a filler taking the address
             // at once must start a new fetch, not join this one and see its deferral.
             if let FlightEnd::Deferred(denied) = &result.end
                 && denied.reason != DenyReason::Closed
             {
-                this.deferred.push(ip, &caller);
+                this.deferred.push(key, &caller);
             }
             result
         });
@@ -96,24 +99,25 @@ impl Upstream {
         }
         .boxed()
         .shared();
-        flights.insert(ip, flight.clone());
+        flights.insert(observable.clone(), flight.clone());
         Join::Started(flight)
     }
 
-    /// Gets the answer for `ip` for a flight: from a peer replica, or by spending quota.
+    /// Gets the answer for `observable` for a flight: from a peer replica, or by spending quota.
     /// The call, if one is made, is charged to `caller`.
     async fn fetch(
         &self,
-        ip: IpAddr,
+        observable: &Observable,
         priority: Priority,
         deadline: Option<Instant>,
         caller: &Caller,
     ) -> FlightResult {
         match priority {
             Priority::Interactive | Priority::Bulk => {
-                self.fetch_for_caller(ip, priority, deadline, caller).await
+                self.fetch_for_caller(observable, priority, deadline, caller)
+                    .await
             }
-            Priority::Background => self.fill(ip, caller).await,
+            Priority::Background => self.fill(observable, caller).await,
         }
     }
 
@@ -121,7 +125,7 @@ impl Upstream {
     /// for the replica holding it; if that replica gives up, take over.
     async fn fetch_for_caller(
         &self,
-        ip: IpAddr,
+        observable: &Observable,
         priority: Priority,
         deadline: Option<Instant>,
         caller: &Caller,
@@ -129,14 +133,14 @@ impl Upstream {
         let Some(lock) = self.lock.clone() else {
             return self
                 .fetcher
-                .spend_and_call(ip, priority, deadline, caller)
+                .spend_and_call(observable, priority, deadline, caller)
                 .await;
         };
         let give_up = self.fetcher.clock.instant() + self.fetcher.until(deadline) + PEER_GRACE;
         let mut waited = false;
         loop {
             if let Some(result) = self
-                .locked_fetch(lock.as_ref(), ip, priority, deadline, caller)
+                .locked_fetch(lock.as_ref(), observable, priority, deadline, caller)
                 .await
             {
                 return result;
@@ -145,7 +149,7 @@ impl Upstream {
                 self.fetcher.metrics.singleflight_waits.inc();
                 waited = true;
             }
-            if let Some(entry) = self.fresh_in_tier(ip).await {
+            if let Some(entry) = self.fresh_in_tier(observable).await {
                 return FlightResult::answered(entry, 0);
             }
             if self.fetcher.clock.instant() + PEER_POLL > give_up {
@@ -165,23 +169,23 @@ impl Upstream {
     /// A background fill. It never holds the fleet lock through an unbounded quota wait (the
     /// lock would expire and let a peer fetch the same observable): it locks, waits for a slot
     /// at most [`BACKGROUND_HOLD`], and otherwise lets go and sleeps until the slot is due.
-    async fn fill(&self, ip: IpAddr, caller: &Caller) -> FlightResult {
+    async fn fill(&self, observable: &Observable, caller: &Caller) -> FlightResult {
         loop {
             // Another replica, or a restart's store, may have the answer by now.
-            if let Some(entry) = self.fresh_in_tier(ip).await {
+            if let Some(entry) = self.fresh_in_tier(observable).await {
                 return FlightResult::answered(entry, 0);
             }
             let Some(lock) = self.lock.clone() else {
                 return self
                     .fetcher
-                    .spend_and_call(ip, Priority::Background, None, caller)
+                    .spend_and_call(observable, Priority::Background, None, caller)
                     .await;
             };
             let deadline = self.fetcher.clock.instant() + BACKGROUND_HOLD;
             match self
                 .locked_fetch(
                     lock.as_ref(),
-                    ip,
+                    observable,
                     Priority::Background,
                     Some(deadline),
                     caller,
@@ -208,43 +212,50 @@ impl Upstream {
     async fn locked_fetch(
         &self,
         lock: &dyn FleetLock,
-        ip: IpAddr,
+        observable: &Observable,
         priority: Priority,
         deadline: Option<Instant>,
         caller: &Caller,
     ) -> Option<FlightResult> {
         // The lock must outlive the quota wait plus the call.
         let ttl = self.fetcher.until(deadline) + self.fetcher.call_budget;
-        match lock.try_acquire(ip, ttl).await {
+        match lock.try_acquire(observable, ttl).await {
             LockOutcome::Acquired(token) => {
                 // Double-checked: a peer may have finished just before we took the lock.
-                let result = match self.fresh_in_tier(ip).await {
+                let result = match self.fresh_in_tier(observable).await {
                     Some(entry) => FlightResult::answered(entry, 0),
                     None => {
                         self.fetcher
-                            .spend_and_call(ip, priority, deadline, caller)
+                            .spend_and_call(observable, priority, deadline, caller)
                             .await
                     }
                 };
-                lock.release(ip, &token).await;
+                lock.release(observable, &token).await;
                 Some(result)
             }
             LockOutcome::Busy => None,
             LockOutcome::Unavailable => Some(
                 self.fetcher
-                    .spend_and_call(ip, priority, deadline, caller)
+                    .spend_and_call(observable, priority, deadline, caller)
                     .await,
             ),
         }
     }
 
-    /// A fresh entry for `ip` from the second tier, copied into memory.
-    async fn fresh_in_tier(&self, ip: IpAddr) -> Option<Arc<Entry>> {
+    /// A fresh entry for `observable` from the second tier, copied into memory.
+    async fn fresh_in_tier(&self, observable: &Observable) -> Option<Arc<Entry>> {
         let tier = self.fetcher.tier.as_ref()?;
-        let entry = tier.get_many(&[ip]).await.into_iter().next().flatten()?;
+        let entry = tier
+            .get_many(std::slice::from_ref(observable))
+            .await
+            .into_iter()
+            .next()
+            .flatten()?;
         (self.fetcher.clock.now() < entry.fresh_until).then(|| {
             let entry = Arc::new(entry);
-            self.fetcher.cache.restore(ip, entry.clone());
+            self.fetcher
+                .cache
+                .restore(observable.clone(), entry.clone());
             entry
         })
     }

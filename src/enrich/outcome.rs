@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::answer::{Answer, Entry};
-use crate::observable::{InvalidObservable, Observable, SpecialRange};
+use crate::observable::{InvalidObservable, NotRoutable, Observable};
 use crate::quota::DenyReason;
 
 /// Where an answer came from.
@@ -46,8 +46,9 @@ pub enum Outcome {
         /// Why a stale entry was served (the upstream failure or quota state).
         reason: Option<ItemError>,
     },
-    /// A special-purpose address; never sent upstream.
-    NotRoutable(SpecialRange),
+    /// Never sent upstream (a special-purpose address, a special-use or private name, a URL
+    /// on one or with credentials); its Display is the per-item message.
+    NotRoutable(NotRoutable),
     /// Not a valid observable.
     Invalid(InvalidObservable),
     /// No quota slot within the wait; queued for a background fill.

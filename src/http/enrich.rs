@@ -1,4 +1,5 @@
-//! `POST /v1/enrich` and `GET /v1/ip/{ip}`: parse at the edge, enrich, render.
+//! `POST /v1/enrich` and `GET /v1/ip/{ip}`: parse at the edge, enrich, render (the other
+//! single-observable routes, in `single.rs`, share [`enrich_one`]).
 
 use std::time::Duration;
 
@@ -173,17 +174,28 @@ pub async fn enrich_ip(
     ApiPath(ip): ApiPath<String>,
     ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> Result<Response, ApiError> {
-    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
-    let parsed = Observable::parse(ObservableType::Ip, &ip);
-    enrich_one(
+    enrich_typed(
         &state,
         who(caller).on(Route::Ip),
+        ObservableType::Ip,
         ip,
-        parsed,
-        query.max_wait_ms,
-        output,
+        query,
     )
     .await
+}
+
+/// One observable of a stated type, for the single-observable routes (`/v1/ip`, `/v1/domain`,
+/// `/v1/file`, `/v1/url`): rendered as `query` asks; a text that is not one is a 400.
+pub(super) async fn enrich_typed(
+    state: &AppState,
+    caller: Caller,
+    kind: ObservableType,
+    text: String,
+    query: WaitQuery,
+) -> Result<Response, ApiError> {
+    let output = Output::parse(query.format, query.fields.as_deref(), state)?;
+    let parsed = Observable::parse(kind, &text);
+    enrich_one(state, caller, text, parsed, query.max_wait_ms, output).await
 }
 
 /// Enriches one observable for `caller` (carrying its route, for usage) and renders it under

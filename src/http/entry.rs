@@ -145,9 +145,7 @@ fn object_item(map: Map<String, Value>, repeated_key: Option<&str>) -> ParsedIte
         )),
         (None, Some(kind), Some(value)) => match kind.parse::<ObservableType>() {
             Ok(kind) => Observable::parse(kind, value),
-            Err(_) => Err(InvalidObservable::new(
-                "unsupported observable type; supported: ip",
-            )),
+            Err(unknown) => Err(unknown),
         },
         _ => Err(InvalidObservable::new(
             "`type` and `value` of an observable object must be strings",

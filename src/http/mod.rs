@@ -14,6 +14,7 @@ mod purge;
 mod ratelimit;
 mod request_id;
 mod result;
+mod single;
 mod usage;
 
 use std::sync::Arc;
@@ -101,6 +102,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(enrich::enrich_batch))
         .routes(routes!(enrich::enrich_ip))
+        .routes(routes!(single::enrich_domain))
+        .routes(routes!(single::enrich_file))
+        .routes(routes!(single::enrich_url))
         .routes(routes!(ops::quota))
         .routes(routes!(ops::livez))
         .routes(routes!(ops::readyz))
@@ -314,7 +318,15 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
 }
 
 /// The routes whose answers carry the caller's daily budget (RateLimit headers).
-const BUDGETED_ROUTES: [&str; 4] = ["/v1/enrich", "/v1/ip/{ip}", "/v1/lookup", "/v1/quota"];
+const BUDGETED_ROUTES: [&str; 7] = [
+    "/v1/enrich",
+    "/v1/ip/{ip}",
+    "/v1/domain/{domain}",
+    "/v1/file/{hash}",
+    "/v1/url",
+    "/v1/lookup",
+    "/v1/quota",
+];
 
 /// Keeps the method label a closed set: anything exotic is `other`.
 fn known_method(method: &str) -> &'static str {

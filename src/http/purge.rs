@@ -86,19 +86,19 @@ pub async fn purge(
             format!("at most {} observables per purge", state.limits.max_batch),
         ));
     }
-    let mut ips = Vec::new();
+    let mut observables = Vec::new();
     for (index, text) in request.observables.iter().enumerate() {
-        let Observable::Ip(ip) = Observable::infer(text).map_err(|invalid| {
+        let observable = Observable::infer(text).map_err(|invalid| {
             ApiError::unprocessable(
                 "invalid_observable",
                 format!("observables[{index}]: {}", invalid.reason()),
             )
         })?;
-        if !ips.contains(&ip) {
-            ips.push(ip);
+        if !observables.contains(&observable) {
+            observables.push(observable);
         }
     }
-    let held = state.enricher.purge(&ips).await.map_err(|err| {
+    let held = state.enricher.purge(&observables).await.map_err(|err| {
         tracing::warn!(error = format!("{err:#}"), "cache purge failed in the second tier");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -106,11 +106,11 @@ pub async fn purge(
             "the durable store or Redis could not delete the entries (memory was purged); try again",
         )
     })?;
-    let purged: Vec<Purged> = ips
+    let purged: Vec<Purged> = observables
         .iter()
         .zip(held)
-        .map(|(ip, was_cached)| Purged {
-            observable: Observable::Ip(*ip).canonical(),
+        .map(|(observable, was_cached)| Purged {
+            observable: observable.canonical(),
             was_cached,
         })
         .collect();

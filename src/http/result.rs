@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use crate::answer::Answer;
 use crate::enrich::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
-use crate::observable::ObservableType;
-use crate::report::{VerdictPolicy, virustotal_link};
+use crate::report::{DomainBody, FileBody, Report, UrlBody, VerdictPolicy};
+use crate::virustotal::gui_link;
 
 mod report;
 
@@ -50,7 +50,8 @@ pub struct ResultBody {
     pub observable: String,
     /// The caller's text as sent (at most 256 characters).
     pub input: String,
-    /// Observable type (`ip`); null when the input could not be typed.
+    /// Observable type (`ip`, `domain`, `url` or `file`); null when the input could not be
+    /// typed.
     #[serde(rename = "type")]
     #[schema(value_type = Option<String>, example = "ip")]
     pub kind: Option<&'static str>,
@@ -72,6 +73,15 @@ pub struct ResultBody {
     pub geo: Option<Geo>,
     /// Network ownership (status `ok` only).
     pub network: Option<Network>,
+    /// What VirusTotal knows of a domain (type `domain`, status `ok` only; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainBody>,
+    /// What VirusTotal knows of a URL (type `url`, status `ok` only; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<UrlBody>,
+    /// What VirusTotal knows of a file (type `file`, status `ok` only; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileBody>,
     /// The VirusTotal GUI page for the observable.
     pub link: Option<String>,
     /// Why the item is not `ok`, or why a stale entry was served. `error.code`
@@ -175,13 +185,15 @@ impl ResultBody {
             Some(obs) => obs.canonical(),
             None => echo(item.input.trim()),
         };
-        let link = item.observable.as_ref().and_then(virustotal_link);
+        // A not-routable observable was never sent: no VirusTotal page is worth opening.
+        let link = match item.outcome {
+            Outcome::NotRoutable(_) => None,
+            _ => item.observable.as_ref().map(gui_link),
+        };
         let mut body = ResultBody {
             observable,
             input: echo(&item.input),
-            kind: item.observable.map(|o| match o.kind() {
-                ObservableType::Ip => "ip",
-            }),
+            kind: item.observable.as_ref().map(|o| o.kind().as_str()),
             status,
             source,
             stale: false,
@@ -189,6 +201,9 @@ impl ResultBody {
             reputation: None,
             geo: None,
             network: None,
+            domain: None,
+            url: None,
+            file: None,
             link,
             error: None,
             retry_after_secs: None,
@@ -204,15 +219,22 @@ impl ResultBody {
                 body.fetched_at = Some(entry.fetched_at);
                 body.error = reason.as_ref().map(error_body);
                 if let Answer::Found(report) = &entry.answer {
-                    body.reputation = Some(reputation(report, policy));
-                    body.geo = Some(geo(report));
-                    body.network = Some(network(report));
+                    body.reputation = Some(reputation(&report.analysis(), policy));
+                    match report {
+                        Report::Ip(ip) => {
+                            body.geo = Some(geo(ip));
+                            body.network = Some(network(ip));
+                        }
+                        Report::Domain(domain) => body.domain = Some(domain.into()),
+                        Report::Url(url) => body.url = Some(url.into()),
+                        Report::File(file) => body.file = Some(file.into()),
+                    }
                 }
             }
-            Outcome::NotRoutable(range) => {
+            Outcome::NotRoutable(why) => {
                 body.error = Some(ItemErrorBody {
                     code: "not_routable",
-                    message: format!("{} ({}): never sent to VirusTotal", range.name, range.cidr),
+                    message: why.to_string(),
                 });
             }
             Outcome::Invalid(invalid) => {

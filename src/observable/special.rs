@@ -1,9 +1,11 @@
-//! Special-purpose address ranges that must never be sent upstream.
+//! Special-purpose address ranges and special-use names that must never be sent upstream.
 //!
 //! The ranges come from the IANA IPv4 and IPv6 Special-Purpose Address Registries (entries that
 //! are not globally reachable), plus multicast and the IETF-reserved IPv6 blocks: asking
 //! VirusTotal about such an address spends quota on an answer that cannot mean anything.
 
+mod names;
+mod never_sent;
 mod ranges;
 #[cfg(test)]
 mod tests;
@@ -11,6 +13,9 @@ mod tests;
 use std::net::IpAddr;
 
 use ranges::{Embedding, V4_RANGES, V4Rule, V6_RANGES, V6Rule};
+
+pub use names::SpecialName;
+pub use never_sent::{NotRoutable, NotRoutableRule, not_routable};
 
 /// A special-purpose range an address falls in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,9 @@
 //! atomically and a batch's misses are read with one `MGET`, and both need their keys in one
 //! slot. One account's cache is small (a few hundred bytes per address), so one slot holds it.
 
-use std::net::IpAddr;
-
 use chrono::{Datelike, NaiveDate};
+
+use crate::observable::Observable;
 
 /// Names the keys of one account (`{<namespace>}:...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,9 +81,9 @@ impl Keys {
         format!("{}:audit-once:{name}", self.tag)
     }
 
-    /// The fleet-wide fetch lock of `ip`.
-    pub fn lock(&self, ip: IpAddr) -> String {
-        format!("{}:lock:{ip}", self.tag)
+    /// The fleet-wide fetch lock of `observable`.
+    pub fn lock(&self, observable: &Observable) -> String {
+        format!("{}:lock:{}:{observable}", self.tag, observable.kind())
     }
 
     /// Hash of the runtime callers: caller id → stored record (key hashes only).
@@ -96,9 +96,10 @@ impl Keys {
         format!("{}:callers:version", self.tag)
     }
 
-    /// The cached answer for `ip`.
-    pub fn entry(&self, ip: IpAddr) -> String {
-        format!("{}:ip:{ip}", self.tag)
+    /// The cached answer for `observable`: `{tag}:{type}:{canonical form}`, so an address
+    /// keeps the key (`{tag}:ip:{ip}`) it had before the other types were served.
+    pub fn entry(&self, observable: &Observable) -> String {
+        format!("{}:{}:{observable}", self.tag, observable.kind())
     }
 }
 
@@ -120,7 +121,7 @@ mod tests {
     fn every_key_carries_the_namespace_hash_tag() {
         let keys = Keys::new("acct").unwrap();
         let date = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
-        let ip: IpAddr = "2001:db8::1".parse().unwrap();
+        let ip = Observable::infer("2001:db8::1").unwrap();
 
         let all = [
             keys.minute(),
@@ -129,8 +130,8 @@ mod tests {
             keys.blocked(),
             keys.flush("x"),
             keys.refund("x"),
-            keys.lock(ip),
-            keys.entry(ip),
+            keys.lock(&ip),
+            keys.entry(&ip),
             keys.callers(),
             keys.callers_version(),
             keys.caller_day(&crate::caller::CallerId::parse("soar").unwrap(), date),
@@ -142,6 +143,12 @@ mod tests {
             assert!(key.starts_with("{acct}:"), "{key}");
         }
         assert_eq!(keys.day(date), "{acct}:day:2026-01-05");
+        // An address keeps the key the IP-only version wrote, so its entries are read.
+        assert_eq!(keys.entry(&ip), "{acct}:ip:2001:db8::1");
+        assert_eq!(
+            keys.entry(&Observable::infer("Example.COM").unwrap()),
+            "{acct}:domain:example.com"
+        );
         assert_eq!(keys.month(date), "{acct}:month:2026-01");
         assert_eq!(all[10], "{acct}:caller:soar:day:2026-01-05");
         assert_eq!(all[11], "{acct}:usage:2026-01-05");

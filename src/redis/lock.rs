@@ -3,7 +3,6 @@
 //! `SET NX PX` with a random token, released by a compare-and-delete script so a holder whose
 //! lock expired (and was taken by another replica) cannot release the new holder's lock.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,6 +10,7 @@ use async_trait::async_trait;
 use super::backend::{Backend, WarnLimiter};
 use super::keys::Keys;
 use crate::enrich::{FleetLock, LockOutcome};
+use crate::observable::Observable;
 
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -41,8 +41,8 @@ impl RedisLock {
 
 #[async_trait]
 impl FleetLock for RedisLock {
-    async fn try_acquire(&self, ip: IpAddr, ttl: Duration) -> LockOutcome {
-        let key = self.keys.lock(ip);
+    async fn try_acquire(&self, observable: &Observable, ttl: Duration) -> LockOutcome {
+        let key = self.keys.lock(observable);
         let token = format!("{:032x}", rand::random::<u128>());
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let result = self
@@ -73,8 +73,8 @@ impl FleetLock for RedisLock {
         }
     }
 
-    async fn release(&self, ip: IpAddr, token: &str) {
-        let key = self.keys.lock(ip);
+    async fn release(&self, observable: &Observable, token: &str) {
+        let key = self.keys.lock(observable);
         let result = self
             .backend
             .run(|mut conn| async move {

@@ -3,7 +3,6 @@
 //! Entries are stored in the codec's form and expire with their stale deadline (`PXAT`), so
 //! Redis drops what no replica may serve any more without a purge job.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,6 +12,7 @@ use super::keys::Keys;
 use crate::answer::Entry;
 use crate::clock::SharedClock;
 use crate::enrich::SecondTier;
+use crate::observable::Observable;
 use crate::store::codec;
 
 /// The shared answer cache in Redis.
@@ -37,11 +37,14 @@ impl RedisTier {
 
 #[async_trait]
 impl SecondTier for RedisTier {
-    async fn get_many(&self, ips: &[IpAddr]) -> Vec<Option<Entry>> {
-        if ips.is_empty() {
+    async fn get_many(&self, observables: &[Observable]) -> Vec<Option<Entry>> {
+        if observables.is_empty() {
             return Vec::new();
         }
-        let keys: Vec<String> = ips.iter().map(|ip| self.keys.entry(*ip)).collect();
+        let keys: Vec<String> = observables
+            .iter()
+            .map(|observable| self.keys.entry(observable))
+            .collect();
         // One MGET for the whole batch: one round trip however many misses it has. On a
         // Cluster it works because every entry shares the account's hash tag (one slot).
         let result = self
@@ -54,7 +57,7 @@ impl SecondTier for RedisTier {
             })
             .await;
         match result {
-            Ok(values) if values.len() == ips.len() => values
+            Ok(values) if values.len() == observables.len() => values
                 .into_iter()
                 .map(|value| value.and_then(|bytes| codec::decode(&bytes)))
                 .collect(),
@@ -62,22 +65,25 @@ impl SecondTier for RedisTier {
                 if self.warn.allow() {
                     tracing::warn!("Redis answered MGET with the wrong number of values");
                 }
-                vec![None; ips.len()]
+                vec![None; observables.len()]
             }
             Err(err) => {
                 if self.warn.allow() {
                     tracing::warn!(error = %err, "Redis cache read failed; answering as misses");
                 }
-                vec![None; ips.len()]
+                vec![None; observables.len()]
             }
         }
     }
 
-    async fn remove(&self, ips: &[IpAddr]) -> anyhow::Result<()> {
-        if ips.is_empty() {
+    async fn remove(&self, observables: &[Observable]) -> anyhow::Result<()> {
+        if observables.is_empty() {
             return Ok(());
         }
-        let keys: Vec<String> = ips.iter().map(|ip| self.keys.entry(*ip)).collect();
+        let keys: Vec<String> = observables
+            .iter()
+            .map(|observable| self.keys.entry(observable))
+            .collect();
         self.backend
             .run(|mut conn| async move {
                 redis::cmd("DEL")
@@ -89,13 +95,13 @@ impl SecondTier for RedisTier {
         Ok(())
     }
 
-    async fn put(&self, ip: IpAddr, entry: &Entry) {
+    async fn put(&self, observable: &Observable, entry: &Entry) {
         let expire_at = entry.stale_until.timestamp_millis();
         // An entry past its stale deadline may not be served any more: not worth a write.
         if entry.stale_until <= self.clock.now() {
             return;
         }
-        let key = self.keys.entry(ip);
+        let key = self.keys.entry(observable);
         let value = codec::encode(entry);
         let result = self
             .backend

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::generate;
+use super::{generate, objects};
+use crate::virustotal::Endpoint;
 
 /// A broken answer the simulator gives instead of the normal one (see [`super::Simulator::inject`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub enum Fault {
     Delay(Duration),
     /// 200 with an HTML page instead of JSON.
     NotJson,
-    /// 200 with a well-formed object whose `asn` is a string.
+    /// 200 with a well-formed object whose `asn` (IP) or `reputation` (other types) is a string.
     WrongTypes,
     /// Promise a long body, send part of it, then drop the connection.
     Reset,
@@ -56,6 +57,12 @@ pub(crate) enum Answer {
     },
     Object {
         ip: IpAddr,
+        wrong_types: bool,
+    },
+    /// A domain, URL or file object, named by its canonical name, URL or file seed.
+    Typed {
+        endpoint: Endpoint,
+        key: String,
         wrong_types: bool,
     },
     NotJson,
@@ -97,7 +104,9 @@ impl Answer {
     pub fn status(&self) -> u16 {
         match self {
             Answer::Error { status, .. } => *status,
-            Answer::Object { .. } | Answer::NotJson | Answer::EmptyList => 200,
+            Answer::Object { .. } | Answer::Typed { .. } | Answer::NotJson | Answer::EmptyList => {
+                200
+            }
         }
     }
 
@@ -116,6 +125,17 @@ impl Answer {
                         Some(n) => Value::String(n.to_string()),
                         None => Value::String("15169".into()),
                     };
+                }
+                json!({ "data": object })
+            }
+            Answer::Typed {
+                endpoint,
+                key,
+                wrong_types,
+            } => {
+                let mut object = objects::build(*endpoint, key);
+                if *wrong_types {
+                    object["attributes"]["reputation"] = Value::String("high".into());
                 }
                 json!({ "data": object })
             }
@@ -149,6 +169,11 @@ impl Plan {
                 // Broken types need an object to break; an unparseable address keeps its 400.
                 Answer::Object { ip, .. } => plan(Answer::Object {
                     ip,
+                    wrong_types: true,
+                }),
+                Answer::Typed { endpoint, key, .. } => plan(Answer::Typed {
+                    endpoint,
+                    key,
                     wrong_types: true,
                 }),
                 other => plan(other),

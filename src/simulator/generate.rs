@@ -11,8 +11,8 @@ use super::tables::{CLOUDFLARE_AU, ENGINES, GOOGLE, OWNERS, Owner, QUAD9};
 
 /// Newest `last_analysis_date` handed out (2026-07-29, the date of the newest real capture);
 /// older analyses are spread over the year before it.
-const NEWEST_ANALYSIS: i64 = 1_785_340_799;
-const DAY: i64 = 86_400;
+pub(super) const NEWEST_ANALYSIS: i64 = 1_785_340_799;
+pub(super) const DAY: i64 = 86_400;
 
 /// Well-known resolvers that always exist and are always clean, so demos and tests can rely on them.
 const SPECIAL: [IpAddr; 4] = [
@@ -94,13 +94,13 @@ pub(crate) fn build(ip: IpAddr) -> Value {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
+pub(super) enum Verdict {
     Harmless,
     Suspicious,
     Malicious,
 }
 
-fn reputation(d: &mut Draws, verdict: Verdict, special: bool) -> i64 {
+pub(super) fn reputation(d: &mut Draws, verdict: Verdict, special: bool) -> i64 {
     match verdict {
         _ if special => d.between(100, 600),
         Verdict::Harmless if d.below(4) == 0 => d.between(-1, 10),
@@ -110,7 +110,7 @@ fn reputation(d: &mut Draws, verdict: Verdict, special: bool) -> i64 {
     }
 }
 
-fn votes(d: &mut Draws, verdict: Verdict, special: bool) -> Value {
+pub(super) fn votes(d: &mut Draws, verdict: Verdict, special: bool) -> Value {
     let (harmless, malicious) = match verdict {
         _ if special => (d.between(50, 300), d.between(0, 60)),
         Verdict::Harmless => (d.between(0, 3), d.between(0, 1)),
@@ -120,7 +120,7 @@ fn votes(d: &mut Draws, verdict: Verdict, special: bool) -> Value {
     json!({"harmless": harmless, "malicious": malicious})
 }
 
-fn tags(d: &mut Draws, verdict: Verdict) -> Value {
+pub(super) fn tags(d: &mut Draws, verdict: Verdict) -> Value {
     const BAD: [&str; 4] = ["malware", "c2", "botnet", "scanner"];
     let tags: Vec<&str> = match verdict {
         Verdict::Malicious => match BAD[d.below(BAD.len() as u64) as usize] {
@@ -135,7 +135,7 @@ fn tags(d: &mut Draws, verdict: Verdict) -> Value {
 }
 
 /// One verdict per engine, and stats that add up to exactly those verdicts.
-fn analysis(d: &mut Draws, malicious: usize, suspicious: usize) -> (Value, Value) {
+pub(super) fn analysis(d: &mut Draws, malicious: usize, suspicious: usize) -> (Value, Value) {
     const BAD_RESULTS: [&str; 3] = ["malware", "malicious", "phishing"];
     // A partial Fisher-Yates shuffle picks which engines flag the address, without retries.
     let mut order: Vec<usize> = (0..ENGINES.len()).collect();
@@ -271,10 +271,10 @@ fn octets(ip: IpAddr) -> Vec<u8> {
 }
 
 /// A tiny deterministic generator: FNV-1a of (salt, bytes) seeds a splitmix64 sequence.
-struct Draws(u64);
+pub(super) struct Draws(u64);
 
 impl Draws {
-    fn new(salt: &[u8], bytes: &[u8]) -> Self {
+    pub(super) fn new(salt: &[u8], bytes: &[u8]) -> Self {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for byte in salt.iter().chain(bytes) {
             hash ^= u64::from(*byte);
@@ -283,7 +283,7 @@ impl Draws {
         Draws(hash)
     }
 
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -291,12 +291,12 @@ impl Draws {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
     /// A value in `lo..=hi`.
-    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+    pub(super) fn between(&mut self, lo: i64, hi: i64) -> i64 {
         lo + self.below(hi.abs_diff(lo) + 1) as i64
     }
 }

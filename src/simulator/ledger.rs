@@ -5,8 +5,9 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
-use super::SimCall;
 use super::faults::{Answer, Fault};
+use super::objects::FileIndex;
+use super::{SimCall, SimLookup};
 
 /// VirusTotal's per-minute rule is a sliding window: "any given 1 minute time frame".
 const MINUTE: chrono::Duration = chrono::Duration::seconds(60);
@@ -31,6 +32,9 @@ pub(crate) struct Usage {
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
     pub calls: Vec<SimCall>,
+    /// Domain, URL and file calls, charged against the same quota as IP calls.
+    pub lookups: Vec<SimLookup>,
+    pub files: FileIndex,
     pub quota_exceeded: bool,
     faults: HashMap<String, VecDeque<(Fault, usize)>>,
     /// Moments of counted calls that may still fall inside the minute window.

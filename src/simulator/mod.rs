@@ -1,16 +1,20 @@
 //! An in-process fake of the VirusTotal API v3 for `vtenrich demo` and for tests.
 //!
-//! It serves `GET /api/v3/ip_addresses/{ip}`, its `resolutions` relationship (always empty; what
-//! misp-modules' VirusTotal module asks for second) and `GET /api/v3/users/{id}/overall_quotas` with
-//! VirusTotal's shapes, status codes and error bodies, enforces a per-minute and per-day quota on
-//! the injected clock, records every IP call, and can be told to misbehave ([`Fault`]).
+//! It serves `GET /api/v3/ip_addresses/{ip}`, `/domains/{domain}`, `/urls/{id}`, `/files/{hash}`,
+//! the IP's `resolutions` relationship (always empty; what misp-modules' VirusTotal module asks
+//! for second) and `/users/{id}/overall_quotas` with VirusTotal's shapes, status codes and error
+//! bodies, enforces one per-minute and per-day quota over all lookups on the injected clock,
+//! records every call, and can be told to misbehave ([`Fault`]).
 
 mod faults;
 mod generate;
 mod ledger;
+mod objects;
 mod tables;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typed_tests;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,13 +24,14 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
+use crate::virustotal::Endpoint;
 use faults::{Answer, Plan};
 use ledger::{Ledger, Limits};
 
@@ -75,6 +80,19 @@ impl fmt::Debug for SimulatorConfig {
 pub struct SimCall {
     /// The address as written in the request path.
     pub ip: String,
+    /// The clock's time when the request arrived.
+    pub at: DateTime<Utc>,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// One `/domains`, `/urls` or `/files` request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimLookup {
+    /// Where it asked.
+    pub endpoint: Endpoint,
+    /// The id as written in the request path.
+    pub id: String,
     /// The clock's time when the request arrived.
     pub at: DateTime<Utc>,
     /// The HTTP status answered.
@@ -132,8 +150,11 @@ impl Simulator {
             ledger: Mutex::new(Ledger::default()),
         });
         let app = Router::new()
-            .route("/api/v3/ip_addresses/{ip}", get(ip_address))
+            .route("/api/v3/ip_addresses/{ip}", typed(Endpoint::IpAddresses))
             .route("/api/v3/ip_addresses/{ip}/resolutions", get(resolutions))
+            .route("/api/v3/domains/{id}", typed(Endpoint::Domains))
+            .route("/api/v3/urls/{id}", typed(Endpoint::Urls))
+            .route("/api/v3/files/{id}", typed(Endpoint::Files))
             .route("/api/v3/users/{id}/overall_quotas", get(overall_quotas))
             .fallback(unknown_path)
             .with_state(shared.clone());
@@ -172,6 +193,46 @@ impl Simulator {
     /// How many `/ip_addresses/{ip}` requests asked about `ip`.
     pub fn calls_for(&self, ip: &str) -> usize {
         self.shared.ledger().calls_for(ip)
+    }
+
+    /// Every `/domains`, `/urls` and `/files` request that reached it, in order.
+    pub fn lookups(&self) -> Vec<SimLookup> {
+        self.shared.ledger().lookups.clone()
+    }
+
+    /// How many requests reached `endpoint` (IP calls included when it is `IpAddresses`).
+    pub fn call_count(&self, endpoint: Endpoint) -> usize {
+        let ledger = self.shared.ledger();
+        match endpoint {
+            Endpoint::IpAddresses => ledger.calls.len(),
+            _ => ledger
+                .lookups
+                .iter()
+                .filter(|l| l.endpoint == endpoint)
+                .count(),
+        }
+    }
+
+    /// How many requests reached any endpoint: every call a test must count.
+    pub fn total_call_count(&self) -> usize {
+        Endpoint::ALL.into_iter().map(|e| self.call_count(e)).sum()
+    }
+
+    /// How many requests asked `endpoint` about `id` (as written in the path).
+    pub fn lookups_for(&self, endpoint: Endpoint, id: &str) -> usize {
+        let ledger = self.shared.ledger();
+        ledger
+            .lookups
+            .iter()
+            .filter(|l| l.endpoint == endpoint && l.id == id)
+            .count()
+    }
+
+    /// The next `times` answers about `id` at a domain, URL or file `endpoint` use `fault`.
+    pub fn inject_at(&self, endpoint: Endpoint, id: &str, fault: Fault, times: usize) {
+        self.shared
+            .ledger()
+            .inject(&fault_key(endpoint, id), fault, times);
     }
 
     /// The next `times` answers for `ip` use `fault`. Faults apply only to calls that pass the
@@ -218,13 +279,25 @@ impl fmt::Debug for Simulator {
     }
 }
 
-async fn ip_address(
-    State(shared): State<Arc<Shared>>,
-    Path(ip): Path<String>,
+/// The route of an object `endpoint`.
+fn typed(endpoint: Endpoint) -> MethodRouter<Arc<Shared>> {
+    get(
+        move |State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap| {
+            typed_object(shared, endpoint, id, headers)
+        },
+    )
+}
+
+/// `/ip_addresses/{ip}`, `/domains/{id}`, `/urls/{id}` and `/files/{id}`: one quota for all.
+async fn typed_object(
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    id: String,
     headers: HeaderMap,
 ) -> Response {
-    let plan = charge(&shared, ip, &headers, |ledger, ip| {
-        Plan::new(Answer::normal(ip), ledger.take_fault(ip))
+    let plan = charge(&shared, endpoint, id, &headers, |ledger, endpoint, id| {
+        let normal = objects::answer(endpoint, id, &mut ledger.files);
+        Plan::new(normal, ledger.take_fault(&fault_key(endpoint, id)))
     })
     .await;
     plan.into_response().await
@@ -237,20 +310,21 @@ async fn resolutions(
     Path(ip): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let plan = charge(&shared, ip, &headers, |_, _| {
+    let plan = charge(&shared, Endpoint::IpAddresses, ip, &headers, |_, _, _| {
         Plan::new(Answer::EmptyList, None)
     })
     .await;
     plan.into_response().await
 }
 
-/// Authenticates and admits one charged call for `ip` and logs it with the status answered;
-/// `admitted` plans the answer of a call that passed, under the ledger lock.
+/// Authenticates and admits one charged call for `id` at `endpoint` and logs it with the
+/// status answered; `admitted` plans the answer of a call that passed, under the ledger lock.
 async fn charge(
     shared: &Shared,
-    ip: String,
+    endpoint: Endpoint,
+    id: String,
     headers: &HeaderMap,
-    admitted: impl FnOnce(&mut Ledger, &str) -> Plan,
+    admitted: impl FnOnce(&mut Ledger, Endpoint, &str) -> Plan,
 ) -> Plan {
     pause(shared).await;
     let at = shared.clock.now();
@@ -259,11 +333,28 @@ async fn charge(
         .and_then(|()| ledger.admit(at, shared.limits))
     {
         Err(refusal) => Plan::new(refusal, None),
-        Ok(()) => admitted(&mut ledger, &ip),
+        Ok(()) => admitted(&mut ledger, endpoint, &id),
     };
     let status = plan.answer.status();
-    ledger.calls.push(SimCall { ip, at, status });
+    match endpoint {
+        Endpoint::IpAddresses => ledger.calls.push(SimCall { ip: id, at, status }),
+        _ => ledger.lookups.push(SimLookup {
+            endpoint,
+            id,
+            at,
+            status,
+        }),
+    }
     plan
+}
+
+/// Faults for IPs are queued under the address, the others under `{endpoint}/{id}`, which no
+/// IP spelling matches.
+fn fault_key(endpoint: Endpoint, id: &str) -> String {
+    match endpoint {
+        Endpoint::IpAddresses => id.to_owned(),
+        _ => format!("{}/{id}", endpoint.name()),
+    }
 }
 
 /// Quota queries are free, as they must keep working once the quota is spent.

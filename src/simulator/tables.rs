@@ -1,4 +1,5 @@
-//! The fixed tables the simulator draws from: networks (who owns an address) and engines.
+//! The fixed tables the simulator draws from: networks (who owns an address), engines, and the
+//! registrars, categories, titles, file types and threats of domain, URL and file objects.
 
 /// One autonomous system an address can belong to, with what VirusTotal reports about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,4 +292,52 @@ pub(crate) const ENGINES: [&str; 91] = [
     "desenmascara.me",
     "Xcitium Verdict Cloud",
     "ZeroFox",
+];
+
+/// Registrars domain objects name.
+pub(crate) const REGISTRARS: [&str; 6] = [
+    "MarkMonitor Inc.",
+    "GoDaddy.com, LLC",
+    "NameCheap, Inc.",
+    "Cloudflare, Inc.",
+    "Gandi SAS",
+    "Tucows Domains Inc.",
+];
+
+/// Categories vendors give clean sites.
+pub(crate) const SAFE_CATEGORIES: [&str; 6] = [
+    "information technology",
+    "search engines",
+    "news",
+    "business",
+    "education",
+    "shopping",
+];
+
+/// Page titles of fetched URLs.
+pub(crate) const TITLES: [&str; 5] = [
+    "Example Domain",
+    "Home",
+    "Login",
+    "404 Not Found",
+    "Welcome",
+];
+
+/// File types: VirusTotal's description, extension and type tag.
+pub(crate) const FILE_TYPES: [(&str, &str, &str); 6] = [
+    ("Win32 EXE", "exe", "peexe"),
+    ("PDF", "pdf", "pdf"),
+    ("Office Open XML Document", "docx", "docx"),
+    ("ZIP", "zip", "zip"),
+    ("Powershell", "ps1", "powershell"),
+    ("ELF", "elf", "elf"),
+];
+
+/// Threat category and family pairs for detected files.
+pub(crate) const THREATS: [(&str, &str); 5] = [
+    ("trojan", "emotet"),
+    ("ransomware", "hive"),
+    ("downloader", "guloader"),
+    ("virus", "eicar/test"),
+    ("miner", "xmrig"),
 ];

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::*;
 use crate::clock::ManualClock;
 
-const KEY: &str = "simulator-key";
+pub(super) const KEY: &str = "simulator-key";
 
 fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("VTENRICH_FIXTURES_DIR")
@@ -27,30 +27,30 @@ fn fixtures_dir() -> PathBuf {
     dir
 }
 
-fn fixture(name: &str) -> Value {
+pub(super) fn fixture(name: &str) -> Value {
     let path = fixtures_dir().join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-fn at(text: &str) -> DateTime<Utc> {
+pub(super) fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
 
-async fn start(config: SimulatorConfig, clock: &ManualClock) -> Simulator {
+pub(super) async fn start(config: SimulatorConfig, clock: &ManualClock) -> Simulator {
     Simulator::start(config, Arc::new(clock.clone()))
         .await
         .expect("simulator starts")
 }
 
-async fn start_default() -> (Simulator, ManualClock) {
+pub(super) async fn start_default() -> (Simulator, ManualClock) {
     let clock = ManualClock::new(at("2026-11-22T10:00:00Z"));
     (start(SimulatorConfig::default(), &clock).await, clock)
 }
 
 /// GET `path` under the base URL with `key`; returns status, content type and body text.
-async fn get(sim: &Simulator, path: &str, key: Option<&str>) -> (u16, String, String) {
+pub(super) async fn get(sim: &Simulator, path: &str, key: Option<&str>) -> (u16, String, String) {
     let url = format!("{}/{path}", sim.base_url());
     let mut request = reqwest::Client::new().get(url);
     if let Some(key) = key {
@@ -69,16 +69,16 @@ async fn get(sim: &Simulator, path: &str, key: Option<&str>) -> (u16, String, St
     (status, content_type, response.text().await.expect("body"))
 }
 
-async fn get_ip(sim: &Simulator, ip: &str) -> (u16, Value) {
+pub(super) async fn get_ip(sim: &Simulator, ip: &str) -> (u16, Value) {
     let (status, _, body) = get(sim, &format!("ip_addresses/{ip}"), Some(KEY)).await;
     (status, serde_json::from_str(&body).expect("JSON body"))
 }
 
-fn error_code(body: &Value) -> &str {
+pub(super) fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",

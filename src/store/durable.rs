@@ -19,7 +19,7 @@ mod tests;
 mod tier;
 mod usage;
 
-use std::net::IpAddr;
+use crate::observable::Observable;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -140,44 +140,44 @@ impl DurableStore {
         })
     }
 
-    /// Entries for `ips` in order (one read transaction). Undecodable records, and every
+    /// Entries for `observables` in order (one read transaction). Undecodable records, and every
     /// record while the store is unreadable, are misses.
-    pub fn get_many(&self, ips: &[IpAddr]) -> Vec<Option<Entry>> {
+    pub fn get_many(&self, observables: &[Observable]) -> Vec<Option<Entry>> {
         let Some(db) = self.current() else {
-            return vec![None; ips.len()];
+            return vec![None; observables.len()];
         };
         let read = || -> Result<Vec<Option<Entry>>, StoreError> {
             let txn = db.begin_read()?;
             let table = txn.open_table(ENTRIES)?;
-            let mut found = Vec::with_capacity(ips.len());
-            for ip in ips {
-                let value = table.get(tables::key(*ip))?;
+            let mut found = Vec::with_capacity(observables.len());
+            for observable in observables {
+                let value = table.get(tables::key(observable).as_slice())?;
                 found.push(value.and_then(|v| codec::decode(v.value().1)));
             }
             Ok(found)
         };
         file::guard(read).unwrap_or_else(|err| {
             self.read_failed(&err);
-            vec![None; ips.len()]
+            vec![None; observables.len()]
         })
     }
 
     /// Writes one entry durably (committed before returning). On error (disk full, read-only)
     /// logs a warning once, counts it, marks the store degraded and returns the error.
-    pub fn put(&self, ip: IpAddr, entry: &Entry) -> Result<(), StoreError> {
-        self.write("write", |txn| put_in(txn, ip, entry))
+    pub fn put(&self, observable: &Observable, entry: &Entry) -> Result<(), StoreError> {
+        self.write("write", |txn| put_in(txn, observable, entry))
     }
 
-    /// Deletes the entries of `ips` (and their expiry rows) in one transaction.
-    pub fn remove(&self, ips: &[IpAddr]) -> Result<(), StoreError> {
+    /// Deletes the entries of `observables` (and their expiry rows) in one transaction.
+    pub fn remove(&self, observables: &[Observable]) -> Result<(), StoreError> {
         self.write("write", |txn| {
             let mut entries = txn.open_table(ENTRIES)?;
             let mut expiry = txn.open_table(EXPIRY)?;
-            for ip in ips {
-                let key = tables::key(*ip);
-                let removed = entries.remove(key)?.map(|v| v.value().0);
+            for observable in observables {
+                let key = tables::key(observable);
+                let removed = entries.remove(key.as_slice())?.map(|v| v.value().0);
                 if let Some(stale_ms) = removed {
-                    expiry.remove((stale_ms, key))?;
+                    expiry.remove((stale_ms, key.as_slice()))?;
                 }
             }
             Ok(())
@@ -394,9 +394,14 @@ fn count(db: &Database) -> Result<u64, StoreError> {
     Ok(db.begin_read()?.open_table(ENTRIES)?.len()?)
 }
 
-/// Inserts or replaces the entry for `ip`, keeping the expiry index in step.
-fn put_in(txn: &WriteTransaction, ip: IpAddr, entry: &Entry) -> Result<(), StoreError> {
-    let key = tables::key(ip);
+/// Inserts or replaces the entry for `observable`, keeping the expiry index in step.
+fn put_in(
+    txn: &WriteTransaction,
+    observable: &Observable,
+    entry: &Entry,
+) -> Result<(), StoreError> {
+    let key = tables::key(observable);
+    let key = key.as_slice();
     let stale_ms = entry.stale_until.timestamp_millis();
     let mut entries = txn.open_table(ENTRIES)?;
     let mut expiry = txn.open_table(EXPIRY)?;

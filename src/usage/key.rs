@@ -6,7 +6,6 @@
 
 use crate::caller::{Caller, CallerId};
 use crate::enrich::{CALLER_QUOTA_EXCEEDED, Outcome, Source};
-use crate::observable::ObservableType;
 use crate::quota::DenyReason;
 
 /// The vtenrich routes that enrich, by their route templates.
@@ -20,6 +19,12 @@ pub enum Route {
     Lookup,
     /// `POST /query` (the misp-modules protocol).
     MispQuery,
+    /// `GET /v1/domain/{domain}`.
+    Domain,
+    /// `GET /v1/file/{hash}`.
+    File,
+    /// `GET /v1/url`.
+    Url,
     /// Enrichment no route started (tools and tests driving the enricher directly).
     #[default]
     Other,
@@ -27,9 +32,12 @@ pub enum Route {
 
 impl Route {
     /// Every route, in documentation order.
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 8] = [
         Route::Enrich,
         Route::Ip,
+        Route::Domain,
+        Route::File,
+        Route::Url,
         Route::Lookup,
         Route::MispQuery,
         Route::Other,
@@ -42,39 +50,26 @@ impl Route {
             Route::Ip => "/v1/ip/{ip}",
             Route::Lookup => "/v1/lookup",
             Route::MispQuery => "/query",
+            Route::Domain => "/v1/domain/{domain}",
+            Route::File => "/v1/file/{hash}",
+            Route::Url => "/v1/url",
             Route::Other => "other",
         }
     }
 }
 
-/// The VirusTotal endpoint an observable is looked up with; `none` for input that is not an
-/// observable (decided locally, VirusTotal never asked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Endpoint {
-    /// `GET /ip_addresses/{ip}`.
-    IpAddresses,
-    /// Not an observable.
-    None,
+pub use crate::virustotal::Endpoint;
+
+/// The stored and reported name of what usage is counted under: the VirusTotal endpoint's
+/// own name (as in its usage reports), `none` for input that is not an observable (decided
+/// locally, VirusTotal never asked).
+pub fn endpoint_name(endpoint: Option<Endpoint>) -> &'static str {
+    endpoint.map_or("none", Endpoint::name)
 }
 
-impl Endpoint {
-    /// Every endpoint.
-    pub const ALL: [Endpoint; 2] = [Endpoint::IpAddresses, Endpoint::None];
-
-    /// The endpoint of an observable type (a new type adds its arm here).
-    pub fn of(kind: ObservableType) -> Self {
-        match kind {
-            ObservableType::Ip => Endpoint::IpAddresses,
-        }
-    }
-
-    /// VirusTotal's name for it, as in its own usage reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::IpAddresses => "ip_addresses",
-            Endpoint::None => "none",
-        }
-    }
+/// Every endpoint usage is counted under, `none` first.
+fn every_endpoint() -> impl Iterator<Item = Option<Endpoint>> {
+    std::iter::once(None).chain(Endpoint::ALL.map(Some))
 }
 
 /// One counter of a (day, caller, route, endpoint).
@@ -169,7 +164,8 @@ impl Counter {
 pub struct UsageKey {
     pub caller: CallerId,
     pub route: Route,
-    pub endpoint: Endpoint,
+    /// `None` for input that is not an observable.
+    pub endpoint: Option<Endpoint>,
 }
 
 /// Separates the parts of a stored field; no caller id, route or counter holds it.
@@ -177,11 +173,11 @@ const SEPARATOR: char = '|';
 
 impl UsageKey {
     /// `caller`'s use of `endpoint` on the route its request came in on.
-    pub fn of(caller: &Caller, endpoint: Endpoint) -> Self {
+    pub fn of(caller: &Caller, endpoint: impl Into<Option<Endpoint>>) -> Self {
         Self {
             caller: caller.id().clone(),
             route: caller.route(),
-            endpoint,
+            endpoint: endpoint.into(),
         }
     }
 
@@ -192,7 +188,7 @@ impl UsageKey {
             "{}{SEPARATOR}{}{SEPARATOR}{}{SEPARATOR}{}",
             self.caller,
             self.route.as_str(),
-            self.endpoint.as_str(),
+            endpoint_name(self.endpoint),
             counter.as_str()
         )
     }
@@ -205,7 +201,7 @@ impl UsageKey {
         let route = parts.next()?;
         let route = Route::ALL.into_iter().find(|r| r.as_str() == route)?;
         let endpoint = parts.next()?;
-        let endpoint = Endpoint::ALL.into_iter().find(|e| e.as_str() == endpoint)?;
+        let endpoint = every_endpoint().find(|e| endpoint_name(*e) == endpoint)?;
         let counter = parts.next()?;
         let counter = Counter::ALL.into_iter().find(|c| c.as_str() == counter)?;
         parts.next().is_none().then_some((
@@ -226,7 +222,7 @@ mod tests {
     #[test]
     fn every_field_reads_back_as_written_and_strangers_are_skipped() {
         for route in Route::ALL {
-            for endpoint in Endpoint::ALL {
+            for endpoint in every_endpoint() {
                 for counter in Counter::ALL {
                     let key = UsageKey {
                         caller: CallerId::parse("soar.prod-2").unwrap(),
@@ -243,8 +239,8 @@ mod tests {
             }
         }
         for stranger in [
-            "soar|/v1/url|ip_addresses|requests",
-            "soar|/v1/enrich|domains|requests",
+            "soar|/v1/hash|ip_addresses|requests",
+            "soar|/v1/enrich|ip_address|requests",
             "soar|/v1/enrich|ip_addresses|bytes",
             "Soar|/v1/enrich|ip_addresses|requests",
             "soar|/v1/enrich|ip_addresses|requests|x",

@@ -29,7 +29,7 @@ use chrono::{Days, NaiveDate};
 use tokio_util::sync::CancellationToken;
 
 pub use backend::{Count, Delta, MemoryUsage, UsageBackend};
-pub use key::{Counter, Endpoint, Route, UsageKey};
+pub use key::{Counter, Endpoint, Route, UsageKey, endpoint_name};
 pub use report::{Counts, Row};
 
 use crate::caller::{Caller, CallerId};
@@ -106,11 +106,9 @@ impl Usage {
     /// answer, by endpoint. Batched; written by the next flush.
     pub fn record(&self, caller: &Caller, batch: &BatchResult) {
         let day = self.today();
-        let mut deltas: HashMap<(Endpoint, Counter), i64> = HashMap::new();
+        let mut deltas: HashMap<(Option<Endpoint>, Counter), i64> = HashMap::new();
         for item in &batch.items {
-            let endpoint = item
-                .observable
-                .map_or(Endpoint::None, |o| Endpoint::of(o.kind()));
+            let endpoint = item.observable.as_ref().map(|o| Endpoint::of(o.kind()));
             deltas.insert((endpoint, Counter::Requests), 1);
             *deltas.entry((endpoint, Counter::Observables)).or_default() += 1;
             *deltas

@@ -31,15 +31,16 @@ fn invalid() -> ItemResult {
 }
 
 fn not_routable() -> ItemResult {
-    let ip = "10.0.0.1".parse().unwrap();
+    let observable = Observable::Ip("10.0.0.1".parse().unwrap());
+    let why = crate::observable::not_routable(&observable, &Default::default()).unwrap();
     ItemResult {
         input: "10.0.0.1".into(),
-        observable: Some(Observable::Ip(ip)),
-        outcome: Outcome::NotRoutable(crate::observable::special_purpose(ip).unwrap()),
+        observable: Some(observable),
+        outcome: Outcome::NotRoutable(why),
     }
 }
 
-fn counts(rows: &[Row], endpoint: Endpoint) -> Counts {
+fn counts(rows: &[Row], endpoint: Option<Endpoint>) -> Counts {
     rows.iter()
         .find(|r| r.key.endpoint == endpoint)
         .map(|r| r.counts)
@@ -61,11 +62,11 @@ async fn a_request_counts_once_per_endpoint_and_each_answer_by_kind() {
         .await
         .unwrap();
 
-    let ip = counts(&rows, Endpoint::IpAddresses);
+    let ip = counts(&rows, Some(Endpoint::IpAddresses));
     assert_eq!(ip.get(Counter::Requests), 1);
     assert_eq!(ip.get(Counter::Observables), 2);
     assert_eq!(ip.get(Counter::Local), 2);
-    let none = counts(&rows, Endpoint::None);
+    let none = counts(&rows, None);
     assert_eq!(
         (none.get(Counter::Requests), none.get(Counter::Local)),
         (1, 1)

@@ -9,10 +9,14 @@ use reqwest::{Response, StatusCode, redirect};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::VtError;
-use super::normalize::{error_code, parse_ip_report, parse_overall_quotas};
+use super::normalize::{
+    error_code, parse_domain_report, parse_file_report, parse_ip_report, parse_overall_quotas,
+    parse_url_report,
+};
+use super::{Endpoint, Target, VtError};
+use crate::observable::Observable;
 use crate::quota::SyncedUsage;
-use crate::report::IpReport;
+use crate::report::{IpReport, Report};
 
 const USER_AGENT: &str = concat!("vtenrich/", env!("CARGO_PKG_VERSION"));
 const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-apikey");
@@ -101,9 +105,35 @@ impl VtClient {
 
     /// One `GET {base}/ip_addresses/{ip}`. `Ok(None)` means VirusTotal does not know the address.
     pub async fn ip_report(&self, ip: IpAddr) -> Result<Option<IpReport>, VtError> {
-        let url = self.endpoint(&["ip_addresses", &ip.to_string()])?;
+        self.object(&["ip_addresses", &ip.to_string()], parse_ip_report)
+            .await
+    }
+
+    /// One `GET` at the observable's endpoint (see [`Target`]). `Ok(None)` means VirusTotal
+    /// does not know it. The caller decides first whether it may be sent at all.
+    pub async fn lookup(&self, observable: &Observable) -> Result<Option<Report>, VtError> {
+        let target = Target::of(observable);
+        let path = [target.endpoint.name(), target.id.as_str()];
+        match target.endpoint {
+            Endpoint::IpAddresses => self.object(&path, parse_ip_report).await,
+            Endpoint::Domains => self.object(&path, parse_domain_report).await,
+            Endpoint::Urls => self.object(&path, parse_url_report).await,
+            Endpoint::Files => self.object(&path, parse_file_report).await,
+        }
+    }
+
+    /// One `GET` of an object, parsed on 200; a 404 NotFoundError is `Ok(None)`.
+    async fn object<T, R>(
+        &self,
+        segments: &[&str],
+        parse: fn(&[u8]) -> Result<T, VtError>,
+    ) -> Result<Option<R>, VtError>
+    where
+        R: From<T>,
+    {
+        let url = self.endpoint(segments)?;
         match self.get(url).await? {
-            Answer::Ok(body) => parse_ip_report(&body).map(Some),
+            Answer::Ok(body) => parse(&body).map(|report| Some(R::from(report))),
             Answer::Failed { status, code, .. }
                 if status == StatusCode::NOT_FOUND && code == "NotFoundError" =>
             {

@@ -1,50 +1,91 @@
 //! Pure mapping of VirusTotal answer bodies into our domain types; every shape problem is `Malformed`.
+//!
+//! The parts every object type shares (envelope, reputation facts, timestamps) live here; each
+//! type's own fields are mapped in `normalize/{domain,url,file}.rs`.
+
+mod domain;
+mod file;
+mod url;
+
+pub use domain::parse_domain_report;
+pub use file::parse_file_report;
+pub use url::parse_url_report;
 
 use chrono::{DateTime, Utc};
 
 use super::VtError;
 use super::wire;
 use crate::quota::SyncedUsage;
-use crate::report::{AnalysisStats, Code2, IpReport, Votes};
+use crate::report::{Analysis, AnalysisStats, Code2, IpReport, Votes};
 
 /// Longest piece of upstream-derived text (a parser message or an error code) we repeat.
 const MAX_ECHO_CHARS: usize = 100;
 
 /// Parses a 200 body of `GET /ip_addresses/{id}` into the normalised report.
 pub fn parse_ip_report(body: &[u8]) -> Result<IpReport, VtError> {
-    let envelope: wire::IpEnvelope = serde_json::from_slice(body).map_err(json_error)?;
-    let object = envelope
-        .data
-        .ok_or_else(|| VtError::Malformed("no `data` object".to_owned()))?;
-    if object.kind.as_deref() != Some("ip_address") {
-        return Err(VtError::Malformed(
-            "`data.type` is not \"ip_address\"".to_owned(),
-        ));
-    }
     // An object without attributes is a known IP with nothing recorded, not an error.
-    let Some(a) = object.attributes else {
+    let Some(a) = object::<wire::IpAttributes>(body, "ip_address")? else {
         return Ok(IpReport::default());
     };
+    let Analysis {
+        stats,
+        community_score,
+        votes,
+        tags,
+        last_analysis_at,
+    } = analysis(
+        a.last_analysis_stats,
+        a.reputation,
+        a.total_votes,
+        a.tags,
+        a.last_analysis_date,
+    )?;
     Ok(IpReport {
-        stats: a.last_analysis_stats.map(stats),
-        community_score: a.reputation,
-        votes: a.total_votes.map(|v| Votes {
-            harmless: v.harmless.unwrap_or(0),
-            malicious: v.malicious.unwrap_or(0),
-        }),
-        tags: a.tags.map(|tags| {
-            tags.into_iter()
-                .filter(|t| !t.is_empty())
-                .collect::<Vec<_>>()
-                .into_boxed_slice()
-        }),
-        last_analysis_at: a.last_analysis_date.map(timestamp).transpose()?,
+        stats,
+        community_score,
+        votes,
+        tags,
+        last_analysis_at,
         country: code2(a.country, "country")?,
         continent: code2(a.continent, "continent")?,
         asn: a.asn,
         as_owner: non_empty(a.as_owner),
         cidr: non_empty(a.network),
         rir: non_empty(a.regional_internet_registry),
+    })
+}
+
+/// The attributes of a 200 body holding one object of type `kind`; `None` when it has none.
+fn object<A: serde::de::DeserializeOwned>(body: &[u8], kind: &str) -> Result<Option<A>, VtError> {
+    let envelope: wire::Envelope<A> = serde_json::from_slice(body).map_err(json_error)?;
+    let object = envelope
+        .data
+        .ok_or_else(|| VtError::Malformed("no `data` object".to_owned()))?;
+    if object.kind.as_deref() != Some(kind) {
+        return Err(VtError::Malformed(format!("`data.type` is not \"{kind}\"")));
+    }
+    Ok(object.attributes)
+}
+
+/// The reputation facts every object type carries, from their wire fields.
+fn analysis(
+    stats: Option<wire::Stats>,
+    reputation: Option<i64>,
+    votes: Option<wire::Votes>,
+    tags: Option<Vec<Box<str>>>,
+    last_analysis_date: Option<i64>,
+) -> Result<Analysis, VtError> {
+    Ok(Analysis {
+        stats: stats.map(self::stats),
+        community_score: reputation,
+        votes: votes.map(|v| Votes {
+            harmless: v.harmless.unwrap_or(0),
+            malicious: v.malicious.unwrap_or(0),
+        }),
+        tags: tags.map(|tags| non_empty_list(tags).into_boxed_slice()),
+        last_analysis_at: last_analysis_date
+            .map(|t| timestamp(t, "last_analysis_date"))
+            .transpose()?,
     })
 }
 
@@ -88,9 +129,14 @@ fn stats(s: wire::Stats) -> AnalysisStats {
     }
 }
 
-fn timestamp(secs: i64) -> Result<DateTime<Utc>, VtError> {
+fn timestamp(secs: i64, field: &str) -> Result<DateTime<Utc>, VtError> {
     DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| VtError::Malformed("`last_analysis_date` is out of range".to_owned()))
+        .ok_or_else(|| VtError::Malformed(format!("`{field}` is out of range")))
+}
+
+/// The list without empty strings (VirusTotal pads some lists with them).
+fn non_empty_list(values: Vec<Box<str>>) -> Vec<Box<str>> {
+    values.into_iter().filter(|v| !v.is_empty()).collect()
 }
 
 fn code2(value: Option<Box<str>>, field: &str) -> Result<Option<Code2>, VtError> {

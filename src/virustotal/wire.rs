@@ -5,21 +5,33 @@
 
 use serde::Deserialize;
 
-/// `{"data": {...}}` of `GET /ip_addresses/{ip}`.
+pub(super) mod domain;
+pub(super) mod file;
+mod url;
+
+pub(super) use domain::DomainAttributes;
+pub(super) use file::FileAttributes;
+pub(super) use url::UrlAttributes;
+
+/// `{"data": {...}}` of `GET /{collection}/{id}`, with the attributes of that object type.
 #[derive(Debug, Deserialize)]
-pub(super) struct IpEnvelope {
-    pub data: Option<IpObject>,
+pub(super) struct Envelope<A> {
+    pub data: Option<Object<A>>,
 }
 
-/// The IP address object.
+/// One VirusTotal object.
 #[derive(Debug, Deserialize)]
-pub(super) struct IpObject {
+pub(super) struct Object<A> {
     #[serde(rename = "type")]
     pub kind: Option<Box<str>>,
-    pub attributes: Option<IpAttributes>,
+    pub attributes: Option<A>,
 }
 
 /// The attributes we keep. Integer fields reject strings, negatives and fractions at parse time.
+///
+/// Each type's attributes repeat the five reputation fields (`last_analysis_stats` to
+/// `last_analysis_date`) instead of `#[serde(flatten)]`ing a shared struct: flatten buffers
+/// every unknown field first, which would multiply the cost of a 20 KiB answer.
 #[derive(Debug, Deserialize)]
 pub(super) struct IpAttributes {
     pub last_analysis_stats: Option<Stats>,

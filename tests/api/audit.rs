@@ -156,10 +156,10 @@ async fn a_purge_makes_the_next_lookup_call_virustotal_again_and_is_audited() {
 }
 
 #[tokio::test]
-async fn a_purge_of_something_that_is_not_an_ip_is_422_naming_it() {
+async fn a_purge_of_something_that_is_not_an_observable_is_422_naming_it() {
     let app = app().await;
 
-    let (status, body) = purge(&app, ADMIN_KEY, json!(["8.8.8.8", "example.com"])).await;
+    let (status, body) = purge(&app, ADMIN_KEY, json!(["8.8.8.8", "not an observable"])).await;
 
     assert_eq!(status, 422);
     assert_eq!(body["error"]["code"], "invalid_observable");

@@ -140,7 +140,7 @@ fn corpus() -> Vec<Case> {
         ),
         post(
             "unknown type",
-            batch("{\"type\": \"domain\", \"value\": \"example.com\"}"),
+            batch("{\"type\": \"hostname\", \"value\": \"example.com\"}"),
             INVALID,
         ),
         post(
@@ -304,7 +304,7 @@ async fn sixty_four_hostile_requests_get_a_json_4xx_or_local_results_and_no_upst
         }
     }
     assert_eq!(
-        app.sim.ip_call_count(),
+        app.sim.total_call_count(),
         0,
         "hostile input never reaches VirusTotal"
     );

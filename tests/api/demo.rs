@@ -47,6 +47,30 @@ async fn process_the_demo_answers_a_single_lookup_with_a_full_result() {
 }
 
 #[tokio::test]
+async fn process_the_demo_answers_its_printed_example_of_each_type() {
+    let (child, base) = start_demo(&["--listen", "127.0.0.1:0"], &[]).await;
+
+    let mut kinds = Vec::new();
+    for path in [
+        "/v1/domain/example.com",
+        "/v1/url?url=https%3A%2F%2Fgithub.com%2F",
+        "/v1/file/44d88612fea8a8f36de82e1278abb02f",
+    ] {
+        let body: serde_json::Value = reqwest::get(format!("{base}{path}"))
+            .await
+            .expect("the demo answers")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(body["status"], "ok", "{path}: {body}");
+        kinds.push(body["type"].as_str().unwrap_or_default().to_owned());
+    }
+
+    assert_eq!(kinds, ["domain", "url", "file"]);
+    drop(child);
+}
+
+#[tokio::test]
 async fn process_the_demo_listens_where_the_environment_says_and_never_touches_a_data_dir() {
     // Arrange: a deployment's settings, as the Kubernetes base sets them.
     let data = tempfile::tempdir().unwrap();

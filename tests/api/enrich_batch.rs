@@ -17,7 +17,7 @@ async fn a_mixed_batch_makes_one_call_per_distinct_routable_address_and_keeps_in
         "10.1.2.3",
         " 8.8.8.8 ",
         "192.0.2.44",
-        "not-an-ip",
+        "not an ip",
         {"type": "ip", "value": "8.8.8.8"},
         "::ffff:1.1.1.1",
     ]);

@@ -99,6 +99,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts vtenrich with `options`.
+/// An app whose simulator answers after 400 ms, so concurrent requests for one new
+/// observable all arrive while its first call is in flight.
+pub async fn spawn_slow_app() -> TestApp {
+    spawn_app_with(Options {
+        sim: SimulatorConfig {
+            api_key: SIM_KEY.to_owned(),
+            latency: Duration::from_millis(400),
+            ..SimulatorConfig::default()
+        },
+        ..Options::default()
+    })
+    .await
+}
+
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let clock = ManualClock::new(test_epoch());
     let shared: SharedClock = Arc::new(clock.clone());

@@ -1,24 +1,13 @@
 //! Concurrent lookups of one observable make exactly one upstream call.
 
-use std::time::Duration;
-
 use serde_json::json;
-use vtenrich::simulator::SimulatorConfig;
 
-use crate::helpers::{Options, SIM_KEY, spawn_app_with};
+use crate::helpers::spawn_slow_app;
 
 #[tokio::test]
 async fn sixty_four_concurrent_requests_for_the_same_new_ip_cause_one_upstream_call() {
     // Arrange: a slow upstream, so every request arrives while the first call is in flight.
-    let app = spawn_app_with(Options {
-        sim: SimulatorConfig {
-            api_key: SIM_KEY.to_owned(),
-            latency: Duration::from_millis(400),
-            ..SimulatorConfig::default()
-        },
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_slow_app().await;
 
     // Act
     let requests = (0..64).map(|i| {

@@ -153,7 +153,12 @@ async fn known_traffic(app: &TestApp) -> Vec<String> {
         get_as(app, "siem", &format!("/v1/ip/{}", ips[4])).await.0,
         200
     );
-    enrich_as(app, "siem", json!([ips[4], "not-an-ip-body-canary"])).await;
+    enrich_as(
+        app,
+        "siem",
+        json!([ips[4], "not an observable: body canary"]),
+    )
+    .await;
     let unknown = unknown_address();
     assert_eq!(
         get_as(app, "analyst", &format!("/v1/ip/{unknown}")).await.0,
@@ -353,7 +358,7 @@ async fn no_key_and_no_request_body_is_ever_in_the_usage_output() {
         }
         assert!(!output.contains(SIM_KEY), "the VirusTotal key leaked");
         assert!(
-            !output.contains("not-an-ip-body-canary"),
+            !output.contains("not an observable: body canary"),
             "a request body leaked"
         );
         for ip in known_addresses(5) {

@@ -22,6 +22,7 @@ mod demo;
 mod failover;
 mod load;
 mod outage;
+mod types;
 mod usage;
 
 use chrono::{DateTime, Utc};

@@ -2,7 +2,6 @@
 //! certificate, a three-master Cluster, a Sentinel's master. In each, two replicas share the
 //! gate, the cache tier, the fetch lock, the runtime callers and the audit stream.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -12,6 +11,7 @@ use vtenrich::audit::{AuditBackend, Event};
 use vtenrich::clock::{Clock, ManualClock};
 use vtenrich::config::{RedisFailureMode, RedisMode, RedisSettings};
 use vtenrich::enrich::LockOutcome;
+use vtenrich::observable::Observable;
 use vtenrich::quota::DenyReason;
 use vtenrich::redis::RedisOptions;
 use vtenrich::report::IpReport;
@@ -37,11 +37,11 @@ async fn serves_the_fleet(settings: &RedisSettings) {
     let clock = ManualClock::new(chrono::Utc::now());
     let a = replica(settings, &clock).await;
     let b = replica(settings, &clock).await;
-    let ip: IpAddr = "8.8.8.8".parse().unwrap();
+    let ip = Observable::Ip("8.8.8.8".parse().unwrap());
     let now = clock.now();
     let now = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap();
     let entry = Entry {
-        answer: Answer::Found(IpReport::default()),
+        answer: Answer::Found(IpReport::default().into()),
         fetched_at: now,
         fresh_until: now + TimeDelta::hours(1),
         stale_until: now + TimeDelta::days(1),
@@ -50,14 +50,14 @@ async fn serves_the_fleet(settings: &RedisSettings) {
     a.ask_now().await.expect("the minute has room");
     b.ask_now().await.expect("the minute has room");
     let third = a.ask_now().await.expect_err("the fleet spent the minute");
-    a.tier.put(ip, &entry).await;
-    let seen = b.tier.get_many(&[ip]).await;
-    let first = a.lock.try_acquire(ip, Duration::from_secs(30)).await;
+    a.tier.put(&ip, &entry).await;
+    let seen = b.tier.get_many(std::slice::from_ref(&ip)).await;
+    let first = a.lock.try_acquire(&ip, Duration::from_secs(30)).await;
     let LockOutcome::Acquired(token) = first else {
         panic!("the first lock is taken: {first:?}");
     };
-    let busy = b.lock.try_acquire(ip, Duration::from_secs(30)).await;
-    a.lock.release(ip, &token).await;
+    let busy = b.lock.try_acquire(&ip, Duration::from_secs(30)).await;
+    a.lock.release(&ip, &token).await;
     let created = a.callers.create("soc-bot", b"record").await.unwrap();
     let (_, records) = b.callers.load().await.unwrap();
     let event = Event::new(now, "system", vtenrich::audit::actions::SERVICE_STARTED);

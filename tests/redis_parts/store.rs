@@ -1,6 +1,5 @@
 //! The second cache tier and the fleet-wide fetch lock in Redis.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -8,14 +7,15 @@ use vtenrich::answer::{Answer, Entry};
 use vtenrich::clock::{Clock, ManualClock};
 use vtenrich::config::RedisFailureMode;
 use vtenrich::enrich::LockOutcome;
+use vtenrich::observable::Observable;
 use vtenrich::redis::Keys;
 use vtenrich::report::IpReport;
 
 use crate::common::{Fleet, NS, Replica, limits, pttl};
 use crate::support::redis_server::RedisServer;
 
-fn ip(text: &str) -> IpAddr {
-    text.parse().unwrap()
+fn ip(text: &str) -> Observable {
+    Observable::infer(text).unwrap()
 }
 
 /// The tier compares deadlines with the injected clock and Redis expires by its own, so
@@ -48,12 +48,12 @@ async fn redis_the_tier_returns_what_was_put_in_order_with_misses() {
     let (server, clock, r) = start().await;
     let found = entry(
         &clock,
-        Answer::Found(IpReport::default()),
+        Answer::Found(IpReport::default().into()),
         TimeDelta::days(2),
     );
     let not_found = entry(&clock, Answer::NotFound, TimeDelta::hours(6));
-    r.tier.put(ip("8.8.8.8"), &found).await;
-    r.tier.put(ip("2001:db8::1"), &not_found).await;
+    r.tier.put(&ip("8.8.8.8"), &found).await;
+    r.tier.put(&ip("2001:db8::1"), &not_found).await;
 
     let got = r
         .tier
@@ -62,7 +62,7 @@ async fn redis_the_tier_returns_what_was_put_in_order_with_misses() {
 
     assert_eq!(got, vec![Some(found), None, Some(not_found)]);
     let mut conn = server.connection().await;
-    let ttl = pttl(&mut conn, &Keys::new(NS).unwrap().entry(ip("2001:db8::1"))).await;
+    let ttl = pttl(&mut conn, &Keys::new(NS).unwrap().entry(&ip("2001:db8::1"))).await;
     assert!(
         ttl > 0 && ttl <= 6 * 3_600_000,
         "expires with the stale deadline: {ttl}"
@@ -84,11 +84,11 @@ async fn redis_an_entry_already_past_its_stale_deadline_is_not_written() {
     let old = entry(&clock, Answer::NotFound, TimeDelta::hours(1));
     clock.advance(Duration::from_secs(2 * 3600));
 
-    r.tier.put(ip("8.8.4.4"), &old).await;
+    r.tier.put(&ip("8.8.4.4"), &old).await;
 
     let mut conn = server.connection().await;
     assert_eq!(
-        pttl(&mut conn, &Keys::new(NS).unwrap().entry(ip("8.8.4.4"))).await,
+        pttl(&mut conn, &Keys::new(NS).unwrap().entry(&ip("8.8.4.4"))).await,
         -2
     );
 }
@@ -97,7 +97,7 @@ async fn redis_an_entry_already_past_its_stale_deadline_is_not_written() {
 async fn redis_an_unreadable_value_is_a_miss() {
     let (server, _clock, r) = start().await;
     let mut conn = server.connection().await;
-    let key = Keys::new(NS).unwrap().entry(ip("9.9.9.9"));
+    let key = Keys::new(NS).unwrap().entry(&ip("9.9.9.9"));
     redis::cmd("SET")
         .arg(&key)
         .arg("not json")
@@ -114,10 +114,10 @@ async fn redis_an_unreadable_value_is_a_miss() {
 async fn redis_the_tier_answers_misses_when_redis_is_down() {
     let (mut server, clock, r) = start().await;
     let found = entry(&clock, Answer::NotFound, TimeDelta::hours(6));
-    r.tier.put(ip("8.8.8.8"), &found).await;
+    r.tier.put(&ip("8.8.8.8"), &found).await;
     server.stop();
 
-    r.tier.put(ip("1.1.1.1"), &found).await;
+    r.tier.put(&ip("1.1.1.1"), &found).await;
     let got = r.tier.get_many(&[ip("8.8.8.8"), ip("1.1.1.1")]).await;
 
     assert_eq!(got, vec![None, None]);
@@ -127,14 +127,14 @@ async fn redis_the_tier_answers_misses_when_redis_is_down() {
 async fn redis_a_second_acquirer_is_busy_until_the_holder_releases() {
     let (_server, _clock, r) = start().await;
     let ttl = Duration::from_secs(30);
-    let LockOutcome::Acquired(token) = r.lock.try_acquire(ip("8.8.8.8"), ttl).await else {
+    let LockOutcome::Acquired(token) = r.lock.try_acquire(&ip("8.8.8.8"), ttl).await else {
         panic!("the first acquirer gets the lock");
     };
 
-    let second = r.lock.try_acquire(ip("8.8.8.8"), ttl).await;
-    let other_ip = r.lock.try_acquire(ip("8.8.4.4"), ttl).await;
-    r.lock.release(ip("8.8.8.8"), &token).await;
-    let after_release = r.lock.try_acquire(ip("8.8.8.8"), ttl).await;
+    let second = r.lock.try_acquire(&ip("8.8.8.8"), ttl).await;
+    let other_ip = r.lock.try_acquire(&ip("8.8.4.4"), ttl).await;
+    r.lock.release(&ip("8.8.8.8"), &token).await;
+    let after_release = r.lock.try_acquire(&ip("8.8.8.8"), ttl).await;
 
     assert_eq!(second, LockOutcome::Busy);
     assert!(matches!(other_ip, LockOutcome::Acquired(_)));
@@ -145,14 +145,14 @@ async fn redis_a_second_acquirer_is_busy_until_the_holder_releases() {
 async fn redis_a_release_with_a_wrong_token_leaves_the_lock_held() {
     let (_server, _clock, r) = start().await;
     let ttl = Duration::from_secs(30);
-    let LockOutcome::Acquired(_token) = r.lock.try_acquire(ip("8.8.8.8"), ttl).await else {
+    let LockOutcome::Acquired(_token) = r.lock.try_acquire(&ip("8.8.8.8"), ttl).await else {
         panic!("the first acquirer gets the lock");
     };
 
-    r.lock.release(ip("8.8.8.8"), "someone-elses-token").await;
+    r.lock.release(&ip("8.8.8.8"), "someone-elses-token").await;
 
     assert_eq!(
-        r.lock.try_acquire(ip("8.8.8.8"), ttl).await,
+        r.lock.try_acquire(&ip("8.8.8.8"), ttl).await,
         LockOutcome::Busy
     );
 }
@@ -162,18 +162,18 @@ async fn redis_a_lock_expires_after_its_ttl() {
     let (server, _clock, r) = start().await;
     let ttl = Duration::from_millis(200);
     assert!(matches!(
-        r.lock.try_acquire(ip("8.8.8.8"), ttl).await,
+        r.lock.try_acquire(&ip("8.8.8.8"), ttl).await,
         LockOutcome::Acquired(_)
     ));
     let mut conn = server.connection().await;
-    let left = pttl(&mut conn, &Keys::new(NS).unwrap().lock(ip("8.8.8.8"))).await;
+    let left = pttl(&mut conn, &Keys::new(NS).unwrap().lock(&ip("8.8.8.8"))).await;
 
     let mut reacquired = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(20)).await;
         if matches!(
             r.lock
-                .try_acquire(ip("8.8.8.8"), Duration::from_secs(30))
+                .try_acquire(&ip("8.8.8.8"), Duration::from_secs(30))
                 .await,
             LockOutcome::Acquired(_)
         ) {
@@ -193,7 +193,7 @@ async fn redis_the_lock_is_unavailable_when_redis_is_down() {
 
     let outcome = r
         .lock
-        .try_acquire(ip("8.8.8.8"), Duration::from_secs(30))
+        .try_acquire(&ip("8.8.8.8"), Duration::from_secs(30))
         .await;
 
     assert_eq!(outcome, LockOutcome::Unavailable);

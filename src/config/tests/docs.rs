@@ -78,6 +78,7 @@ fn non_default(setting: &Setting, default: &str) -> String {
         Kind::Choice(words) => words.iter().find(|w| **w != unquoted).unwrap().to_string(),
         Kind::Str => format!("/tmp/test-value-{}", setting.key.replace('.', "-")),
         Kind::Cidrs => "10.0.0.0/8,192.0.2.1".to_owned(),
+        Kind::Names => "corp.example.net,lab.example.org".to_owned(),
     }
 }
 

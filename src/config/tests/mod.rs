@@ -96,10 +96,37 @@ fn a_bad_value_names_the_setting() {
         ("VTENRICH_VT_BASE_URL", "not a url"),
         ("VTENRICH_VT_RATE_PER_MINUTE", "0"),
         ("VTENRICH_MAX_BATCH", "-1"),
+        ("VTENRICH_PRIVATE_SUFFIXES", "corp.example.net,bad_name"),
     ] {
         let err = load(None, &[(name, value)]).unwrap_err();
         assert!(err.to_string().contains(name), "{name}: {err}");
     }
+}
+
+#[test]
+fn private_suffixes_come_as_a_toml_list_or_a_comma_separated_string_and_are_canonical() {
+    let list = toml_file("private_suffixes = [\"Corp.Example.NET.\", \"lab.example.org\"]");
+    let bad = toml_file("private_suffixes = [\"a..b\"]");
+
+    let from_file = load(Some(list.path()), &[]).unwrap();
+    let from_env = load(
+        None,
+        &[(
+            "VTENRICH_PRIVATE_SUFFIXES",
+            "corp.example.net, lab.example.org",
+        )],
+    )
+    .unwrap();
+    let err = load(Some(bad.path()), &[]).unwrap_err();
+
+    assert_eq!(from_file.private_suffixes, from_env.private_suffixes);
+    let names: Vec<&str> = from_file
+        .private_suffixes
+        .iter()
+        .map(|d| d.as_str())
+        .collect();
+    assert_eq!(names, ["corp.example.net", "lab.example.org"]);
+    assert!(err.to_string().contains("private_suffixes"), "{err}");
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 use super::*;
 
-fn ip(n: u32) -> IpAddr {
-    IpAddr::V4(std::net::Ipv4Addr::from(0x5100_0000 + n))
+fn ip(n: u32) -> Observable {
+    Observable::Ip(std::net::Ipv4Addr::from(0x5100_0000 + n).into())
 }
 
 #[tokio::test]
@@ -12,24 +12,24 @@ async fn the_queue_deduplicates_bounds_and_counts_overflow() {
     let queue = DeferredQueue::new(2, metrics.clone());
     let me = Caller::anonymous();
     let (a, b, c) = (ip(1), ip(2), ip(3));
-    assert_eq!(queue.push(a, &me), Pushed::Queued);
-    assert_eq!(queue.push(a, &me), Pushed::AlreadyQueued);
-    assert_eq!(queue.push(b, &me), Pushed::Queued);
-    assert_eq!(queue.push(c, &me), Pushed::Dropped);
+    assert_eq!(queue.push(a.clone(), &me), Pushed::Queued);
+    assert_eq!(queue.push(a.clone(), &me), Pushed::AlreadyQueued);
+    assert_eq!(queue.push(b.clone(), &me), Pushed::Queued);
+    assert_eq!(queue.push(c.clone(), &me), Pushed::Dropped);
     assert_eq!(metrics.deferred_dropped.get(), 1);
     assert_eq!(queue.depth(), 2);
-    assert_eq!(queue.pop().await, (a, me.clone()));
+    assert_eq!(queue.pop().await, (a.clone(), me.clone()));
     assert_eq!(
-        queue.push(a, &me),
+        queue.push(a.clone(), &me),
         Pushed::AlreadyQueued,
         "still being filled"
     );
     assert_eq!(queue.depth(), 2, "the address being filled still counts");
-    queue.finish(a);
-    assert_eq!(queue.pop().await, (b, me.clone()));
-    queue.finish(b);
+    queue.finish(&a);
+    assert_eq!(queue.pop().await, (b.clone(), me.clone()));
+    queue.finish(&b);
     assert_eq!(metrics.deferred_depth.get(), 0);
-    assert_eq!(queue.push(c, &me), Pushed::Queued);
+    assert_eq!(queue.push(c.clone(), &me), Pushed::Queued);
 }
 
 #[tokio::test]
@@ -50,13 +50,13 @@ async fn a_caller_filling_the_queue_loses_its_oldest_entries_to_another_caller()
     let mut taken = Vec::new();
     for _ in 0..10 {
         let (ip, caller) = queue.pop().await;
-        queue.finish(ip);
+        queue.finish(&ip);
         taken.push((ip, caller));
     }
-    let flood_left: Vec<IpAddr> = taken
+    let flood_left: Vec<Observable> = taken
         .iter()
         .filter(|(_, c)| *c == flood)
-        .map(|(ip, _)| *ip)
+        .map(|(ip, _)| ip.clone())
         .collect();
     assert_eq!(
         flood_left,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::rfc3339;
-use crate::report::{IpReport, VerdictPolicy};
+use crate::report::{Analysis, IpReport, VerdictPolicy};
 
 /// Verdict and the engine counts behind it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,7 +25,7 @@ pub struct Reputation {
     pub community_score: Option<i64>,
     pub votes: Option<VotesBody>,
     pub tags: Option<Vec<String>>,
-    /// When VirusTotal last analysed the address.
+    /// When VirusTotal last analysed the observable.
     #[serde(serialize_with = "rfc3339")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_analysis_at: Option<DateTime<Utc>>,
@@ -72,8 +72,8 @@ pub struct Network {
     pub rir: Option<String>,
 }
 
-pub(super) fn reputation(report: &IpReport, policy: &VerdictPolicy) -> Reputation {
-    let (verdict, verdict_reason) = report.verdict(policy);
+pub(super) fn reputation(report: &Analysis, policy: &VerdictPolicy) -> Reputation {
+    let (verdict, verdict_reason) = policy.judge(report.stats.as_ref());
     let stats = report.stats;
     Reputation {
         verdict: verdict.as_str(),

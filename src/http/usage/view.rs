@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::DATE;
 use crate::caller::CallerId;
-use crate::usage::{Counter, Counts, Row};
+use crate::usage::{Counter, Counts, Row, endpoint_name};
 
 /// The usage of a range of days.
 #[derive(Debug, Serialize, ToSchema)]
@@ -175,7 +175,7 @@ pub(super) fn report(from: NaiveDate, to: NaiveDate, rows: &[Row]) -> UsageRepor
             .usage
             .push(UsageRow {
                 route: row.key.route.as_str().to_owned(),
-                endpoint: row.key.endpoint.as_str().to_owned(),
+                endpoint: endpoint_name(row.key.endpoint).to_owned(),
                 counts: UsageCounts::from(&row.counts),
             });
         day_total.add_all(&row.counts);
@@ -229,7 +229,7 @@ pub(super) fn csv(rows: &[Row]) -> String {
             row.day.format(DATE).to_string(),
             row.key.caller.to_string(),
             row.key.route.as_str().to_owned(),
-            row.key.endpoint.as_str().to_owned(),
+            endpoint_name(row.key.endpoint).to_owned(),
         ];
         let counts = CSV_COUNTERS
             .iter()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use redb::{Database, DatabaseError, WriteTransaction};
 
 use super::StoreError;
-use super::tables::{CALLER_DAYS, CALLERS, ENTRIES, EXPIRY, META};
+use super::tables::{self, CALLER_DAYS, CALLERS, ENTRIES, ENTRIES_V1, EXPIRY, EXPIRY_V1, META};
 use crate::metrics::Metrics;
 
 /// The store's file name inside the data directory.
@@ -105,9 +105,46 @@ fn try_open(file: &Path, opener: &Opener) -> Result<Database, StoreError> {
         txn.open_table(META)?;
         txn.open_table(CALLERS)?;
         txn.open_table(CALLER_DAYS)?;
+        let moved = upgrade_ip_entries(&txn)?;
         txn.commit()?;
+        if moved > 0 {
+            tracing::info!(
+                entries = moved,
+                "durable store: the IP-only entries moved to the table keyed by observable"
+            );
+        }
         Ok(db)
     })
+}
+
+/// Moves the entries of the IP-only layout (`entries_v1`, 16-byte keys) into the table keyed
+/// by observable and deletes the old tables: the answers a previous version paid for are
+/// still served after the upgrade. Returns how many moved (none after the first open).
+fn upgrade_ip_entries(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
+    use redb::{ReadableTable, TableHandle};
+    let exists = txn
+        .list_tables()?
+        .any(|table| table.name() == ENTRIES_V1.name());
+    if !exists {
+        return Ok(0);
+    }
+    let mut moved = 0;
+    {
+        let old = txn.open_table(ENTRIES_V1)?;
+        let mut entries = txn.open_table(ENTRIES)?;
+        let mut expiry = txn.open_table(EXPIRY)?;
+        for row in old.iter()? {
+            let (octets, value) = row?;
+            let key = tables::ip_key(&octets.value());
+            let (stale_ms, bytes) = value.value();
+            entries.insert(key.as_slice(), (stale_ms, bytes))?;
+            expiry.insert((stale_ms, key.as_slice()), ())?;
+            moved += 1;
+        }
+    }
+    txn.delete_table(ENTRIES_V1)?;
+    txn.delete_table(EXPIRY_V1)?;
+    Ok(moved)
 }
 
 /// Runs `f`, turning a panic into an error. redb trusts a cleanly closed file and may panic

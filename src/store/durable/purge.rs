@@ -66,19 +66,22 @@ fn delete_first(
     let mut entries = txn.open_table(ENTRIES)?;
     let rows = {
         let range = match before {
-            // `(before, [0; 16])` sorts before every key with that deadline: "before" is strict.
-            Some(before) => expiry.range(..(before, [0u8; 16]))?,
-            None => expiry.range::<(i64, [u8; 16])>(..)?,
+            // `(before, [])` sorts before every key with that deadline: "before" is strict.
+            Some(before) => expiry.range(..(before, [].as_slice()))?,
+            None => expiry.range::<(i64, &[u8])>(..)?,
         };
         let mut rows = Vec::with_capacity(limit);
         for row in range.take(limit) {
-            rows.push(row?.0.value());
+            let (row, _) = row?;
+            let (stale_ms, key) = row.value();
+            rows.push((stale_ms, key.to_vec()));
         }
         rows
     };
     let mut removed = 0;
     for (stale_ms, key) in &rows {
-        expiry.remove((*stale_ms, *key))?;
+        let key = key.as_slice();
+        expiry.remove((*stale_ms, key))?;
         let current = entries.get(key)?.map(|v| v.value().0);
         if current == Some(*stale_ms) {
             entries.remove(key)?;

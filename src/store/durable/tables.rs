@@ -11,14 +11,24 @@ use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
 use super::QuotaCounts;
+use crate::observable::Observable;
 
-/// IP key → (stale deadline in Unix ms, `codec` bytes). The deadline is kept outside the codec
-/// bytes so the purge can match an index row to its entry without decoding JSON.
-pub(super) const ENTRIES: TableDefinition<'static, [u8; 16], (i64, &[u8])> =
+/// Observable key ([`key`]) → (stale deadline in Unix ms, `codec` bytes). The deadline is kept
+/// outside the codec bytes so the purge can match an index row to its entry without decoding
+/// JSON.
+pub(super) const ENTRIES: TableDefinition<'static, &[u8], (i64, &[u8])> =
+    TableDefinition::new("entries_v2");
+
+/// (stale deadline in Unix ms, observable key) → nothing: the expiry index, in purge order.
+pub(super) const EXPIRY: TableDefinition<'static, (i64, &[u8]), ()> =
+    TableDefinition::new("expiry_v2");
+
+/// The IP-only layout (16-byte address keys), read once at open into the tables above.
+pub(super) const ENTRIES_V1: TableDefinition<'static, [u8; 16], (i64, &[u8])> =
     TableDefinition::new("entries_v1");
 
-/// (stale deadline in Unix ms, IP key) → nothing: the expiry index, in purge order.
-pub(super) const EXPIRY: TableDefinition<'static, (i64, [u8; 16]), ()> =
+/// The IP-only expiry index, deleted with [`ENTRIES_V1`].
+pub(super) const EXPIRY_V1: TableDefinition<'static, (i64, [u8; 16]), ()> =
     TableDefinition::new("expiry_v1");
 
 /// Small named records (the quota counts).
@@ -37,12 +47,34 @@ pub(super) const CALLER_DAYS: TableDefinition<'static, &str, (i64, u64)> =
 /// The `META` key of the quota counts.
 pub(super) const QUOTA_KEY: &str = "quota";
 
-/// The key of `ip`: 16 bytes, IPv4 as IPv4-mapped IPv6.
+/// The key of `observable`: one byte naming its type, then an address's 16 bytes or the
+/// canonical text of the others. The type byte keeps the types apart whatever their lengths.
+pub(super) fn key(observable: &Observable) -> Vec<u8> {
+    let (kind, rest) = match observable {
+        Observable::Ip(ip) => return ip_key(&ip_octets(*ip)),
+        Observable::Domain(_) => (b'd', observable.canonical()),
+        Observable::Url(_) => (b'u', observable.canonical()),
+        Observable::File(_) => (b'f', observable.canonical()),
+    };
+    let mut key = Vec::with_capacity(1 + rest.len());
+    key.push(kind);
+    key.extend_from_slice(rest.as_bytes());
+    key
+}
+
+/// The key of an address from its 16 bytes, as [`ENTRIES_V1`] held them.
+pub(super) fn ip_key(octets: &[u8; 16]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.push(b'i');
+    key.extend_from_slice(octets);
+    key
+}
+
+/// An address as 16 bytes, IPv4 as IPv4-mapped IPv6 (the IP-only layout's key).
 ///
-/// Fixed-width binary keys are compact, compare as plain bytes and never need parsing. The
-/// mapping cannot collide: observables are canonicalised before they get here, so an
+/// The mapping cannot collide: observables are canonicalised before they get here, so an
 /// IPv4-mapped IPv6 address always arrives as its IPv4 address.
-pub(super) fn key(ip: IpAddr) -> [u8; 16] {
+fn ip_octets(ip: IpAddr) -> [u8; 16] {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
@@ -107,13 +139,27 @@ mod tests {
 
     #[test]
     fn an_ipv4_key_is_its_ipv4_mapped_ipv6_form() {
-        let v4: IpAddr = "192.0.2.1".parse().unwrap();
-        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let v4 = Observable::Ip("192.0.2.1".parse().unwrap());
+        let mapped = Observable::Ip("::ffff:192.0.2.1".parse().unwrap());
+        let v6 = Observable::Ip("2001:db8::1".parse().unwrap());
 
-        assert_eq!(key(v4), key(mapped));
-        assert_ne!(key(v4), key(v6));
-        assert_eq!(key(v6)[..4], [0x20, 0x01, 0x0d, 0xb8]);
+        assert_eq!(key(&v4), key(&mapped));
+        assert_ne!(key(&v4), key(&v6));
+        assert_eq!(key(&v6)[..5], [b'i', 0x20, 0x01, 0x0d, 0xb8]);
+    }
+
+    #[test]
+    fn keys_of_different_types_never_collide() {
+        // A 16-character name would be as long as an address's bytes: the type byte differs.
+        let name = Observable::infer("abcdefghijkl.com").unwrap();
+        let hash = Observable::infer(&"a".repeat(32)).unwrap();
+
+        assert_eq!(key(&name)[0], b'd');
+        assert_eq!(key(&hash)[0], b'f');
+        assert_ne!(
+            key(&name)[1..],
+            key(&Observable::Ip("::1".parse().unwrap()))[1..]
+        );
     }
 
     #[test]

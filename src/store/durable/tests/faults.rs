@@ -43,7 +43,7 @@ fn a_file_of_random_bytes_is_moved_aside_and_the_store_opens_empty() {
     assert_eq!(metrics.store_errors.with_label_values(&["open"]).get(), 1);
     assert_eq!(store.len(), 0);
     assert_eq!(store.get_many(&[ip(1)]), vec![None]);
-    store.put(ip(1), &found(t0())).unwrap();
+    store.put(&ip(1), &found(t0())).unwrap();
 }
 
 /// A store of 2,000 entries, closed cleanly, with bytes from `from` to `to` (fractions of the
@@ -75,14 +75,14 @@ fn a_file_with_damaged_pages_is_moved_aside_without_panicking_the_caller() {
 
     assert_eq!(corrupt_files(dir.path()).len(), 1);
     assert_eq!(store.get_many(&[ip(1)]), vec![None]);
-    store.put(ip(1), &found(t0())).unwrap();
+    store.put(&ip(1), &found(t0())).unwrap();
 }
 
 #[test]
 fn a_file_held_by_another_store_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let first = open(dir.path());
-    first.put(ip(1), &found(t0())).unwrap();
+    first.put(&ip(1), &found(t0())).unwrap();
     let metrics = Metrics::new();
 
     let second = DurableStore::open(dir.path(), settings(10), metrics.clone());
@@ -220,10 +220,10 @@ fn a_full_disk_degrades_the_store_until_a_write_succeeds() {
         found(t0() + chrono::Duration::days(2)),
         found(t0() + chrono::Duration::days(3)),
     );
-    store.put(ip(1), &first).unwrap();
+    store.put(&ip(1), &first).unwrap();
 
     full.store(true, Ordering::SeqCst);
-    let failed = store.put(ip(2), &second);
+    let failed = store.put(&ip(2), &second);
     let quota_failed = store.save_quota(&QuotaCounts {
         day: t0().date_naive(),
         day_used: 1,
@@ -234,7 +234,7 @@ fn a_full_disk_degrades_the_store_until_a_write_succeeds() {
     let degraded = (store.is_degraded(), metrics.store_degraded.get());
     let reads_while_full = store.get_many(&[ip(1)]);
     full.store(false, Ordering::SeqCst);
-    let recovered = store.put(ip(3), &third);
+    let recovered = store.put(&ip(3), &third);
 
     assert!(failed.is_err());
     assert!(quota_failed.is_err());

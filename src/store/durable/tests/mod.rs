@@ -6,6 +6,8 @@ mod purge;
 mod usage;
 
 use std::net::{IpAddr, Ipv4Addr};
+
+use crate::observable::Observable;
 use std::path::Path;
 use std::time::Duration;
 
@@ -23,8 +25,8 @@ fn t0() -> DateTime<Utc> {
         .to_utc()
 }
 
-fn ip(i: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))
+fn ip(i: u32) -> Observable {
+    Observable::Ip(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
 }
 
 fn report() -> IpReport {
@@ -47,7 +49,7 @@ fn entry(answer: Answer, stale_until: DateTime<Utc>) -> Entry {
 }
 
 fn found(stale_until: DateTime<Utc>) -> Entry {
-    entry(Answer::Found(report()), stale_until)
+    entry(Answer::Found(report().into()), stale_until)
 }
 
 fn settings(max_entries: u64) -> StoreSettings {
@@ -62,11 +64,11 @@ fn open(dir: &Path) -> DurableStore {
 }
 
 /// Writes many entries in one transaction (one commit per entry would make large tests slow).
-fn put_batch(store: &DurableStore, items: &[(IpAddr, Entry)]) {
+fn put_batch(store: &DurableStore, items: &[(Observable, Entry)]) {
     store
         .write("write", |txn| {
             for (ip, entry) in items {
-                put_in(txn, *ip, entry)?;
+                put_in(txn, ip, entry)?;
             }
             Ok(())
         })
@@ -79,7 +81,7 @@ fn an_entry_written_is_read_back_after_reopening() {
     let written = found(t0() + chrono::Duration::days(8));
     let store = open(dir.path());
 
-    store.put(ip(1), &written).unwrap();
+    store.put(&ip(1), &written).unwrap();
     drop(store);
     let reopened = open(dir.path());
 
@@ -88,17 +90,91 @@ fn an_entry_written_is_read_back_after_reopening() {
 }
 
 #[test]
-fn a_not_found_entry_is_read_back_after_reopening() {
+fn entries_of_the_ip_only_layout_are_read_after_the_upgrade_and_purged_in_time() {
     let dir = tempfile::tempdir().unwrap();
-    let v6: IpAddr = "2001:db8::7".parse().unwrap();
-    let written = entry(Answer::NotFound, t0() + chrono::Duration::days(2));
+    let stale_ms = (t0() + chrono::Duration::days(8)).timestamp_millis();
+    // Exactly what the IP-only version stored: 16-byte keys, its codec's JSON.
+    let old = format!(
+        r#"{{"v":1,"fetched":{},"fresh":{},"stale":{stale_ms},"report":{{"asn":15169,"country":"US","owner":"Google LLC"}}}}"#,
+        t0().timestamp_millis(),
+        (t0() + chrono::Duration::hours(1)).timestamp_millis(),
+    );
+    let octets = std::net::Ipv4Addr::new(10, 0, 0, 1)
+        .to_ipv6_mapped()
+        .octets();
+    {
+        let db = redb::Database::create(dir.path().join(file::FILE_NAME)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(tables::ENTRIES_V1)
+            .unwrap()
+            .insert(octets, (stale_ms, old.as_bytes()))
+            .unwrap();
+        txn.open_table(tables::EXPIRY_V1)
+            .unwrap()
+            .insert((stale_ms, octets), ())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+
     let store = open(dir.path());
 
-    store.put(v6, &written).unwrap();
+    assert_eq!(
+        store.get_many(&[ip(1)]),
+        vec![Some(found(t0() + chrono::Duration::days(8)))]
+    );
+    assert_eq!(store.len(), 1);
+    drop(store);
+    let again = open(dir.path());
+    assert_eq!(again.get_many(&[ip(1)]).len(), 1);
+    assert!(
+        again.get_many(&[ip(1)])[0].is_some(),
+        "still there on the next open"
+    );
+    let purged = again.purge(t0() + chrono::Duration::days(9)).unwrap();
+    assert_eq!(purged, 1, "the moved entry has its expiry row");
+    assert_eq!(again.get_many(&[ip(1)]), vec![None]);
+}
+
+#[test]
+fn entries_of_every_type_are_read_back_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let observables: Vec<Observable> = [
+        "example.com",
+        "https://example.com/a?b=c",
+        "44d88612fea8a8f36de82e1278abb02f",
+        "10.0.0.1",
+    ]
+    .iter()
+    .map(|text| Observable::infer(text).unwrap())
+    .collect();
+    let written = entry(Answer::NotFound, t0() + chrono::Duration::days(2));
+
+    for observable in &observables {
+        store.put(observable, &written).unwrap();
+    }
     drop(store);
     let reopened = open(dir.path());
 
-    assert_eq!(reopened.get_many(&[v6]), vec![Some(written)]);
+    assert_eq!(reopened.get_many(&observables), vec![Some(written); 4]);
+    assert_eq!(reopened.len(), 4);
+}
+
+#[test]
+fn a_not_found_entry_is_read_back_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let v6 = Observable::Ip("2001:db8::7".parse().unwrap());
+    let written = entry(Answer::NotFound, t0() + chrono::Duration::days(2));
+    let store = open(dir.path());
+
+    store.put(&v6, &written).unwrap();
+    drop(store);
+    let reopened = open(dir.path());
+
+    assert_eq!(
+        reopened.get_many(std::slice::from_ref(&v6)),
+        vec![Some(written)]
+    );
 }
 
 #[test]
@@ -127,8 +203,8 @@ fn get_many_keeps_order_and_reports_misses() {
     let store = open(dir.path());
     let first = found(t0() + chrono::Duration::days(1));
     let third = entry(Answer::NotFound, t0() + chrono::Duration::days(3));
-    store.put(ip(1), &first).unwrap();
-    store.put(ip(3), &third).unwrap();
+    store.put(&ip(1), &first).unwrap();
+    store.put(&ip(3), &third).unwrap();
 
     let got = store.get_many(&[ip(3), ip(2), ip(1), ip(3)]);
 
@@ -144,10 +220,10 @@ fn a_rewritten_entry_replaces_the_old_one() {
     let store = open(dir.path());
     let newer = entry(Answer::NotFound, t0() + chrono::Duration::days(9));
     store
-        .put(ip(1), &found(t0() + chrono::Duration::days(1)))
+        .put(&ip(1), &found(t0() + chrono::Duration::days(1)))
         .unwrap();
 
-    store.put(ip(1), &newer).unwrap();
+    store.put(&ip(1), &newer).unwrap();
 
     assert_eq!(store.get_many(&[ip(1)]), vec![Some(newer)]);
     assert_eq!(store.len(), 1);
@@ -159,8 +235,10 @@ fn an_undecodable_record_is_a_miss() {
     let store = open(dir.path());
     store
         .write("write", |txn| {
-            txn.open_table(ENTRIES)?
-                .insert(tables::key(ip(1)), (0, b"not a record".as_slice()))?;
+            txn.open_table(ENTRIES)?.insert(
+                tables::key(&ip(1)).as_slice(),
+                (0, b"not a record".as_slice()),
+            )?;
             Ok(())
         })
         .unwrap();
@@ -182,7 +260,7 @@ fn a_store_with_100k_entries_reopens_and_answers_get_many() {
     drop(store);
 
     let reopened = open(dir.path());
-    let asked: Vec<IpAddr> = (0..100_000)
+    let asked: Vec<Observable> = (0..100_000)
         .step_by(97)
         .map(ip)
         .chain([ip(100_001)])
@@ -205,7 +283,7 @@ async fn the_second_tier_writes_through_and_reads_back() {
     let store = open(dir.path());
     let written = found(t0() + chrono::Duration::days(8));
 
-    SecondTier::put(&store, ip(5), &written).await;
+    SecondTier::put(&store, &ip(5), &written).await;
     let got = SecondTier::get_many(&store, &[ip(4), ip(5)]).await;
 
     assert_eq!(got, vec![None, Some(written)]);

@@ -11,7 +11,7 @@ fn open_bounded(dir: &Path, max_entries: u64) -> DurableStore {
     DurableStore::open(dir, settings(max_entries), Metrics::new()).expect("store opens")
 }
 
-fn present(store: &DurableStore, ips: &[IpAddr]) -> Vec<bool> {
+fn present(store: &DurableStore, ips: &[Observable]) -> Vec<bool> {
     store.get_many(ips).iter().map(Option::is_some).collect()
 }
 
@@ -24,7 +24,7 @@ fn purge_deletes_entries_whose_stale_deadline_is_before_now() {
         .into_iter()
         .enumerate()
     {
-        store.put(ip(i as u32), &found(stale)).unwrap();
+        store.put(&ip(i as u32), &found(stale)).unwrap();
     }
 
     let deleted = store.purge(t0()).unwrap();
@@ -44,7 +44,7 @@ fn purge_enforces_max_entries_by_earliest_stale_deadline() {
     // Written out of deadline order, so the purge must follow deadlines, not insertion.
     for (i, hours) in [(0, 5), (1, 1), (2, 4), (3, 2), (4, 3)] {
         store
-            .put(ip(i), &found(t0() + chrono::Duration::hours(hours)))
+            .put(&ip(i), &found(t0() + chrono::Duration::hours(hours)))
             .unwrap();
     }
 
@@ -63,10 +63,10 @@ fn a_rewritten_entry_is_purged_by_its_new_deadline_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store
-        .put(ip(1), &found(t0() - chrono::Duration::hours(1)))
+        .put(&ip(1), &found(t0() - chrono::Duration::hours(1)))
         .unwrap();
     store
-        .put(ip(1), &found(t0() + chrono::Duration::hours(1)))
+        .put(&ip(1), &found(t0() + chrono::Duration::hours(1)))
         .unwrap();
 
     let deleted = store.purge(t0()).unwrap();
@@ -89,7 +89,7 @@ fn purge_works_through_more_expired_entries_than_one_chunk() {
         .collect();
     put_batch(&store, &expired);
     store
-        .put(ip(9_999), &found(t0() + chrono::Duration::days(1)))
+        .put(&ip(9_999), &found(t0() + chrono::Duration::days(1)))
         .unwrap();
 
     let deleted = store.purge(t0()).unwrap();
@@ -104,10 +104,10 @@ fn the_entry_count_metric_follows_writes_and_purges() {
     let metrics = Metrics::new();
     let store = DurableStore::open(dir.path(), settings(10), metrics.clone()).unwrap();
     store
-        .put(ip(1), &found(t0() - chrono::Duration::hours(1)))
+        .put(&ip(1), &found(t0() - chrono::Duration::hours(1)))
         .unwrap();
     store
-        .put(ip(2), &found(t0() + chrono::Duration::hours(1)))
+        .put(&ip(2), &found(t0() + chrono::Duration::hours(1)))
         .unwrap();
     let after_writes = metrics.store_entries.get();
 
@@ -133,10 +133,10 @@ async fn the_purger_runs_at_start_and_on_its_interval_until_cancelled() {
     let store = open(dir.path());
     let clock = ManualClock::new(t0());
     store
-        .put(ip(1), &found(t0() - chrono::Duration::seconds(1)))
+        .put(&ip(1), &found(t0() - chrono::Duration::seconds(1)))
         .unwrap();
     store
-        .put(ip(2), &found(t0() + chrono::Duration::minutes(5)))
+        .put(&ip(2), &found(t0() + chrono::Duration::minutes(5)))
         .unwrap();
     let cancel = CancellationToken::new();
 

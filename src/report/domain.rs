@@ -1,0 +1,39 @@
+//! What VirusTotal knows about a domain, normalised.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::Analysis;
+
+/// A domain's report: reputation plus registration, DNS and popularity facts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DomainReport {
+    pub analysis: Analysis,
+    pub registrar: Option<Box<str>>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// Vendor → category, as VirusTotal lists them.
+    pub categories: Option<BTreeMap<Box<str>, Box<str>>>,
+    /// The last DNS answers VirusTotal saw, for the record types analysts pivot on.
+    pub dns: Option<DnsRecords>,
+    /// The best (lowest) rank among the popularity lists.
+    pub popularity: Option<PopularityRank>,
+    pub tld: Option<Box<str>>,
+}
+
+/// Values of the last DNS records, per type, in VirusTotal's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DnsRecords {
+    pub a: Vec<Box<str>>,
+    pub aaaa: Vec<Box<str>>,
+    pub cname: Vec<Box<str>>,
+    pub mx: Vec<Box<str>>,
+    pub ns: Vec<Box<str>>,
+}
+
+/// A rank and the list that gave it (e.g. `Cisco Umbrella`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopularityRank {
+    pub rank: u32,
+    pub source: Box<str>,
+}
