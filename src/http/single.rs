@@ -24,7 +24,7 @@ use crate::usage::Route;
 #[into_params(parameter_in = Query)]
 pub struct UrlQuery {
     /// The absolute http(s) URL, percent-encoded as a query value (at most 2,048 characters).
-    #[param(example = "https://example.com/")]
+    #[param(example = "https://example.com/", min_length = 8, max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://")]
     pub url: String,
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
@@ -78,7 +78,7 @@ pub async fn enrich_domain(
     path = "/v1/file/{hash}",
     tag = "enrichment",
     params(
-        ("hash" = String, Path, description = "MD5, SHA-1 or SHA-256 in hex, any case.", example = "44d88612fea8a8f36de82e1278abb02f"),
+        ("hash" = String, Path, description = "MD5, SHA-1 or SHA-256 in hex, any case.", example = "44d88612fea8a8f36de82e1278abb02f", pattern = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"),
         WaitQuery,
     ),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
