@@ -24,7 +24,12 @@ use crate::usage::Route;
 #[into_params(parameter_in = Query)]
 pub struct UrlQuery {
     /// The absolute http(s) URL, percent-encoded as a query value (at most 2,048 characters).
-    #[param(example = "https://example.com/", min_length = 8, max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://")]
+    #[param(
+        example = "https://example.com/",
+        min_length = 8,
+        max_length = 2048,
+        pattern = "^[hH][tT][tT][pP][sS]?://"
+    )]
     pub url: String,
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
