@@ -1,6 +1,5 @@
 //! The HTTP side of the VirusTotal client: one GET per call, bounded in time and size, every status classified.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,7 +15,7 @@ use super::normalize::{
 use super::{Endpoint, Target, VtError};
 use crate::observable::Observable;
 use crate::quota::SyncedUsage;
-use crate::report::{IpReport, Report};
+use crate::report::Report;
 
 const USER_AGENT: &str = concat!("vtenrich/", env!("CARGO_PKG_VERSION"));
 const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-apikey");
@@ -101,12 +100,6 @@ impl VtClient {
             base_url,
             max_body_bytes: settings.max_body_bytes,
         })
-    }
-
-    /// One `GET {base}/ip_addresses/{ip}`. `Ok(None)` means VirusTotal does not know the address.
-    pub async fn ip_report(&self, ip: IpAddr) -> Result<Option<IpReport>, VtError> {
-        self.object(&["ip_addresses", &ip.to_string()], parse_ip_report)
-            .await
     }
 
     /// One `GET` at the observable's endpoint (see [`Target`]). `Ok(None)` means VirusTotal

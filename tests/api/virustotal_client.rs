@@ -8,7 +8,8 @@ use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
-use vtenrich::report::IpReport;
+use vtenrich::observable::Observable;
+use vtenrich::report::{IpReport, Report};
 use vtenrich::virustotal::{ClientSettings, VtClient, VtError, parse_ip_report};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -42,6 +43,17 @@ fn google_v4() -> IpAddr {
     "8.8.8.8".parse().expect("literal IP")
 }
 
+/// The IP report through the client's one lookup path (`VtClient::lookup`), as the engine asks.
+async fn ip_report(client: &VtClient, ip: IpAddr) -> Result<Option<IpReport>, VtError> {
+    Ok(client
+        .lookup(&Observable::Ip(ip))
+        .await?
+        .map(|report| match report {
+            Report::Ip(report) => report,
+            other => panic!("an IP lookup answered {other:?}"),
+        }))
+}
+
 /// Serves `template` for exactly one GET of 8.8.8.8 (more calls would fail on drop: no retries).
 async fn answer_with(template: ResponseTemplate) -> Result<Option<IpReport>, VtError> {
     let server = MockServer::start().await;
@@ -51,9 +63,7 @@ async fn answer_with(template: ResponseTemplate) -> Result<Option<IpReport>, VtE
         .expect(1)
         .mount(&server)
         .await;
-    client(&format!("{}/api/v3", server.uri()))
-        .ip_report(google_v4())
-        .await
+    ip_report(&client(&format!("{}/api/v3", server.uri())), google_v4()).await
 }
 
 fn vt_error(status: u16, code: &str) -> ResponseTemplate {
@@ -307,11 +317,13 @@ async fn fetch_fixture_end_to_end(file: &str, ip: &str) -> (IpReport, wiremock::
         .mount(&server)
         .await;
 
-    let report = client(&format!("{}/api/v3", server.uri()))
-        .ip_report(ip.parse().expect("literal IP"))
-        .await
-        .expect("call succeeds")
-        .expect("VirusTotal knows it");
+    let report = ip_report(
+        &client(&format!("{}/api/v3", server.uri())),
+        ip.parse().expect("literal IP"),
+    )
+    .await
+    .expect("call succeeds")
+    .expect("VirusTotal knows it");
 
     let mut requests = server.received_requests().await.expect("recording on");
     assert_eq!(requests.len(), 1);
@@ -361,9 +373,7 @@ async fn a_base_url_with_a_trailing_slash_calls_the_same_path() {
         .await;
 
     // Act
-    let report = client(&format!("{}/api/v3/", server.uri()))
-        .ip_report(google_v4())
-        .await;
+    let report = ip_report(&client(&format!("{}/api/v3/", server.uri())), google_v4()).await;
 
     // Assert
     assert!(matches!(report, Ok(Some(_))), "{report:?}");
@@ -539,7 +549,7 @@ async fn an_answer_slower_than_the_request_timeout_is_a_timeout() {
         .expect("client builds");
 
     // Act
-    let err = failure(client.ip_report(google_v4()).await);
+    let err = failure(ip_report(&client, google_v4()).await);
 
     // Assert
     assert_eq!(err, VtError::Timeout);
@@ -563,7 +573,7 @@ async fn a_body_declared_larger_than_the_limit_is_malformed() {
     .expect("client builds");
 
     // Act
-    let err = failure(client.ip_report(google_v4()).await);
+    let err = failure(ip_report(&client, google_v4()).await);
 
     // Assert
     assert_eq!(
@@ -592,7 +602,7 @@ async fn a_chunked_body_growing_past_the_limit_is_malformed() {
     let client = VtClient::new(settings(&base, GENEROUS, 1024)).expect("client builds");
 
     // Act
-    let err = failure(client.ip_report(google_v4()).await);
+    let err = failure(ip_report(&client, google_v4()).await);
 
     // Assert
     assert_eq!(
@@ -622,7 +632,7 @@ async fn a_body_dripping_past_the_request_timeout_is_a_timeout() {
     let client = VtClient::new(settings(&base, SHORT, 4096)).expect("client builds");
 
     // Act
-    let err = failure(client.ip_report(google_v4()).await);
+    let err = failure(ip_report(&client, google_v4()).await);
 
     // Assert
     assert_eq!(err, VtError::Timeout);
@@ -643,7 +653,7 @@ async fn a_body_cut_short_of_its_content_length_is_a_transport_error() {
     let client = VtClient::new(settings(&base, GENEROUS, 1024 * 1024)).expect("client builds");
 
     // Act
-    let err = failure(client.ip_report(google_v4()).await);
+    let err = failure(ip_report(&client, google_v4()).await);
 
     // Assert
     assert!(matches!(err, VtError::Transport(_)), "{err:?}");
@@ -658,11 +668,7 @@ async fn a_refused_connection_is_a_connect_error_that_never_reached_virustotal()
     drop(listener);
 
     // Act
-    let err = failure(
-        client(&format!("http://{addr}/api/v3"))
-            .ip_report(google_v4())
-            .await,
-    );
+    let err = failure(ip_report(&client(&format!("http://{addr}/api/v3")), google_v4()).await);
 
     // Assert
     assert!(matches!(err, VtError::Connect(_)), "{err:?}");
