@@ -50,8 +50,13 @@ pub mod labels {
         ("denied", "blocked"),
         ("denied", "closed"),
     ];
-    /// `observables_total{status,source}`: the pairs an outcome can have (deferred items have
-    /// no source yet; an upstream error is VirusTotal's).
+    /// `observables_total{type,status,source}` and `upstream_*{type,outcome}`: the observable
+    /// types, then `unknown` for input that parsed as none of them (invalid items only).
+    pub const OBSERVABLE_TYPES: [&str; 4] = ["ip", "domain", "url", "file"];
+    /// The `type` of an invalid item: what a caller typed is not trusted to name a type.
+    pub const UNKNOWN_TYPE: &str = "unknown";
+    /// `observables_total{type,status,source}`: the pairs an outcome can have (deferred items
+    /// have no source yet; an upstream error is VirusTotal's). Invalid items are `unknown`.
     pub const OBSERVABLE_OUTCOMES: [(&str, &str); 8] = [
         ("ok", "cache"),
         ("ok", "virustotal"),
@@ -271,8 +276,9 @@ impl Metrics {
             observables: counter_vec(
                 &r,
                 "observables_total",
-                "Observables answered, by result status and source.",
-                &["status", "source"],
+                "Observables answered, by type (unknown for invalid input), result status and \
+                 source.",
+                &["type", "status", "source"],
             ),
             // Batches range from one observable (investigation tools) to max_batch (1,000 by
             // default, webhooks); powers of about 4 keep the bucket count small.
@@ -316,15 +322,15 @@ impl Metrics {
             upstream_requests: counter_vec(
                 &r,
                 "upstream_requests_total",
-                "Calls to VirusTotal, by outcome.",
-                &["outcome"],
+                "Calls to VirusTotal, by observable type and outcome.",
+                &["type", "outcome"],
             ),
             // VirusTotal usually answers in 100-800 ms; timeouts default to 15 s.
             upstream_duration: histogram_vec(
                 &r,
                 "upstream_request_duration_seconds",
-                "Duration of VirusTotal calls, by outcome.",
-                &["outcome"],
+                "Duration of VirusTotal calls, by observable type and outcome.",
+                &["type", "outcome"],
                 vec![
                     0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0, 6.0, 10.0, 15.0, 30.0,
                 ],
@@ -580,14 +586,23 @@ impl MetricFamilies {
         for cause in labels::CACHE_EVICTION_CAUSES {
             self.cache_evictions.with_label_values(&[cause]);
         }
-        for outcome in labels::UPSTREAM_OUTCOMES {
-            self.upstream_requests.with_label_values(&[outcome]);
+        for kind in labels::OBSERVABLE_TYPES {
+            for outcome in labels::UPSTREAM_OUTCOMES {
+                self.upstream_requests.with_label_values(&[kind, outcome]);
+            }
         }
         for (decision, reason) in labels::QUOTA_DECISIONS {
             self.quota_decisions.with_label_values(&[decision, reason]);
         }
         for (status, source) in labels::OBSERVABLE_OUTCOMES {
-            self.observables.with_label_values(&[status, source]);
+            if status == "invalid" {
+                self.observables
+                    .with_label_values(&[labels::UNKNOWN_TYPE, status, source]);
+                continue;
+            }
+            for kind in labels::OBSERVABLE_TYPES {
+                self.observables.with_label_values(&[kind, status, source]);
+            }
         }
         for op in labels::STORE_OPS {
             self.store_errors.with_label_values(&[op]);

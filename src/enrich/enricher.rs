@@ -118,10 +118,14 @@ impl Enricher {
             .collect();
         for item in &items {
             let source = item.outcome.source().map_or("none", Source::as_str);
+            let kind = item
+                .observable
+                .as_ref()
+                .map_or(crate::metrics::labels::UNKNOWN_TYPE, |o| o.kind().as_str());
             up.fetcher
                 .metrics
                 .observables
-                .with_label_values(&[item.outcome.status().as_str(), source])
+                .with_label_values(&[kind, item.outcome.status().as_str(), source])
                 .inc();
         }
         BatchResult {

@@ -113,7 +113,7 @@ impl Fetcher {
             let started = self.clock.instant();
             let result = self.client.lookup(observable).await;
             drop(permit);
-            self.record_call(&result, self.clock.instant() - started);
+            self.record_call(observable, &result, self.clock.instant() - started);
             match &result {
                 Err(err) if err.never_reached_virustotal() => {
                     self.gate.refund(grant).await;
@@ -334,7 +334,13 @@ impl Fetcher {
         }
     }
 
-    fn record_call(&self, result: &Result<Option<Report>, VtError>, took: Duration) {
+    fn record_call(
+        &self,
+        observable: &Observable,
+        result: &Result<Option<Report>, VtError>,
+        took: Duration,
+    ) {
+        let kind = observable.kind().as_str();
         let outcome = match result {
             Ok(Some(_)) => "ok",
             Ok(None) => "not_found",
@@ -342,11 +348,11 @@ impl Fetcher {
         };
         self.metrics
             .upstream_requests
-            .with_label_values(&[outcome])
+            .with_label_values(&[kind, outcome])
             .inc();
         self.metrics
             .upstream_duration
-            .with_label_values(&[outcome])
+            .with_label_values(&[kind, outcome])
             .observe(took.as_secs_f64());
         tracing::debug!(
             outcome,

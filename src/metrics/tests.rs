@@ -53,3 +53,28 @@ fn every_denial_reason_is_exported_from_the_start() {
         );
     }
 }
+
+#[test]
+fn every_observable_type_is_exported_from_the_start() {
+    use crate::observable::ObservableType;
+    let all = [
+        ObservableType::Ip,
+        ObservableType::Domain,
+        ObservableType::Url,
+        ObservableType::File,
+    ];
+    for kind in all {
+        // A new variant fails to compile here until it is listed above and in the labels.
+        match kind {
+            ObservableType::Ip
+            | ObservableType::Domain
+            | ObservableType::Url
+            | ObservableType::File => {}
+        }
+        assert!(
+            labels::OBSERVABLE_TYPES.contains(&kind.as_str()),
+            "type {kind} is not initialised at 0"
+        );
+        assert_ne!(kind.as_str(), labels::UNKNOWN_TYPE);
+    }
+}

@@ -185,7 +185,7 @@ async fn a_call_whose_connection_never_opened_spends_no_quota_and_counts_as_tran
     assert_eq!(
         sample(
             &metrics,
-            r#"vtenrich_upstream_requests_total{outcome="transport"}"#
+            r#"vtenrich_upstream_requests_total{outcome="transport",type="ip"}"#
         ),
         3,
         "{metrics}"
@@ -193,14 +193,14 @@ async fn a_call_whose_connection_never_opened_spends_no_quota_and_counts_as_tran
     assert_eq!(
         sample(
             &metrics,
-            r#"vtenrich_upstream_request_duration_seconds_count{outcome="transport"}"#
+            r#"vtenrich_upstream_request_duration_seconds_count{outcome="transport",type="ip"}"#
         ),
         3
     );
     assert_eq!(
         sample(
             &metrics,
-            r#"vtenrich_upstream_requests_total{outcome="server_error"}"#
+            r#"vtenrich_upstream_requests_total{outcome="server_error",type="ip"}"#
         ),
         0
     );

@@ -340,14 +340,14 @@ async fn a_fresh_server_exports_the_closed_label_counters_at_zero() {
         r#"vtenrich_store_errors_total{op="open"}"#,
         r#"vtenrich_cache_hits_total{kind="fresh"}"#,
         r#"vtenrich_cache_hits_total{kind="stale"}"#,
-        r#"vtenrich_upstream_requests_total{outcome="ok"}"#,
-        r#"vtenrich_upstream_requests_total{outcome="auth"}"#,
-        r#"vtenrich_upstream_requests_total{outcome="server_error"}"#,
-        r#"vtenrich_upstream_requests_total{outcome="timeout"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="ok",type="ip"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="auth",type="ip"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="server_error",type="ip"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="timeout",type="ip"}"#,
         r#"vtenrich_quota_decisions_total{decision="denied",reason="blocked"}"#,
         r#"vtenrich_quota_decisions_total{decision="granted",reason="interactive"}"#,
-        r#"vtenrich_observables_total{source="none",status="deferred"}"#,
-        r#"vtenrich_observables_total{source="virustotal",status="error"}"#,
+        r#"vtenrich_observables_total{source="none",status="deferred",type="ip"}"#,
+        r#"vtenrich_observables_total{source="virustotal",status="error",type="ip"}"#,
     ];
     let missing: Vec<&str> = series
         .iter()

@@ -33,7 +33,10 @@ async fn counters_move_as_expected_after_a_miss_a_hit_a_deferral_and_a_429() {
 
     // Assert 1
     assert_eq!(
-        sample(&m, r#"vtenrich_upstream_requests_total{outcome="ok"}"#),
+        sample(
+            &m,
+            r#"vtenrich_upstream_requests_total{outcome="ok",type="ip"}"#
+        ),
         1.0
     );
     assert_eq!(
@@ -43,14 +46,14 @@ async fn counters_move_as_expected_after_a_miss_a_hit_a_deferral_and_a_429() {
     assert_eq!(
         sample(
             &m,
-            r#"vtenrich_observables_total{source="virustotal",status="ok"}"#
+            r#"vtenrich_observables_total{source="virustotal",status="ok",type="ip"}"#
         ),
         1.0
     );
     assert_eq!(
         sample(
             &m,
-            r#"vtenrich_observables_total{source="cache",status="ok"}"#
+            r#"vtenrich_observables_total{source="cache",status="ok",type="ip"}"#
         ),
         1.0
     );
@@ -81,7 +84,7 @@ async fn counters_move_as_expected_after_a_miss_a_hit_a_deferral_and_a_429() {
     assert_eq!(
         sample(
             &m,
-            r#"vtenrich_observables_total{source="none",status="deferred"}"#
+            r#"vtenrich_observables_total{source="none",status="deferred",type="ip"}"#
         ),
         2.0
     );
@@ -103,7 +106,7 @@ async fn counters_move_as_expected_after_a_miss_a_hit_a_deferral_and_a_429() {
     // Assert 3 (the background fill of the two deferrals may meet the 429 too)
     let refused = sample(
         &m,
-        r#"vtenrich_upstream_requests_total{outcome="quota_exceeded"}"#,
+        r#"vtenrich_upstream_requests_total{outcome="quota_exceeded",type="ip"}"#,
     );
     assert!((1.0..=3.0).contains(&refused), "{refused}");
     let midnight = chrono::DateTime::parse_from_rfc3339("2026-11-11T00:00:00Z")

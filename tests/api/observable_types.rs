@@ -158,3 +158,54 @@ async fn the_single_routes_answer_each_type_and_refuse_bad_input_with_a_400() {
     assert_eq!(no_scheme, 400);
     assert_eq!(app.sim.total_call_count(), 2);
 }
+
+/// The value of one sample line (`name{labels} value`) in a Prometheus exposition.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().expect("numeric sample"))
+}
+
+#[tokio::test]
+async fn observable_and_upstream_metrics_carry_the_type() {
+    // Arrange
+    let app = app_with_private_suffixes().await;
+
+    // Act: one new observable of each type, an invalid one, a private name, then a hit.
+    app.enrich_ok(
+        json!([
+            "example.com",
+            "https://example.com/",
+            EICAR_MD5,
+            "8.8.8.8",
+            "not an observable!",
+            "wiki.corp.example.net"
+        ]),
+        5_000,
+    )
+    .await;
+    app.enrich_ok(json!(["example.com"]), 5_000).await;
+    let m = app.get("/metrics").await.1;
+
+    // Assert
+    for kind in ["ip", "domain", "url", "file"] {
+        let ok = format!(r#"vtenrich_upstream_requests_total{{outcome="ok",type="{kind}"}}"#);
+        assert_eq!(sample(&m, &ok), 1.0, "{ok}");
+        let fetched = format!(
+            r#"vtenrich_observables_total{{source="virustotal",status="ok",type="{kind}"}}"#
+        );
+        assert_eq!(sample(&m, &fetched), 1.0, "{fetched}");
+        let timed = format!(
+            r#"vtenrich_upstream_request_duration_seconds_count{{outcome="ok",type="{kind}"}}"#
+        );
+        assert_eq!(sample(&m, &timed), 1.0, "{timed}");
+    }
+    let cached = r#"vtenrich_observables_total{source="cache",status="ok",type="domain"}"#;
+    assert_eq!(sample(&m, cached), 1.0);
+    let invalid = r#"vtenrich_observables_total{source="local",status="invalid",type="unknown"}"#;
+    assert_eq!(sample(&m, invalid), 1.0);
+    let private =
+        r#"vtenrich_observables_total{source="local",status="not_routable",type="domain"}"#;
+    assert_eq!(sample(&m, private), 1.0);
+}
