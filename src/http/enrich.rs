@@ -17,7 +17,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
 use super::result::{EnrichResponse, ResultBody};
 use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
 use crate::integrations::fields::FieldPath;
-use crate::integrations::output::{Format, FormattedBatch, FormattedResult, Output, OutputQuery};
+use crate::integrations::output::{Format, FormattedBatch, FormattedIp, Output, OutputQuery};
 use crate::observable::{InvalidObservable, Observable, ObservableType};
 use crate::usage::Route;
 
@@ -156,7 +156,7 @@ pub async fn enrich_batch(
     ),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses); with `format=ecs` an ECS threat indicator document, with `fields` the result trimmed to those paths.", body = FormattedResult, headers(
+        (status = 200, description = "The result object (also for `not_found`, `not_routable`, `deferred` and `error` statuses); with `format=ecs` an ECS threat indicator document, with `fields` the result trimmed to those paths.", body = FormattedIp, headers(
             ("RateLimit-Policy" = String, description = "The caller's daily budget (IETF draft-ietf-httpapi-ratelimit-headers rev. 11): `\"daily\";q=<VirusTotal calls per UTC day>;w=86400`; `q` is the caller's `daily_cap`, or the key's daily quota for a caller without one."),
             ("RateLimit" = String, description = "What is left of the caller's daily budget: `\"daily\";r=<calls left today>;t=<seconds to the next UTC midnight>`."),
             ("Retry-After" = u64, description = "Only when the caller's daily cap refused the address (`caller_quota_exceeded`): seconds until the next UTC midnight."),

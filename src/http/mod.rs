@@ -42,7 +42,9 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
 pub use extract::ApiJson;
 pub(crate) use extract::ApiQuery;
-pub use result::{EnrichResponse, ResultBody};
+pub use result::{
+    AnyResult, DomainResult, EnrichResponse, FileResult, IpResult, ResultBody, UrlResult,
+};
 
 use crate::audit::{AuditLog, SourceIp, source_ip};
 use crate::callers::{DailyUse, Registry};

@@ -15,6 +15,9 @@ use crate::report::{DomainBody, FileBody, Report, UrlBody, VerdictPolicy};
 use crate::virustotal::gui_link;
 
 mod report;
+mod typed;
+
+pub use typed::{AnyResult, DomainResult, FileResult, IpResult, UrlResult};
 
 use report::{Geo, Network, Reputation};
 use report::{geo, network, reputation};
@@ -30,7 +33,8 @@ fn rfc3339<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::E
     }
 }
 
-/// The enrichment result for one observable.
+/// The enrichment result for one observable: every field any result may carry. The
+/// documentation narrows it per type (`IpResult`, `DomainResult`, ...; see `typed`).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "observable": "8.8.8.8", "input": "8.8.8.8", "type": "ip", "status": "ok", "source": "virustotal", "stale": false,
@@ -124,6 +128,7 @@ pub struct Summary {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnrichResponse {
     /// One result per input entry, in input order.
+    #[schema(value_type = Vec<AnyResult>)]
     pub results: Vec<ResultBody>,
     pub summary: Summary,
 }

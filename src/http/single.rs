@@ -14,7 +14,7 @@ use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::{ApiPath, ApiQuery};
 use crate::enrich::Caller;
 use crate::integrations::fields::FieldPath;
-use crate::integrations::output::{Format, FormattedResult};
+use crate::integrations::output::{Format, FormattedDomain, FormattedFile, FormattedUrl};
 use crate::observable::ObservableType;
 use crate::usage::Route;
 
@@ -56,7 +56,7 @@ pub struct UrlQuery {
     ),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The result object (any status). RateLimit headers as on `GET /v1/ip/{ip}`.", body = FormattedResult),
+        (status = 200, description = "The result object (any status). RateLimit headers as on `GET /v1/ip/{ip}`.", body = FormattedDomain),
         (status = 400, description = "Not a valid domain name (`invalid_observable`), or a bad query parameter (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 422, description = "`fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
@@ -88,7 +88,7 @@ pub async fn enrich_domain(
     ),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The result object (any status). RateLimit headers as on `GET /v1/ip/{ip}`.", body = FormattedResult),
+        (status = 200, description = "The result object (any status). RateLimit headers as on `GET /v1/ip/{ip}`.", body = FormattedFile),
         (status = 400, description = "Not 32, 40 or 64 hex digits (`invalid_observable`), or a bad query parameter (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 422, description = "`fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
@@ -117,7 +117,7 @@ pub async fn enrich_file(
     params(UrlQuery),
     security(("bearer" = []), ("api_key" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "The result object (any status). RateLimit headers as on `GET /v1/ip/{ip}`.", body = FormattedResult),
+        (status = 200, description = "The result object (any status). RateLimit headers as on `GET /v1/ip/{ip}`.", body = FormattedUrl),
         (status = 400, description = "Not an absolute http(s) URL (`invalid_observable`), or a missing or bad query parameter (`invalid_query`).", body = ErrorBody),
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 422, description = "`fields` names an unknown path (`invalid_fields`).", body = ErrorBody),

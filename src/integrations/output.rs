@@ -13,7 +13,10 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::ecs;
 use super::fields::{FieldPath, FieldSet};
-use crate::http::{ApiError, AppState, EnrichResponse, ResultBody};
+use crate::http::{
+    AnyResult, ApiError, AppState, DomainResult, EnrichResponse, FileResult, IpResult, ResultBody,
+    UrlResult,
+};
 
 /// Shape of the answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -105,22 +108,54 @@ const OTHER_SHAPE: &str = "With `fields`: the result object trimmed to those pat
     one null). With `format=ecs`: an Elastic Common Schema threat indicator document (built \
     from what `fields` kept, when given).";
 
-/// The 200 body of a one-observable route (documentation only): the result object, or the
-/// shape `format`/`fields` asked for. `anyOf`, as a result object is also "an object".
-pub struct FormattedResult;
+/// Declares the 200 body of one-observable routes (documentation only): the result object
+/// (one type's, or any), or the shape `format`/`fields` asked for. `anyOf`, as a result object
+/// is also "an object".
+macro_rules! formatted {
+    ($(#[$doc:meta])* $name:ident, $result:ty) => {
+        $(#[$doc])*
+        pub struct $name;
 
-impl PartialSchema for FormattedResult {
-    fn schema() -> RefOr<Schema> {
-        any_of::<ResultBody>()
-    }
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                any_of::<$result>()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((<$result>::name().into_owned(), <$result>::schema()));
+                <$result>::schemas(schemas);
+            }
+        }
+    };
 }
 
-impl ToSchema for FormattedResult {
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push((ResultBody::name().into_owned(), ResultBody::schema()));
-        ResultBody::schemas(schemas);
-    }
-}
+formatted!(
+    /// A result of any type, or what `format`/`fields` asked for.
+    FormattedResult,
+    AnyResult
+);
+formatted!(
+    /// An IP address's result, or what `format`/`fields` asked for.
+    FormattedIp,
+    IpResult
+);
+formatted!(
+    /// A domain's result, or what `format`/`fields` asked for.
+    FormattedDomain,
+    DomainResult
+);
+formatted!(
+    /// A URL's result, or what `format`/`fields` asked for.
+    FormattedUrl,
+    UrlResult
+);
+formatted!(
+    /// A file's result, or what `format`/`fields` asked for.
+    FormattedFile,
+    FileResult
+);
 
 /// The 200 body of `POST /v1/enrich` (documentation only), as [`FormattedResult`] for a batch.
 pub struct FormattedBatch;

@@ -23,6 +23,7 @@ mod observability;
 mod observable_types;
 mod openapi;
 mod quota;
+mod result_schema;
 mod singleflight;
 #[path = "../support/mod.rs"]
 mod support;
