@@ -191,9 +191,10 @@ impl Replica {
     }
 }
 
-/// Polls `check` every 20 ms for at most 5 s; panics naming `what` if it never holds.
+/// Polls `check` every 20 ms for at most 15 s (CI's two cores may be busy building); panics
+/// naming `what` if it never holds.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..250 {
+    for _ in 0..750 {
         if check() {
             return;
         }

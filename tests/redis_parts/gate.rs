@@ -120,9 +120,13 @@ async fn redis_a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhi
     let calls_before = script_calls(&mut conn).await;
 
     let gate = a.gate.clone();
+    let started = std::time::Instant::now();
     let waiter = tokio::spawn(async move { gate.acquire(Priority::Interactive, None).await });
     settle().await;
     let calls_while_waiting = script_calls(&mut conn).await - calls_before;
+    // A loaded machine stretches the settle: the refreshes due in the time that really
+    // passed are allowed, a polling waiter's calls (one per few milliseconds) are not.
+    let refreshes = u64::try_from(started.elapsed().as_millis() / 200).unwrap_or(u64::MAX);
     fleet.clock.set(t0 + TimeDelta::seconds(61));
     eventually("the waiter is granted once the slot frees", || {
         waiter.is_finished()
@@ -133,8 +137,8 @@ async fn redis_a_waiter_sleeps_until_the_slot_frees_without_asking_redis_meanwhi
     // One denial taught it the slot; the rest of the calls are the periodic refreshes
     // (every 200 ms here), far fewer than a polling waiter would make.
     assert!(
-        calls_while_waiting <= 3,
-        "{calls_while_waiting} script calls while waiting"
+        calls_while_waiting <= 2 + refreshes,
+        "{calls_while_waiting} script calls while waiting ({refreshes} refreshes due)"
     );
 }
 
