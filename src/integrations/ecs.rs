@@ -225,3 +225,45 @@ fn put(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>)
         map.insert(key.to_owned(), value.into());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indicator(result: Value) -> Value {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        document(&result, now)["threat"]["indicator"].clone()
+    }
+
+    #[test]
+    fn a_url_is_split_into_ecs_url_parts_an_address_host_kept_in_domain() {
+        let v6 =
+            indicator(json!({"type": "url", "observable": "http://[2001:db8::1]:8080/a/b?q=1"}));
+        let plain = indicator(json!({"type": "url", "observable": "https://example.com/"}));
+
+        assert_eq!(
+            v6["url"],
+            json!({"full": "http://[2001:db8::1]:8080/a/b?q=1", "scheme": "http",
+                   "domain": "[2001:db8::1]", "port": 8080, "path": "/a/b", "query": "q=1"})
+        );
+        assert_eq!(
+            plain["url"],
+            json!({"full": "https://example.com/", "scheme": "https", "domain": "example.com",
+                   "path": "/"})
+        );
+    }
+
+    #[test]
+    fn a_file_indicator_names_the_hash_asked_about_by_its_length() {
+        for (hash, digest) in [
+            ("a".repeat(32), "md5"),
+            ("b".repeat(40), "sha1"),
+            ("c".repeat(64), "sha256"),
+        ] {
+            let indicator = indicator(json!({"type": "file", "observable": hash}));
+
+            assert_eq!(indicator["type"], "file");
+            assert_eq!(indicator["file"]["hash"], json!({ digest: hash }));
+        }
+    }
+}

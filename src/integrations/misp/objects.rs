@@ -279,3 +279,66 @@ fn attribute(relation: &str, kind: &str, value: &str, no_correlation: bool) -> V
         "disable_correlation": no_correlation,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relations(attributes: &[Value]) -> Vec<(&str, &str)> {
+        attributes
+            .iter()
+            .map(|a| {
+                let relation = a["object_relation"].as_str().unwrap();
+                (relation, a["value"].as_str().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_url_splits_into_the_url_templates_relations_an_address_host_as_ip() {
+        let named = url_parts("https://example.com:8443/a/b?q=1&r=2");
+        let address = url_parts("http://[2001:db8::1]/");
+
+        assert_eq!(
+            relations(&named),
+            [
+                ("url", "https://example.com:8443/a/b?q=1&r=2"),
+                ("scheme", "https"),
+                ("host", "example.com"),
+                ("port", "8443"),
+                ("resource_path", "/a/b"),
+                ("query_string", "q=1&r=2"),
+            ]
+        );
+        assert_eq!(
+            relations(&address),
+            [
+                ("url", "http://[2001:db8::1]/"),
+                ("scheme", "http"),
+                ("ip", "2001:db8::1"),
+                ("resource_path", "/"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_domain_without_registrar_or_creation_date_has_no_whois_object() {
+        let bare = DomainBody {
+            registrar: None,
+            creation_date: None,
+            categories: None,
+            dns_records: None,
+            popularity_rank: None,
+            tld: None,
+        };
+
+        assert!(whois("example.com", &bare).is_none());
+        assert_eq!(
+            relations(&domain_ip(
+                attribute("domain", "domain", "example.com", false),
+                &bare
+            )),
+            [("domain", "example.com")]
+        );
+    }
+}
