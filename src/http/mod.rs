@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use crate::callers::hash_key;
 pub use auth::{AuthPolicy, Callers, KeyInBody};
 pub use enrich::{EnrichRequest, RequestLimits, WaitMs, parse_enrich_body};
-pub(crate) use enrich::{IpText, enrich_one, record_on_span, who};
+pub(crate) use enrich::{enrich_one, record_on_span, who};
 pub use entry::Entry;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};

@@ -1,6 +1,7 @@
 //! `/v1/lookup`: one observable by query parameter (`GET`) or body (`POST`, `PUT`), since a
 //! Dynatrace Security Enrichment custom connection sends it whichever way it is set up. The
-//! observable in the URL path is `GET /v1/ip/{ip}`. The answer is the result object of
+//! observable in the URL path is `GET /v1/ip/{ip}` (`/v1/domain/{domain}`, `/v1/file/{hash}`;
+//! a URL goes in a query parameter, `/v1/url?url=`). The answer is the result object of
 //! `/v1/enrich`, under the same `format` and `fields` parameters.
 
 use axum::Extension;
@@ -13,24 +14,26 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::fields::FieldPath;
 use super::output::{Format, FormattedResult, Output, OutputQuery};
-use super::{TypeRow, Typed, supported, typed};
+use super::{TypeRow, names, typed};
 use crate::enrich::Caller;
+use crate::http::AppState;
 use crate::http::{
     ApiError, ApiJson, ApiQuery, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED, WaitMs, enrich_one,
     who,
 };
-use crate::http::{AppState, IpText};
 use crate::observable::{InvalidObservable, Observable, ObservableType};
 use crate::usage::Route;
 
-/// Dynatrace's observable types (STIX 2.1 cyber-observable names) and what each becomes.
+/// Dynatrace's observable types and what each becomes. Its connection schema lists `ip-addr`
+/// alone so far ("more observable types to follow"); the others are the STIX 2.1
+/// cyber-observable names its observables follow, a `file` named by its MD5, SHA-1 or SHA-256.
 pub const TYPES: [TypeRow; 6] = [
-    ("ip-addr", Some(ObservableType::Ip)),
-    ("ipv4-addr", Some(ObservableType::Ip)),
-    ("ipv6-addr", Some(ObservableType::Ip)),
-    ("domain-name", None),
-    ("url", None),
-    ("file", None),
+    ("ip-addr", ObservableType::Ip),
+    ("ipv4-addr", ObservableType::Ip),
+    ("ipv6-addr", ObservableType::Ip),
+    ("domain-name", ObservableType::Domain),
+    ("url", ObservableType::Url),
+    ("file", ObservableType::File),
 ];
 
 /// Query of `GET /v1/lookup`.
@@ -38,8 +41,9 @@ pub const TYPES: [TypeRow; 6] = [
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LookupQuery {
-    /// The observable; its type is inferred (`8.8.8.8`).
-    #[param(value_type = IpText, inline, example = "8.8.8.8")]
+    /// The observable, its type inferred: an IP address, a domain name, an absolute http(s)
+    /// URL or an MD5, SHA-1 or SHA-256 (`8.8.8.8`, `example.com`).
+    #[param(value_type = String, min_length = 1, example = "8.8.8.8")]
     pub observable: String,
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server).
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9007199254740991_u64)]
@@ -77,12 +81,13 @@ pub enum LookupObservable {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypedObservable {
-    /// A type of [`TYPES`] vtenrich enriches today (`domain-name`, `url` and `file` are
-    /// answered 422 `unsupported_observable_type`, "not supported yet").
+    /// A type of [`TYPES`].
     #[serde(rename = "type")]
-    #[schema(schema_with = supported_types)]
+    #[schema(schema_with = known_types)]
     pub kind: String,
-    #[schema(schema_with = IpText::schema)]
+    /// The observable as that type: an IP address, a domain name, an absolute http(s) URL, or
+    /// a file's MD5, SHA-1 or SHA-256.
+    #[schema(min_length = 1)]
     pub value: String,
 }
 
@@ -90,7 +95,14 @@ pub struct TypedObservable {
 impl PartialSchema for LookupObservable {
     fn schema() -> RefOr<Schema> {
         OneOfBuilder::new()
-            .item(IpText::schema())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .description(Some(
+                        "An IP address, domain name, absolute http(s) URL or file hash.",
+                    )),
+            )
             .item(Ref::from_schema_name(TypedObservable::name()))
             .description(Some(
                 "The observable as text (its type inferred), or Dynatrace's object.",
@@ -108,14 +120,14 @@ impl ToSchema for LookupObservable {
     }
 }
 
-/// The types of [`TYPES`] vtenrich enriches today, as the documented enumeration.
-fn supported_types() -> ObjectBuilder {
+/// The types of [`TYPES`], as the documented enumeration.
+fn known_types() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .enum_values(Some(supported(&TYPES)))
+        .enum_values(Some(names(&TYPES)))
         .description(Some(
-            "Dynatrace's observable type; `domain-name`, `url` and `file` are answered 422 \
-             `unsupported_observable_type` (not supported yet).",
+            "Dynatrace's observable type: `ip-addr` (`ipv4-addr`, `ipv6-addr`), \
+             `domain-name`, `url`, or `file` (its value an MD5, SHA-1 or SHA-256).",
         ))
 }
 
@@ -178,7 +190,7 @@ pub async fn lookup_get(
         (status = 401, description = UNAUTHORIZED, body = ErrorBody),
         (status = 413, description = "The body is larger than the server's `VTENRICH_BODY_LIMIT` (`body_too_large`).", body = ErrorBody),
         (status = 415, description = "The content type is not JSON (`unsupported_media_type`).", body = ErrorBody),
-        (status = 422, description = "The body does not match the schema (`invalid_request`), names a type vtenrich does not enrich yet (`unsupported_observable_type`), or `fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
+        (status = 422, description = "The body does not match the schema (`invalid_request`), names an unknown observable type (`unsupported_observable_type`), or `fields` names an unknown path (`invalid_fields`).", body = ErrorBody),
         (status = 500, description = INTERNAL, body = ErrorBody),
         (status = 503, description = DEADLINE, body = ErrorBody),
     )
@@ -252,25 +264,15 @@ fn observable_of(
         }
         LookupObservable::Typed(typed_observable) => typed_observable,
     };
-    match typed(&TYPES, &kind) {
-        Typed::Supported(observable_type) => {
-            let parsed = Observable::parse(observable_type, &value);
-            Ok((value, parsed))
-        }
-        Typed::NotYet => Err(ApiError::unprocessable(
+    let Some(observable_type) = typed(&TYPES, &kind) else {
+        return Err(ApiError::unprocessable(
             "unsupported_observable_type",
             format!(
-                "`{kind}` observables are not supported yet; supported: {}",
-                supported_list()
+                "unknown observable type; supported: {}",
+                names(&TYPES).collect::<Vec<_>>().join(", ")
             ),
-        )),
-        Typed::Unknown => Err(ApiError::unprocessable(
-            "unsupported_observable_type",
-            format!("unknown observable type; supported: {}", supported_list()),
-        )),
-    }
-}
-
-fn supported_list() -> String {
-    supported(&TYPES).collect::<Vec<_>>().join(", ")
+        ));
+    };
+    let parsed = Observable::parse(observable_type, &value);
+    Ok((value, parsed))
 }

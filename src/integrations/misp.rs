@@ -17,11 +17,11 @@ use axum::{Extension, Json};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::{TypeRow, Typed, supported, typed};
+use super::{TypeRow, names, typed};
 use crate::audit::SourceIp;
 use crate::enrich::{Caller, ParsedItem};
 use crate::http::{ApiError, AppState, ErrorBody, KeyInBody, ResultBody, UNAUTHORIZED, who};
-use crate::observable::{Observable, ObservableType};
+use crate::observable::{InvalidObservable, Observable, ObservableType};
 use crate::usage::Route;
 
 /// The module's name in MISP (`Plugin.Enrichment_vtenrich_enabled`).
@@ -30,16 +30,17 @@ pub const MODULE: &str = "vtenrich";
 /// The module config key that carries the caller key, since MISP cannot send headers.
 pub const CALLER_KEY: &str = "caller_key";
 
-/// MISP's attribute types and what each becomes.
+/// MISP's attribute types and what each becomes (those misp-modules' `virustotal_public`
+/// module takes). A hash type also names the digest: an `md5` attribute must hold an MD5.
 pub const TYPES: [TypeRow; 8] = [
-    ("ip-src", Some(ObservableType::Ip)),
-    ("ip-dst", Some(ObservableType::Ip)),
-    ("domain", None),
-    ("hostname", None),
-    ("url", None),
-    ("md5", None),
-    ("sha1", None),
-    ("sha256", None),
+    ("ip-src", ObservableType::Ip),
+    ("ip-dst", ObservableType::Ip),
+    ("domain", ObservableType::Domain),
+    ("hostname", ObservableType::Domain),
+    ("url", ObservableType::Url),
+    ("md5", ObservableType::File),
+    ("sha1", ObservableType::File),
+    ("sha256", ObservableType::File),
 ];
 
 /// Longest a query takes: under MISP's 5 s hover timeout, with room for the network.
@@ -58,12 +59,12 @@ const QUOTA_WAIT: Duration = Duration::from_millis(2_500);
     tag = "integrations",
     responses(
         (status = 200, description = "The modules (one: `vtenrich`) in misp-modules' listing format.", body = Vec<Object>, example = json!([{"name": "vtenrich", "type": "expansion",
-            "mispattributes": {"input": ["ip-src", "ip-dst"], "format": "misp_standard"},
+            "mispattributes": {"input": ["ip-src", "ip-dst", "domain", "hostname", "url", "md5", "sha1", "sha256"], "format": "misp_standard"},
             "meta": {"name": "vtenrich", "module-type": ["expansion", "hover"], "config": ["caller_key"]}}])),
     )
 )]
 pub async fn modules() -> Json<Value> {
-    let input: Vec<&str> = supported(&TYPES).collect();
+    let input: Vec<&str> = names(&TYPES).collect();
     Json(json!([{
         "name": MODULE,
         "type": "expansion",
@@ -72,12 +73,16 @@ pub async fn modules() -> Json<Value> {
             "name": "vtenrich",
             "version": env!("CARGO_PKG_VERSION"),
             "author": "vtenrich",
-            "description": "VirusTotal reputation, AS and country through vtenrich: cached, \
-                            one VirusTotal call per new observable, within the shared key's quota",
+            "description": "VirusTotal reputation of IPs, domains, URLs and file hashes through \
+                            vtenrich: cached, one VirusTotal call per new observable, within the \
+                            shared key's quota",
             "module-type": ["expansion", "hover"],
             "config": [CALLER_KEY],
             "input": format!("An attribute of type {}.", input.join(", ")),
-            "output": "A virustotal-report object, a domain-ip object and an asn object.",
+            "output": "A virustotal-report object and, referring to it, the observable's own \
+                       object: domain-ip for an IP (with an asn object) or a domain (with its \
+                       resolved addresses), url for a URL, file for a hash (its three hashes, \
+                       size and name).",
             "features": "Answers from vtenrich's cache when it can; a new observable costs one \
                          VirusTotal call, or is answered 'deferred, retry' when the quota is busy.",
             "requirements": ["A vtenrich caller key (config `caller_key`) when vtenrich has callers"],
@@ -89,7 +94,8 @@ pub async fn modules() -> Json<Value> {
 ///
 /// Body: `{"module": "vtenrich", "attribute": {"type": "ip-src", "value": "8.8.8.8", "uuid":
 /// "..."}, "config": {"caller_key": "..."}}`, or the legacy `{"module": "vtenrich", "ip-src":
-/// "8.8.8.8"}`. Answers within 4 s. Errors are `{"error": "..."}` with status 200, as
+/// "8.8.8.8"}`. Attribute types: `ip-src`, `ip-dst`, `domain`, `hostname`, `url`, `md5`,
+/// `sha1`, `sha256`. Answers within 4 s. Errors are `{"error": "..."}` with status 200, as
 /// misp-modules answers them, so MISP shows them; the caller key comes from a header or from
 /// the module config `caller_key`.
 #[utoipa::path(
@@ -170,16 +176,11 @@ async fn answer(state: &AppState, caller: Caller, request: &Map<String, Value>) 
              or the legacy {\"<type>\": value}",
         );
     };
-    let parsed = match typed(&TYPES, kind) {
-        Typed::Supported(observable_type) => Observable::parse(observable_type, value),
-        Typed::NotYet => {
-            return error(format!(
-                "vtenrich does not enrich {kind} attributes yet; it takes {}",
-                supported(&TYPES).collect::<Vec<_>>().join(", ")
-            ));
-        }
-        Typed::Unknown => return error("Unsupported attribute type."),
+    // misp-modules' wording, which MISP users know.
+    let Some(observable_type) = typed(&TYPES, kind) else {
+        return error("Unsupported attribute type.");
     };
+    let parsed = Observable::parse(observable_type, value).and_then(|o| digest_matches(kind, o));
     let item = ParsedItem {
         input: value.to_owned(),
         parsed,
@@ -201,6 +202,17 @@ async fn answer(state: &AppState, caller: Caller, request: &Map<String, Value>) 
     }
 }
 
+/// The observable, unless `kind` names a digest other than the hash's (MISP types hashes by
+/// digest; the hash's length says which it is).
+fn digest_matches(kind: &str, observable: Observable) -> Result<Observable, InvalidObservable> {
+    match &observable {
+        Observable::File(hash) if hash.kind().as_str() != kind => Err(InvalidObservable::new(
+            "the hash's length does not match the attribute's digest type",
+        )),
+        _ => Ok(observable),
+    }
+}
+
 /// The MISP answer for one result.
 fn render(result: ResultBody, kind: &str) -> Json<Value> {
     let reason = result
@@ -208,7 +220,7 @@ fn render(result: ResultBody, kind: &str) -> Json<Value> {
         .as_ref()
         .map_or_else(String::new, |e| e.message.clone());
     match result.status {
-        "ok" => Json(json!({"results": objects::standard(&result)})),
+        "ok" => Json(json!({"results": objects::standard(&result, kind)})),
         "not_found" => error(format!(
             "VirusTotal has no report for {}",
             result.observable

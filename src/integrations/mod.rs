@@ -4,8 +4,7 @@
 //! looks up, caches or charges anything itself.
 //!
 //! Every adapter names the platform's observable types in one table beside it, each mapped to
-//! an [`ObservableType`] or to `None` ("not supported yet"), so a new observable type is one
-//! table entry per adapter.
+//! the [`ObservableType`] it becomes, so a new platform name is one table entry.
 //!
 //! - `dynatrace`: `/v1/lookup` (GET, POST, PUT) for Security Enrichment custom connections.
 //! - `ecs`: Elastic Common Schema threat indicator documents (`format=ecs`).
@@ -61,33 +60,18 @@ pub(crate) async fn enrich(
 }
 
 /// One row of an adapter's type table: the platform's name for a kind of observable and the
-/// vtenrich type it becomes, `None` while vtenrich cannot enrich that kind yet.
-pub type TypeRow = (&'static str, Option<ObservableType>);
+/// vtenrich type it becomes.
+pub type TypeRow = (&'static str, ObservableType);
 
-/// What a platform type name means to vtenrich.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Typed {
-    /// A type vtenrich enriches.
-    Supported(ObservableType),
-    /// A type the platform has and vtenrich will enrich later.
-    NotYet,
-    /// A name the platform table does not hold.
-    Unknown,
-}
-
-/// Looks `name` up in an adapter's type table.
-pub fn typed(table: &[TypeRow], name: &str) -> Typed {
-    match table.iter().find(|(known, _)| *known == name) {
-        Some((_, Some(kind))) => Typed::Supported(*kind),
-        Some((_, None)) => Typed::NotYet,
-        None => Typed::Unknown,
-    }
-}
-
-/// The platform names in `table` that vtenrich enriches today, in table order.
-pub fn supported(table: &[TypeRow]) -> impl Iterator<Item = &'static str> + '_ {
+/// The vtenrich type of the platform type `name`; `None` when the table does not hold it.
+pub fn typed(table: &[TypeRow], name: &str) -> Option<ObservableType> {
     table
         .iter()
-        .filter(|(_, kind)| kind.is_some())
-        .map(|(name, _)| *name)
+        .find(|(known, _)| *known == name)
+        .map(|(_, kind)| *kind)
+}
+
+/// The platform names in `table`, in table order.
+pub fn names(table: &[TypeRow]) -> impl Iterator<Item = &'static str> + '_ {
+    table.iter().map(|(name, _)| *name)
 }

@@ -1,8 +1,8 @@
 //! An in-process fake of the VirusTotal API v3 for `vtenrich demo` and for tests.
 //!
 //! It serves `GET /api/v3/ip_addresses/{ip}`, `/domains/{domain}`, `/urls/{id}`, `/files/{hash}`,
-//! the IP's `resolutions` relationship (always empty; what misp-modules' VirusTotal module asks
-//! for second) and `/users/{id}/overall_quotas` with VirusTotal's shapes, status codes and error
+//! the relationships of IPs, domains and files (always empty; what misp-modules' VirusTotal
+//! module asks for after the object) and `/users/{id}/overall_quotas` with VirusTotal's shapes, status codes and error
 //! bodies, enforces one per-minute and per-day quota over all lookups on the injected clock,
 //! records every call, and can be told to misbehave ([`Fault`]).
 
@@ -153,8 +153,16 @@ impl Simulator {
             .route("/api/v3/ip_addresses/{ip}", typed(Endpoint::IpAddresses))
             .route("/api/v3/ip_addresses/{ip}/resolutions", get(resolutions))
             .route("/api/v3/domains/{id}", typed(Endpoint::Domains))
+            .route(
+                "/api/v3/domains/{id}/{relationship}",
+                relationship(Endpoint::Domains),
+            )
             .route("/api/v3/urls/{id}", typed(Endpoint::Urls))
             .route("/api/v3/files/{id}", typed(Endpoint::Files))
+            .route(
+                "/api/v3/files/{id}/{relationship}",
+                relationship(Endpoint::Files),
+            )
             .route("/api/v3/users/{id}/overall_quotas", get(overall_quotas))
             .fallback(unknown_path)
             .with_state(shared.clone());
@@ -315,6 +323,22 @@ async fn resolutions(
     })
     .await;
     plan.into_response().await
+}
+
+/// A domain's or file's relationship listing (`siblings`, `contacted_urls`...), empty and
+/// charged as `resolutions` is, logged as a lookup of the object.
+fn relationship(endpoint: Endpoint) -> MethodRouter<Arc<Shared>> {
+    get(
+        move |State(shared): State<Arc<Shared>>,
+              Path((id, _)): Path<(String, String)>,
+              headers: HeaderMap| async move {
+            let plan = charge(&shared, endpoint, id, &headers, |_, _, _| {
+                Plan::new(Answer::EmptyList, None)
+            })
+            .await;
+            plan.into_response().await
+        },
+    )
 }
 
 /// Authenticates and admits one charged call for `id` at `endpoint` and logs it with the

@@ -55,7 +55,7 @@ fn object_names(answer: &Value) -> Vec<&str> {
 }
 
 #[tokio::test]
-async fn misp_lists_one_expansion_module_taking_the_ip_attribute_types() {
+async fn misp_lists_one_expansion_module_taking_every_attribute_type_virustotal_public_takes() {
     let app = spawn_app().await;
 
     let (status, modules) = app.get_json("/modules").await;
@@ -65,7 +65,8 @@ async fn misp_lists_one_expansion_module_taking_the_ip_attribute_types() {
     assert_eq!(modules[0]["type"], "expansion");
     assert_eq!(
         modules[0]["mispattributes"],
-        json!({"input": ["ip-src", "ip-dst"], "format": "misp_standard"})
+        json!({"input": ["ip-src", "ip-dst", "domain", "hostname", "url", "md5", "sha1", "sha256"],
+               "format": "misp_standard"})
     );
     assert_eq!(modules[0]["meta"]["config"], json!(["caller_key"]));
     assert!(
@@ -133,10 +134,10 @@ async fn the_legacy_misp_request_form_is_answered_too() {
 }
 
 #[tokio::test]
-async fn misp_types_not_supported_yet_and_bad_values_get_misps_error_shape() {
+async fn misp_unknown_types_and_bad_values_get_misps_error_shape() {
     let app = spawn_app().await;
+    let sha256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
 
-    let (domain_status, domain) = post(&app, "/query", misp_query("domain", "example.com")).await;
     let (_, unknown) = post(
         &app,
         "/query",
@@ -144,6 +145,9 @@ async fn misp_types_not_supported_yet_and_bad_values_get_misps_error_shape() {
     )
     .await;
     let (_, invalid) = post(&app, "/query", misp_query("ip-src", "999.1.1.1")).await;
+    let (_, bad_domain) = post(&app, "/query", misp_query("domain", "exa mple.com")).await;
+    let (_, bad_url) = post(&app, "/query", misp_query("url", "ftp://example.com/")).await;
+    let (_, wrong_digest) = post(&app, "/query", misp_query("md5", sha256)).await;
     let (_, private) = post(&app, "/query", misp_query("ip-src", "10.1.2.3")).await;
     let (bad_status, not_json) = send(
         &app,
@@ -151,21 +155,28 @@ async fn misp_types_not_supported_yet_and_bad_values_get_misps_error_shape() {
     )
     .await;
 
-    assert_eq!(domain_status, 200);
     let said = |v: &Value| {
         v["error"]
             .as_str()
             .unwrap_or_else(|| panic!("{v}"))
             .to_owned()
     };
-    assert!(
-        said(&domain).contains("does not enrich domain attributes yet"),
-        "{domain}"
-    );
     assert_eq!(said(&unknown), "Unsupported attribute type.");
     assert!(
         said(&invalid).starts_with("not a valid ip-src value"),
         "{invalid}"
+    );
+    assert!(
+        said(&bad_domain).starts_with("not a valid domain value"),
+        "{bad_domain}"
+    );
+    assert!(
+        said(&bad_url).starts_with("not a valid url value"),
+        "{bad_url}"
+    );
+    assert!(
+        said(&wrong_digest).starts_with("not a valid md5 value"),
+        "an md5 attribute holding a SHA-256: {wrong_digest}"
     );
     assert!(
         said(&private).contains("never sent to VirusTotal"),
@@ -173,7 +184,147 @@ async fn misp_types_not_supported_yet_and_bad_values_get_misps_error_shape() {
     );
     assert_eq!(bad_status, 400);
     assert_eq!(not_json["error"]["code"], "invalid_json");
-    assert_eq!(app.sim.ip_call_count(), 0);
+    assert_eq!(app.sim.total_call_count(), 0);
+}
+
+/// The values of `relation` in a MISP object, in order.
+fn values<'a>(object: &'a Value, relation: &str) -> Vec<&'a str> {
+    object["Attribute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["object_relation"] == relation)
+        .map(|a| a["value"].as_str().expect("a text value"))
+        .collect()
+}
+
+/// The object named `name` in a MISP answer.
+fn object<'a>(answer: &'a Value, name: &str) -> &'a Value {
+    answer["results"]["Object"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} object: {answer}"))
+}
+
+/// Asserts `from` refers to `to` as `relationship`.
+fn refers(from: &Value, to: &Value, relationship: &str) {
+    assert!(
+        from["ObjectReference"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["referenced_uuid"] == to["uuid"] && r["relationship_type"] == relationship),
+        "{} does not refer to {} as {relationship}",
+        from["name"],
+        to["name"]
+    );
+}
+
+#[tokio::test]
+async fn a_misp_domain_query_answers_its_report_resolved_addresses_and_whois_from_one_call() {
+    let app = spawn_app().await;
+    let (_, facts) = app.get_json("/v1/domain/example.com").await;
+
+    let (_, domain) = post(&app, "/query", misp_query("domain", "example.com")).await;
+    let (_, host) = post(&app, "/query", misp_query("hostname", "example.com")).await;
+
+    assert_eq!(
+        object_names(&domain),
+        ["virustotal-report", "domain-ip", "whois"]
+    );
+    let report = object(&domain, "virustotal-report");
+    assert_eq!(
+        values(report, "permalink"),
+        [facts["link"].as_str().unwrap()]
+    );
+    assert_eq!(values(report, "detection-ratio").len(), 1);
+    let resolved = object(&domain, "domain-ip");
+    refers(resolved, report, "analyzed-with");
+    assert_eq!(values(resolved, "domain"), ["example.com"]);
+    let dns = &facts["domain"]["dns_records"];
+    let addresses: Vec<&str> = ["a", "aaaa"]
+        .iter()
+        .flat_map(|r| dns[r].as_array().unwrap())
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(!addresses.is_empty());
+    assert_eq!(values(resolved, "ip"), addresses);
+    let created = facts["domain"]["creation_date"].as_str().unwrap();
+    assert_eq!(values(resolved, "registration-date"), [created]);
+    let whois = object(&domain, "whois");
+    assert_eq!(
+        values(whois, "registrar"),
+        [facts["domain"]["registrar"].as_str().unwrap()]
+    );
+    assert_eq!(values(whois, "creation-date"), [created]);
+    assert_eq!(
+        values(whois, "nameserver").len(),
+        dns["ns"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        values(object(&host, "domain-ip"), "hostname"),
+        ["example.com"],
+        "a hostname attribute stays a hostname"
+    );
+    assert_eq!(app.sim.total_call_count(), 1, "three answers, one call");
+}
+
+#[tokio::test]
+async fn a_misp_url_query_answers_url_objects_down_to_where_the_fetch_landed() {
+    let app = spawn_app().await;
+
+    let (_, answer) = post(&app, "/query", misp_query("url", "http://example.com/")).await;
+
+    assert_eq!(object_names(&answer), ["virustotal-report", "url", "url"]);
+    let objects = answer["results"]["Object"].as_array().unwrap();
+    let (report, asked, landed) = (&objects[0], &objects[1], &objects[2]);
+    assert!(
+        values(report, "permalink")[0].starts_with("https://www.virustotal.com/gui/url/"),
+        "{report}"
+    );
+    refers(asked, report, "analyzed-with");
+    assert_eq!(values(asked, "url"), ["http://example.com/"]);
+    assert_eq!(values(asked, "scheme"), ["http"]);
+    assert_eq!(values(asked, "host"), ["example.com"]);
+    assert_eq!(values(asked, "resource_path"), ["/"]);
+    assert_eq!(values(asked, "tld"), ["com"]);
+    refers(asked, landed, "redirects-to");
+    assert_eq!(values(landed, "url"), ["https://example.com/"]);
+}
+
+#[tokio::test]
+async fn a_misp_hash_query_answers_a_file_object_with_all_three_hashes_size_and_name() {
+    let app = spawn_app().await;
+    let md5 = "44d88612fea8a8f36de82e1278abb02f";
+    let (_, facts) = app.get_json(&format!("/v1/file/{md5}")).await;
+    let facts = &facts["file"];
+
+    let (_, answer) = post(&app, "/query", misp_query("md5", md5)).await;
+    let (_, legacy) = post(&app, "/query", json!({"module": "vtenrich", "md5": md5})).await;
+
+    assert_eq!(object_names(&answer), ["virustotal-report", "file"]);
+    assert_eq!(object_names(&legacy), object_names(&answer));
+    let report = object(&answer, "virustotal-report");
+    assert_eq!(
+        values(report, "first-submission"),
+        [facts["first_submission_date"].as_str().unwrap()]
+    );
+    let file = object(&answer, "file");
+    refers(file, report, "analyzed-with");
+    for digest in ["md5", "sha1", "sha256"] {
+        assert_eq!(values(file, digest), [facts[digest].as_str().unwrap()]);
+    }
+    assert_eq!(
+        values(file, "size-in-bytes"),
+        [facts["size"].to_string().as_str()]
+    );
+    assert_eq!(
+        values(file, "filename"),
+        [facts["meaningful_name"].as_str().unwrap()]
+    );
+    assert_eq!(app.sim.total_call_count(), 1);
 }
 
 #[tokio::test]
@@ -262,31 +413,73 @@ async fn lookup_takes_the_observable_by_query_body_object_or_body_string() {
 }
 
 #[tokio::test]
-async fn lookup_refuses_types_not_supported_yet_and_bad_values_in_the_error_shape() {
+async fn lookup_takes_dynatraces_domain_name_url_and_file_observables() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/lookup", app.address);
+    let md5 = "44d88612fea8a8f36de82e1278abb02f";
+
+    let mut answers = Vec::new();
+    for (kind, value, ours) in [
+        ("domain-name", "example.com", "domain"),
+        ("url", "https://github.com/", "url"),
+        ("file", md5, "file"),
+    ] {
+        let body = json!({"observable": {"type": kind, "value": value}});
+        let (post_status, posted) = send(&app, app.http.post(&url).json(&body)).await;
+        let (put_status, put) = send(&app, app.http.put(&url).json(&body)).await;
+        answers.push((kind, value, ours, post_status, posted, put_status, put));
+    }
+    let (get_status, by_query) = app.get_json(&format!("/v1/lookup?observable={md5}")).await;
+
+    for (kind, value, ours, post_status, posted, put_status, put) in &answers {
+        assert_eq!([*post_status, *put_status], [200, 200], "{kind}: {posted}");
+        for result in [posted, put] {
+            assert_eq!(result["observable"], *value, "{kind}");
+            assert_eq!(result["type"], *ours, "{kind}");
+            assert_eq!(result["status"], "ok", "{kind}");
+            assert!(result[*ours].is_object(), "{kind}: {result}");
+        }
+    }
+    assert_eq!(get_status, 200);
+    assert_eq!(by_query["file"]["md5"], md5, "GET infers a hash");
+    assert_eq!(app.sim.total_call_count(), 3, "one call per observable");
+}
+
+#[tokio::test]
+async fn lookup_refuses_unknown_types_and_bad_values_in_the_error_shape() {
     let app = spawn_app().await;
     let url = format!("{}/v1/lookup", app.address);
 
-    let (domain_status, domain) = send(
+    let (unknown_status, unknown) = send(
         &app,
         app.http
             .post(&url)
-            .json(&json!({"observable": {"type": "domain-name", "value": "example.com"}})),
+            .json(&json!({"observable": {"type": "email-addr", "value": "a@example.com"}})),
+    )
+    .await;
+    let (mistyped_status, mistyped) = send(
+        &app,
+        app.http
+            .post(&url)
+            .json(&json!({"observable": {"type": "file", "value": "example.com"}})),
     )
     .await;
     let (bad_status, bad) = app.get_json("/v1/lookup?observable=999.1.1.1").await;
     let (shape_status, _) = send(&app, app.http.post(&url).json(&json!({"observable": 42}))).await;
 
-    assert_eq!(domain_status, 422);
-    assert_eq!(domain["error"]["code"], "unsupported_observable_type");
+    assert_eq!(unknown_status, 422);
+    assert_eq!(unknown["error"]["code"], "unsupported_observable_type");
+    let message = unknown["error"]["message"].as_str().unwrap();
     assert!(
-        domain["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("`domain-name` observables are not supported yet")
+        message.contains("ip-addr, ipv4-addr, ipv6-addr, domain-name, url, file"),
+        "{message}"
     );
+    assert_eq!(mistyped_status, 400, "the stated type wins: {mistyped}");
+    assert_eq!(mistyped["error"]["code"], "invalid_observable");
     assert_eq!(bad_status, 400);
     assert_eq!(bad["error"]["code"], "invalid_observable");
     assert_eq!(shape_status, 422);
+    assert_eq!(app.sim.total_call_count(), 0);
 }
 
 #[tokio::test]
@@ -332,6 +525,67 @@ async fn fields_trims_every_lookup_route_and_an_unknown_path_is_a_422_naming_it(
             .unwrap()
             .contains("`geo.contry`")
     );
+}
+
+fn keys(value: &Value) -> BTreeSet<&str> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn fields_trims_domain_url_and_file_results_too() {
+    let app = spawn_app().await;
+    let md5 = "44d88612fea8a8f36de82e1278abb02f";
+    let fields = "fields=observable,status,file.sha256";
+
+    let (single_status, single) = app.get_json(&format!("/v1/file/{md5}?{fields}")).await;
+    let (_, looked_up) = send(
+        &app,
+        app.http
+            .post(format!("{}/v1/lookup?{fields}", app.address))
+            .json(&json!({"observable": {"type": "file", "value": md5}})),
+    )
+    .await;
+    let (_, batch) = post(
+        &app,
+        &format!("/v1/enrich?{fields},domain.dns_records.a,url.final_url"),
+        json!({"observables": [md5, "example.com", "http://example.com/"]}),
+    )
+    .await;
+
+    assert_eq!(single_status, 200);
+    for result in [&single, &looked_up] {
+        assert_eq!(
+            keys(result),
+            BTreeSet::from(["file", "observable", "status"])
+        );
+        assert_eq!(keys(&result["file"]), BTreeSet::from(["sha256"]));
+        assert_eq!(
+            result["file"]["sha256"],
+            "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+        );
+    }
+    let [file, domain, url] = &batch["results"].as_array().unwrap()[..] else {
+        panic!("three results: {batch}")
+    };
+    let all = BTreeSet::from(["domain", "file", "observable", "status", "url"]);
+    for result in [file, domain, url] {
+        assert_eq!(keys(result), all, "every result has the same keys");
+        assert_eq!(result["status"], "ok");
+    }
+    assert!(file["file"]["sha256"].is_string());
+    assert!(file["domain"].is_null() && file["url"].is_null());
+    assert_eq!(keys(&domain["domain"]), BTreeSet::from(["dns_records"]));
+    assert_eq!(
+        keys(&domain["domain"]["dns_records"]),
+        BTreeSet::from(["a"])
+    );
+    assert!(domain["file"].is_null());
+    assert_eq!(url["url"], json!({"final_url": "https://example.com/"}));
 }
 
 #[tokio::test]
@@ -457,6 +711,125 @@ async fn format_ecs_emits_only_fields_that_ecs_defines() {
             "{field} never emitted: {emitted:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn format_ecs_documents_domains_urls_and_files_with_ecs_fields_only() {
+    let app = spawn_app().await;
+    let md5 = "44d88612fea8a8f36de82e1278abb02f";
+    let (_, facts) = app.get_json(&format!("/v1/file/{md5}")).await;
+    let (_, domain_facts) = app.get_json("/v1/domain/example.com").await;
+
+    let (status, batch) = post(
+        &app,
+        "/v1/enrich?format=ecs",
+        json!({"observables": ["example.com", "http://example.com/", md5, "printer.local"]}),
+    )
+    .await;
+    let (_, single) = app.get_json("/v1/domain/example.com?format=ecs").await;
+    let (_, looked_up) = send(
+        &app,
+        app.http
+            .post(format!("{}/v1/lookup?format=ecs", app.address))
+            .json(&json!({"observable": {"type": "url", "value": "https://github.com/"}})),
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    let documents: Vec<&Value> = batch["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([&single, &looked_up])
+        .collect();
+    let known = ecs_fields();
+    let mut emitted = BTreeSet::new();
+    for document in &documents {
+        leaf_names(document, "", &mut emitted);
+        assert_eq!(document["event"]["kind"], "enrichment");
+        assert_eq!(document["threat"]["indicator"]["provider"], "virustotal");
+    }
+    let foreign: Vec<&String> = emitted.iter().filter(|f| !known.contains(*f)).collect();
+    assert!(foreign.is_empty(), "not ECS 9.4.0 fields: {foreign:?}");
+
+    let domain = &batch["results"][0];
+    let indicator = &domain["threat"]["indicator"];
+    assert_eq!(indicator["type"], "domain-name");
+    assert_eq!(
+        indicator["url"],
+        json!({"domain": "example.com", "top_level_domain": "com"})
+    );
+    assert_eq!(indicator["confidence"], "None", "a harmless domain");
+    let dns = &domain_facts["domain"]["dns_records"];
+    let resolved: Vec<Value> = ["a", "aaaa"]
+        .iter()
+        .flat_map(|r| dns[r].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(domain["related"]["ip"], json!(resolved));
+    assert_eq!(single["threat"]["indicator"]["type"], "domain-name");
+
+    let url = &batch["results"][1]["threat"]["indicator"];
+    assert_eq!(url["type"], "url");
+    assert_eq!(
+        url["url"],
+        json!({"full": "http://example.com/", "scheme": "http", "domain": "example.com",
+               "path": "/", "top_level_domain": "com"})
+    );
+    assert_eq!(
+        looked_up["threat"]["indicator"]["url"]["full"],
+        "https://github.com/"
+    );
+
+    let file = &batch["results"][2];
+    let indicator = &file["threat"]["indicator"];
+    let facts = &facts["file"];
+    assert_eq!(indicator["type"], "file");
+    assert_eq!(
+        indicator["file"]["hash"],
+        json!({"md5": facts["md5"], "sha1": facts["sha1"], "sha256": facts["sha256"]})
+    );
+    assert_eq!(indicator["file"]["size"], facts["size"]);
+    assert_eq!(indicator["file"]["name"], facts["meaningful_name"]);
+    assert_eq!(indicator["first_seen"], facts["first_submission_date"]);
+    assert_eq!(indicator["confidence"], "High", "EICAR is always detected");
+    assert_eq!(
+        file["related"]["hash"],
+        json!([facts["md5"], facts["sha1"], facts["sha256"]])
+    );
+
+    let not_routable = &batch["results"][3];
+    assert_eq!(not_routable["threat"]["indicator"]["type"], "domain-name");
+    assert_eq!(not_routable["error"]["code"], "not_routable");
+    for field in [
+        "threat.indicator.url.domain",
+        "threat.indicator.url.full",
+        "threat.indicator.file.hash.sha256",
+        "threat.indicator.file.size",
+        "threat.indicator.file.name",
+        "threat.indicator.first_seen",
+        "related.ip",
+        "related.hash",
+    ] {
+        assert!(emitted.contains(field), "{field} never emitted");
+    }
+}
+
+#[tokio::test]
+async fn with_fields_an_ecs_file_document_still_names_the_hash_asked_about() {
+    let app = spawn_app().await;
+    let sha1 = "3395856ce81f2b7382dee72602f798b642f14140";
+
+    let (status, kept) = app
+        .get_json(&format!(
+            "/v1/file/{sha1}?format=ecs&fields=observable,type"
+        ))
+        .await;
+
+    assert_eq!(status, 200);
+    let indicator = &kept["threat"]["indicator"];
+    assert_eq!(indicator["type"], "file");
+    assert_eq!(indicator["file"], json!({"hash": {"sha1": sha1}}));
+    assert!(kept.get("related").is_none(), "{kept}");
 }
 
 #[tokio::test]

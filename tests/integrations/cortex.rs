@@ -80,29 +80,108 @@ async fn process_an_ip_job_reports_the_result_its_taxonomies_and_artifacts() {
     );
 }
 
+/// The artifacts of `dataType` in a report, as `data` values.
+fn artifacts_of<'a>(report: &'a Value, data_type: &str) -> Vec<&'a str> {
+    report["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter(|a| a["dataType"] == data_type)
+        .map(|a| a["data"].as_str().expect("artifact data"))
+        .collect()
+}
+
 #[tokio::test]
-async fn process_every_other_cortex_data_type_fails_as_not_supported_yet() {
+async fn process_domain_fqdn_url_and_hash_jobs_report_their_results_taxonomies_and_artifacts() {
     let vtenrich = demo().await;
+    let config = json!({"url": vtenrich.base, "max_wait_ms": 5000});
+    let md5 = "44d88612fea8a8f36de82e1278abb02f";
 
-    for (data_type, data) in [
-        ("domain", "example.com"),
-        ("fqdn", "www.example.com"),
-        ("url", "https://example.com/x"),
-        (
-            "hash",
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        ),
+    let mut reports = Vec::new();
+    for (data_type, data, kind) in [
+        ("domain", "example.com", "domain"),
+        ("fqdn", "www.google.com", "domain"),
+        ("url", "http://example.com/", "url"),
+        ("hash", md5, "file"),
     ] {
-        let (ok, report) = job(data_type, data, json!({"url": vtenrich.base})).await;
+        let (ok, report) = job(data_type, data, config.clone()).await;
+        assert!(ok, "{data_type}: {report}");
+        assert_eq!(report["success"], true);
+        assert_eq!(report["full"]["observable"], data);
+        assert_eq!(report["full"]["type"], kind, "{data_type}");
+        assert_eq!(report["full"]["status"], "ok");
+        let taxonomies = report["summary"]["taxonomies"].as_array().unwrap();
+        let verdict = &report["full"]["reputation"]["verdict"];
+        assert_eq!(taxonomies[0]["predicate"], "Verdict");
+        assert_eq!(&taxonomies[0]["value"], verdict);
+        assert_eq!(taxonomies[1]["predicate"], "Detections");
+        assert!(taxonomies.iter().all(|t| t["namespace"] == "VTenrich"));
+        reports.push(report);
+    }
+    let [domain, fqdn, url, file] = &reports[..] else {
+        unreachable!()
+    };
 
-        assert!(!ok, "{data_type}: the job fails");
-        assert_eq!(report["success"], false);
-        let message = report["errorMessage"].as_str().unwrap();
-        assert!(
-            message.contains(&format!("{data_type} observables yet")),
-            "{message}"
+    for report in [domain, fqdn] {
+        let dns = &report["full"]["domain"]["dns_records"];
+        let resolved: Vec<&str> = ["a", "aaaa"]
+            .iter()
+            .flat_map(|r| dns[r].as_array().unwrap())
+            .map(|ip| ip.as_str().unwrap())
+            .collect();
+        assert!(!resolved.is_empty(), "{report}");
+        assert_eq!(
+            artifacts_of(report, "ip"),
+            resolved,
+            "the resolved addresses"
         );
     }
+    assert_eq!(url["full"]["url"]["final_url"], "https://example.com/");
+    assert_eq!(
+        artifacts_of(url, "url"),
+        ["https://example.com/"],
+        "the final URL"
+    );
+    let facts = &file["full"]["file"];
+    assert_eq!(
+        artifacts_of(file, "hash"),
+        [&facts["sha1"], &facts["sha256"]].map(|h| h.as_str().unwrap()),
+        "the other two hashes"
+    );
+    assert_eq!(
+        artifacts_of(file, "filename"),
+        [facts["meaningful_name"].as_str().unwrap()]
+    );
+    let label = &facts["popular_threat_classification"]["suggested_threat_label"];
+    let threat = &file["summary"]["taxonomies"][2];
+    assert_eq!(threat["predicate"], "Threat");
+    assert_eq!(&threat["value"], label);
+    assert_eq!(threat["level"], "malicious", "EICAR is always detected");
+}
+
+#[tokio::test]
+async fn process_an_unknown_data_type_and_a_malformed_hash_fail_with_an_error_message() {
+    let vtenrich = demo().await;
+
+    let (unknown_ok, unknown) = job("mail", "a@example.com", json!({"url": vtenrich.base})).await;
+    let (hash_ok, hash) = job("hash", "not-a-hash", json!({"url": vtenrich.base})).await;
+
+    assert!(!unknown_ok && !hash_ok);
+    assert_eq!(unknown["success"], false);
+    let message = unknown["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("does not enrich mail observables"),
+        "{message}"
+    );
+    assert!(message.contains("domain, fqdn, url, hash"), "{message}");
+    assert_eq!(hash["success"], false);
+    assert!(
+        hash["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid"),
+        "{hash}"
+    );
 }
 
 #[tokio::test]

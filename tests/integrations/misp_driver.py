@@ -1,12 +1,15 @@
 """Drives the MISP side of tests/integrations/misp.rs with the real client libraries.
 
-  misp_driver.py vtenrich URL IP        queries vtenrich's misp-modules endpoint with every
-                                        request form and loads each answer with PyMISP
-  misp_driver.py misp-modules API IP    runs misp-modules' own virustotal_public module against
-                                        the VirusTotal simulator at API (its root URL)
+  misp_driver.py vtenrich URL TYPE VALUE           queries vtenrich's misp-modules endpoint
+                                                   about a TYPE attribute (ip-src, domain,
+                                                   url, md5...) in every request form and
+                                                   loads each answer with PyMISP
+  misp_driver.py misp-modules API TYPE VALUE KEY   runs misp-modules' own virustotal_public
+                                                   module against the VirusTotal simulator at
+                                                   API (its root URL)
 
-Prints one JSON object: the object templates of the answer and what PyMISP made of it. Any
-answer PyMISP cannot load fails the run (exit 1) with the reason.
+Prints one JSON object: the object templates of each answer as PyMISP loaded them, and the
+answer itself. Any answer PyMISP cannot load fails the run (exit 1) with the reason.
 """
 
 import copy
@@ -40,10 +43,10 @@ def load_into_pymisp(results):
     return [o.name for o in event.objects]
 
 
-def vtenrich(url, ip):
+def vtenrich(url, kind, value):
     queries = {
-        "attribute": {"module": "vtenrich", "attribute": {"type": "ip-src", "value": ip, "uuid": str(uuid.uuid4())}, "config": {}},
-        "legacy": {"module": "vtenrich", "ip-dst": ip},
+        "attribute": {"module": "vtenrich", "attribute": {"type": kind, "value": value, "uuid": str(uuid.uuid4())}, "config": {}},
+        "legacy": {"module": "vtenrich", kind: value},
     }
     out = {}
     for form, query in queries.items():
@@ -51,12 +54,13 @@ def vtenrich(url, ip):
         if "results" not in answer:
             raise AssertionError(f"{form}: {answer}")
         out[form] = load_into_pymisp(answer["results"])
+        out[f"{form}_answer"] = answer["results"]
     modules = requests.get(f"{url}/modules", timeout=10).json()
     out["modules"] = [m["name"] for m in modules]
     return out
 
 
-def misp_modules(api, ip):
+def misp_modules(api, kind, value, key):
     import vt
     from misp_modules.modules.expansion import virustotal_public
 
@@ -64,18 +68,18 @@ def misp_modules(api, ip):
     virustotal_public.vt.Client = functools.partial(vt.Client, host=api)
     query = {
         "module": "virustotal_public",
-        "attribute": {"type": "ip-src", "value": ip, "uuid": str(uuid.uuid4())},
-        "config": {"apikey": sys.argv[4]},
+        "attribute": {"type": kind, "value": value, "uuid": str(uuid.uuid4())},
+        "config": {"apikey": key},
     }
     answer = virustotal_public.handler(json.dumps(query))
     if "results" not in answer:
         raise AssertionError(f"virustotal_public: {answer}")
-    return {"attribute": load_into_pymisp(answer["results"])}
+    return {"attribute": load_into_pymisp(answer["results"]), "attribute_answer": answer["results"]}
 
 
 def main():
-    side, target, ip = sys.argv[1:4]
-    out = vtenrich(target, ip) if side == "vtenrich" else misp_modules(target, ip)
+    side, target, kind, value = sys.argv[1:5]
+    out = vtenrich(target, kind, value) if side == "vtenrich" else misp_modules(target, kind, value, sys.argv[5])
     print(json.dumps(out))
 
 

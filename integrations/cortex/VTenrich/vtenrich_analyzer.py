@@ -10,14 +10,14 @@ from cortexutils.analyzer import Analyzer
 
 NAMESPACE = "VTenrich"
 
-# Cortex data types and the vtenrich observable type each becomes; None: not supported yet.
-# A new vtenrich type is one entry here.
+# Cortex data types and the vtenrich observable type each becomes (a `hash` is a file's MD5,
+# SHA-1 or SHA-256). A new vtenrich type is one entry here.
 DATA_TYPES = {
     "ip": "ip",
-    "domain": None,
-    "fqdn": None,
-    "url": None,
-    "hash": None,
+    "domain": "domain",
+    "fqdn": "domain",
+    "url": "url",
+    "hash": "file",
 }
 
 # Cortex taxonomy levels for vtenrich's verdicts.
@@ -39,7 +39,7 @@ class VTenrichAnalyzer(Analyzer):
     def run(self):
         kind = DATA_TYPES.get(self.data_type)
         if kind is None:
-            self.error(f"vtenrich does not enrich {self.data_type} observables yet; it takes: ip")
+            self.error(f"vtenrich does not enrich {self.data_type} observables; it takes: {', '.join(DATA_TYPES)}")
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         body = {"observables": [{"type": kind, "value": self.get_data()}], "max_wait_ms": self.max_wait_ms}
         try:
@@ -74,6 +74,10 @@ class VTenrichAnalyzer(Analyzer):
             taxonomies.append(
                 self.build_taxonomy(level, NAMESPACE, "Detections", f"{reputation['malicious']}/{engines}")
             )
+        # What the engines call a file, when they agree on a name.
+        threat = ((raw.get("file") or {}).get("popular_threat_classification") or {}).get("suggested_threat_label")
+        if threat:
+            taxonomies.append(self.build_taxonomy(level, NAMESPACE, "Threat", threat))
         return {"taxonomies": taxonomies}
 
     def artifacts(self, raw):
@@ -84,8 +88,21 @@ class VTenrichAnalyzer(Analyzer):
         country = ((raw.get("geo") or {}).get("country") or {}).get("iso_code")
         if country:
             artifacts.append(self.build_artifact("other", country, tags=["vtenrich:country"]))
-        for ip in raw.get("resolutions") or []:
+        # A domain's last A and AAAA records.
+        dns = (raw.get("domain") or {}).get("dns_records") or {}
+        for ip in (dns.get("a") or []) + (dns.get("aaaa") or []):
             artifacts.append(self.build_artifact("ip", ip, tags=["vtenrich:resolved"]))
+        # A file's other hashes and its most telling name.
+        file = raw.get("file") or {}
+        for digest in ("md5", "sha1", "sha256"):
+            if file.get(digest) and file[digest] != raw["observable"]:
+                artifacts.append(self.build_artifact("hash", file[digest], tags=[f"vtenrich:{digest}"]))
+        if file.get("meaningful_name"):
+            artifacts.append(self.build_artifact("filename", file["meaningful_name"], tags=["vtenrich:name"]))
+        # Where VirusTotal's last fetch of a URL ended, when elsewhere.
+        final_url = (raw.get("url") or {}).get("final_url")
+        if final_url and final_url != raw["observable"]:
+            artifacts.append(self.build_artifact("url", final_url, tags=["vtenrich:final-url"]))
         return artifacts
 
 
