@@ -27,8 +27,8 @@ use crate::usage::Route;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExtractQuery {
-    /// Comma-separated observable types to look for (default all four); an unknown name is a
-    /// 422.
+    /// Comma-separated observable types to look for (default, or empty: all four); an unknown
+    /// name is a 422.
     #[param(value_type = Option<Vec<IncludeType>>, inline, style = Form, explode = false, example = json!(["ip", "url"]))]
     pub include: Option<String>,
     /// Longest wait for a quota slot in milliseconds (default 8,000; capped by the server), as
@@ -218,7 +218,9 @@ pub async fn extract(
     payload: Payload,
 ) -> Result<(RetryAfter, Response), ApiError> {
     let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
-    let include = match query.include.as_deref() {
+    // An empty list (`include=`, a form-style array with no member) asks for nothing in
+    // particular: every type, as an empty `fields` keeps every field.
+    let include = match query.include.as_deref().filter(|list| !list.is_empty()) {
         None => Kinds::ALL,
         Some(list) => Kinds::parse(list)
             .map_err(|invalid| ApiError::invalid_parameter("include", invalid.reason()))?,

@@ -530,6 +530,13 @@ async fn text_offsets_count_characters_not_bytes() {
 async fn include_limits_the_types_looked_for_and_sent() {
     // Arrange
     let app = app().await;
+    let (_, _, everything) = post(
+        &app,
+        "include=",
+        "text/plain",
+        "10.0.0.1 wiki.corp.example.net",
+    )
+    .await;
 
     // Act
     let answer = extract_ok(
@@ -548,6 +555,10 @@ async fn include_limits_the_types_looked_for_and_sent() {
         .map(|r| r["result"]["observable"].as_str().unwrap())
         .collect();
     assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(
+        everything["summary"]["total"], 2,
+        "an empty list is every type"
+    );
     assert!(
         found.contains(&"194.26.192.64")
             && found.contains(&"3395856ce81f2b7382dee72602f798b642f14140")
@@ -685,7 +696,7 @@ async fn bad_bodies_media_types_and_parameters_answer_in_the_error_shape() {
             "invalid_parameter",
         ),
         (
-            "include=",
+            "include=ip,",
             "text/plain",
             b"8.8.8.8".to_vec(),
             422,
