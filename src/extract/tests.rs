@@ -2,7 +2,10 @@ use serde_json::json;
 
 use super::*;
 
-fn summary(extraction: &Extraction) -> Vec<(String, Vec<(Option<String>, usize, usize)>)> {
+/// A place as (path, start, end).
+type Place = (Option<String>, usize, usize);
+
+fn summary(extraction: &Extraction) -> Vec<(String, Vec<Place>)> {
     extraction
         .found()
         .iter()
