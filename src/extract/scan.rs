@@ -75,10 +75,16 @@ pub(super) fn hits(original: &str) -> Vec<Hit> {
 /// Drops what prose puts after a URL: sentence punctuation, and a closing parenthesis that
 /// opened before the URL (`(see http://x.com/a)`).
 fn trim_url_end(mut url: &str) -> &str {
+    // Counted once and kept up to date, so a run of `)` costs one pass, not one per `)`.
+    let opened = url.matches('(').count();
+    let mut closed = url.matches(')').count();
     while let Some(last) = url.chars().last() {
         let strip = match last {
             '.' | ',' | ';' | ':' | '!' | '?' | '*' => true,
-            ')' => url.matches('(').count() < url.matches(')').count(),
+            ')' if opened < closed => {
+                closed -= 1;
+                true
+            }
             _ => false,
         };
         if !strip {

@@ -145,3 +145,31 @@ fn offsets_are_bytes_of_the_original_even_around_multibyte_text() {
         Observable::infer("http://évil.com/ü").unwrap()
     );
 }
+
+#[test]
+fn closing_parentheses_are_balanced_against_the_opening_ones() {
+    assert_eq!(
+        canonical("((http://evil.com/a_(b)_(c))))"),
+        ["http://evil.com/a_(b)_(c)"]
+    );
+    let many = format!("http://evil.com/{}", ")".repeat(5_000));
+    assert_eq!(canonical(&many), ["http://evil.com/"]);
+}
+
+#[test]
+fn hostile_shapes_are_scanned_in_one_pass() {
+    // Each would take minutes if some step were quadratic in its length; none has an observable.
+    for hostile in [
+        format!("http://a.com/{}", ")".repeat(200_000)),
+        format!("http://{}", "(".repeat(200_000)),
+        "a.".repeat(100_000),
+        "1:".repeat(100_000),
+        "1.".repeat(100_000),
+        "[.]".repeat(70_000),
+        "hxxp[://]".repeat(20_000),
+        "f".repeat(200_000),
+    ] {
+        let found = hits(&hostile);
+        assert!(found.len() <= 1, "{:?}", &found[..found.len().min(3)]);
+    }
+}
