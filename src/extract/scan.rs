@@ -101,23 +101,51 @@ fn tokens(text: &str, from: usize, to: usize, found: &mut Vec<(Observable, usize
         let (start, end) = (from + token.start(), from + token.end());
         let token = &text[start..end];
         if token.matches(':').count() >= 2 {
-            // An IPv6 address is the whole token (a sentence may end with a dot after it).
-            let address = token.trim_end_matches('.');
-            if let Some(ip) = ip_at(text, start, start + address.len()) {
+            // An IPv6 address is the whole token (a sentence may end with a dot after it), or
+            // what follows a label (`dst:2001:db8::1`).
+            if let Some(ip) = ipv6_at(text, start, end) {
+                found.push(ip);
+                continue;
+            }
+            if let Some(at) = after_label(token)
+                && let Some(ip) = ipv6_at(text, start + at, end)
+            {
+                parts(text, start, start + at - 1, found);
                 found.push(ip);
                 continue;
             }
         }
-        // `host:port`, `md5:<hex>`, `10:00:00`: each part on its own.
-        let mut part_start = start;
-        for part in token.split(':') {
-            let part_end = part_start + part.len();
-            if let Some(hit) = part_hit(text, part_start, part_end) {
-                found.push(hit);
-            }
-            part_start = part_end + 1;
-        }
+        parts(text, start, end, found);
     }
+}
+
+/// `host:port`, `md5:<hex>`, `10:00:00`: each colon-separated part of `text[start..end]` on
+/// its own.
+fn parts(text: &str, start: usize, end: usize, found: &mut Vec<(Observable, usize, usize)>) {
+    let mut part_start = start;
+    for part in text[start..end].split(':') {
+        let part_end = part_start + part.len();
+        if let Some(hit) = part_hit(text, part_start, part_end) {
+            found.push(hit);
+        }
+        part_start = part_end + 1;
+    }
+}
+
+/// An IPv6 address spanning `text[start..end]`, but for dots ending a sentence.
+fn ipv6_at(text: &str, start: usize, end: usize) -> Option<(Observable, usize, usize)> {
+    let address = text[start..end].trim_end_matches('.');
+    if address.matches(':').count() < 2 {
+        return None;
+    }
+    ip_at(text, start, start + address.len())
+}
+
+/// Where an address may start after a label: just past the first colon after the last
+/// character no IPv6 address holds (`dst:2001:db8::1` → `2001:db8::1`).
+fn after_label(token: &str) -> Option<usize> {
+    let other = token.rfind(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))?;
+    token[other..].find(':').map(|colon| other + colon + 1)
 }
 
 /// A colon-free part: an IPv4 address, a domain name or a file hash, once dots, hyphens and

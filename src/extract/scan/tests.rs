@@ -173,3 +173,23 @@ fn hostile_shapes_are_scanned_in_one_pass() {
         assert!(found.len() <= 1, "{:?}", &found[..found.len().min(3)]);
     }
 }
+
+#[test]
+fn an_ipv6_address_after_a_label_is_found_and_the_label_read_on_its_own() {
+    assert_eq!(
+        found("dst:2a06:98c1:3121::7 via:evil.com:2001:4860:4860::8888."),
+        [
+            ("2a06:98c1:3121::7".into(), "2a06:98c1:3121::7".into()),
+            ("evil.com".into(), "evil.com".into()),
+            ("2001:4860:4860::8888".into(), "2001:4860:4860::8888".into()),
+        ]
+    );
+    for nothing in [
+        "ts:10:00:00",
+        "mac:00:1a:2b:3c:4d:5e",
+        "std::vector",
+        "a::b::c",
+    ] {
+        assert_eq!(canonical(nothing), Vec::<String>::new(), "{nothing}");
+    }
+}
