@@ -17,6 +17,7 @@
 //! - `config`: typed, layered settings.
 //! - `console`: the administrator's web page at `/console`: embedded files, sessions, CSRF.
 //! - `enrich`: the engine (built by `EnricherBuilder`), single-flight and the deferred queue.
+//! - `extract`: the observables in any payload (JSON strings or text), defanged ones included.
 //! - `http`: routes, the error shape, result rendering.
 //! - `integrations`: MISP, Elastic ECS and Dynatrace adapters over the enrichment path.
 //! - `metrics`: the Prometheus registry.
@@ -46,6 +47,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod enrich;
+pub mod extract;
 mod fdlimit;
 pub mod http;
 pub mod integrations;

@@ -8,6 +8,7 @@ mod enrich;
 mod entry;
 mod error;
 mod extract;
+mod extraction;
 mod openapi;
 mod ops;
 mod purge;
@@ -107,6 +108,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(single::enrich_domain))
         .routes(routes!(single::enrich_file))
         .routes(routes!(single::enrich_url))
+        .routes(routes!(extraction::extract))
         .routes(routes!(ops::quota))
         .routes(routes!(ops::livez))
         .routes(routes!(ops::readyz))
@@ -320,8 +322,9 @@ async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next)
 }
 
 /// The routes whose answers carry the caller's daily budget (RateLimit headers).
-const BUDGETED_ROUTES: [&str; 7] = [
+const BUDGETED_ROUTES: [&str; 8] = [
     "/v1/enrich",
+    "/v1/extract",
     "/v1/ip/{ip}",
     "/v1/domain/{domain}",
     "/v1/file/{hash}",

@@ -91,7 +91,8 @@ impl Output {
         Json(json!({"results": results, "summary": response.summary})).into_response()
     }
 
-    fn value(&self, body: &ResultBody) -> Value {
+    /// One result object as this output renders it.
+    pub(crate) fn value(&self, body: &ResultBody) -> Value {
         let mut value = serde_json::to_value(body).unwrap_or(Value::Null);
         if let Some(fields) = &self.fields {
             value = fields.trim(&value);

@@ -25,6 +25,8 @@ pub enum Route {
     File,
     /// `GET /v1/url`.
     Url,
+    /// `POST /v1/extract`.
+    Extract,
     /// Enrichment no route started (tools and tests driving the enricher directly).
     #[default]
     Other,
@@ -32,12 +34,13 @@ pub enum Route {
 
 impl Route {
     /// Every route, in documentation order.
-    pub const ALL: [Route; 8] = [
+    pub const ALL: [Route; 9] = [
         Route::Enrich,
         Route::Ip,
         Route::Domain,
         Route::File,
         Route::Url,
+        Route::Extract,
         Route::Lookup,
         Route::MispQuery,
         Route::Other,
@@ -53,6 +56,7 @@ impl Route {
             Route::Domain => "/v1/domain/{domain}",
             Route::File => "/v1/file/{hash}",
             Route::Url => "/v1/url",
+            Route::Extract => "/v1/extract",
             Route::Other => "other",
         }
     }

@@ -13,6 +13,7 @@ mod corpus;
 mod demo;
 mod enrich_batch;
 mod error_shape;
+mod extract;
 mod fault_matrix;
 mod faults;
 mod helpers;

@@ -63,6 +63,7 @@ async fn the_served_document_and_swagger_ui_are_available() {
     assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/v1/enrich",
+        "/v1/extract",
         "/v1/ip/{ip}",
         "/v1/domain/{domain}",
         "/v1/file/{hash}",
@@ -108,6 +109,11 @@ fn each_operation_declares_the_error_answers_it_can_give_in_the_error_shape() {
         (
             "POST",
             "/v1/enrich",
+            &["200", "400", "401", "413", "415", "422", "500", "503"],
+        ),
+        (
+            "POST",
+            "/v1/extract",
             &["200", "400", "401", "413", "415", "422", "500", "503"],
         ),
         (
