@@ -73,8 +73,13 @@ pub mod labels {
     /// `http_requests_total{status_class="5xx"}` starts at 0, so the first deadline_exceeded
     /// is seen by the alert on it. Other classes and routes appear with their first request:
     /// ratios need no zero series (no traffic, no ratio).
-    pub const API_ROUTES: [(&str, &str); 6] = [
+    pub const API_ROUTES: [(&str, &str); 11] = [
         ("/v1/enrich", "POST"),
+        ("/v1/extract", "POST"),
+        ("/v1/lookup", "GET"),
+        ("/v1/lookup", "POST"),
+        ("/v1/lookup", "PUT"),
+        ("/query", "POST"),
         ("/v1/ip/{ip}", "GET"),
         ("/v1/domain/{domain}", "GET"),
         ("/v1/file/{hash}", "GET"),

@@ -432,3 +432,15 @@ fn the_alert_rules_watch_the_target_server_errors_and_redis() {
         "no alert fires when the target is absent"
     );
 }
+
+#[test]
+fn every_route_whose_5xx_series_starts_at_0_is_a_documented_operation() {
+    let doc = serde_json::to_value(vtenrich::http::openapi()).unwrap();
+
+    for (route, method) in vtenrich::metrics::labels::API_ROUTES {
+        assert!(
+            doc["paths"][route][method.to_lowercase()].is_object(),
+            "{method} {route} is not an operation of the API"
+        );
+    }
+}
