@@ -42,7 +42,9 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
 pub use extract::ApiJson;
 pub(crate) use extract::ApiQuery;
-pub use result::{EnrichResponse, ResultBody};
+pub use result::{
+    EnrichResponse, ResultBody, batch_json, json_response, result_json, write_result,
+};
 
 use crate::audit::{AuditLog, SourceIp, source_ip};
 use crate::callers::{DailyUse, Registry};

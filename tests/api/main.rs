@@ -22,6 +22,7 @@ mod monitoring;
 mod observability;
 mod observable_types;
 mod openapi;
+mod prerender;
 mod quota;
 mod singleflight;
 #[path = "../support/mod.rs"]
