@@ -116,7 +116,9 @@ impl Cache {
         };
         let now = self.clock.now();
         if now < entry.fresh_until {
-            self.metrics.cache_hits.with_label_values(&["fresh"]).inc();
+            if let Some(fresh) = &self.metrics.resolved.cache_hits_fresh {
+                fresh.inc();
+            }
             Lookup::Fresh(entry)
         } else if now < entry.stale_until {
             Lookup::Stale(entry)
@@ -127,7 +129,9 @@ impl Cache {
 
     /// Counts a stale entry actually served (a stale lookup may still be refreshed upstream).
     pub fn record_stale_hit(&self) {
-        self.metrics.cache_hits.with_label_values(&["stale"]).inc();
+        if let Some(stale) = &self.metrics.resolved.cache_hits_stale {
+            stale.inc();
+        }
     }
 
     /// Stores a fresh answer, computing its deadlines from its kind.
@@ -138,12 +142,12 @@ impl Cache {
             Answer::NotFound => self.settings.not_found_ttl,
         };
         let fresh_until = now + chrono_duration(ttl);
-        let entry = Arc::new(Entry {
+        let entry = Arc::new(Entry::new(
             answer,
-            fetched_at: now,
+            now,
             fresh_until,
-            stale_until: fresh_until + chrono_duration(self.settings.stale_for),
-        });
+            fresh_until + chrono_duration(self.settings.stale_for),
+        ));
         self.inner.insert(observable, entry.clone());
         entry
     }

@@ -140,6 +140,39 @@ pub struct MetricFamilies {
     pub caller_daily_used: IntGaugeVec,
     pub caller_daily_cap: IntGaugeVec,
     pub caller_refused: IntCounterVec,
+    /// The children of `observables_total` and `cache_hits_total`, resolved once at start-up:
+    /// a label look-up (hashing, a lock, an `Arc` clone) per counted item was a visible share
+    /// of a cached batch's time.
+    pub resolved: Resolved,
+}
+
+/// Metric children resolved once (see [`MetricFamilies::resolved`]).
+#[derive(Default)]
+pub struct Resolved {
+    /// `observables_total{type,status,source}` by [`Resolved::observable_index`]; `None` for a
+    /// pair outside the closed set.
+    observables: Vec<Option<IntCounter>>,
+    /// `cache_hits_total{kind="fresh"}`.
+    pub cache_hits_fresh: Option<IntCounter>,
+    /// `cache_hits_total{kind="stale"}`.
+    pub cache_hits_stale: Option<IntCounter>,
+}
+
+impl Resolved {
+    /// The slot of a type (index into [`labels::OBSERVABLE_TYPES`], or its length for
+    /// `unknown`) and an outcome pair (index into [`labels::OBSERVABLE_OUTCOMES`]).
+    pub const fn observable_index(kind: usize, outcome: usize) -> usize {
+        kind * labels::OBSERVABLE_OUTCOMES.len() + outcome
+    }
+
+    /// Number of slots: every type and `unknown`, by every outcome pair.
+    pub const OBSERVABLE_SLOTS: usize =
+        (labels::OBSERVABLE_TYPES.len() + 1) * labels::OBSERVABLE_OUTCOMES.len();
+
+    /// The `observables_total` child of a slot, when the pair is in the closed set.
+    pub fn observables(&self, slot: usize) -> Option<&IntCounter> {
+        self.observables.get(slot).and_then(Option::as_ref)
+    }
 }
 
 /// Why a new connection was closed without being served (`connections_refused_total{reason}`).
@@ -259,7 +292,7 @@ impl Metrics {
         );
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
 
-        let metrics = MetricFamilies {
+        let mut metrics = MetricFamilies {
             http_requests: counter_vec(
                 &r,
                 "http_requests_total",
@@ -513,6 +546,7 @@ impl Metrics {
                 &["caller", "reason"],
             ),
             registry: r,
+            resolved: Resolved::default(),
         };
         // Present at 0 from the start, so rate() and absent() alerts work before the first event.
         for reason in ConnectionRefused::ALL {
@@ -579,8 +613,9 @@ impl Metrics {
 }
 
 impl MetricFamilies {
-    /// Creates every series of the closed label sets ([`labels`]) without counting anything.
-    fn export_closed_series_at_zero(&self) {
+    /// Creates every series of the closed label sets ([`labels`]) without counting anything,
+    /// keeping the children counted per item in [`Resolved`].
+    fn export_closed_series_at_zero(&mut self) {
         for (route, method) in labels::API_ROUTES {
             self.http_requests
                 .with_label_values(&[route, method, "5xx"]);
@@ -588,6 +623,8 @@ impl MetricFamilies {
         for kind in labels::CACHE_HIT_KINDS {
             self.cache_hits.with_label_values(&[kind]);
         }
+        self.resolved.cache_hits_fresh = Some(self.cache_hits.with_label_values(&["fresh"]));
+        self.resolved.cache_hits_stale = Some(self.cache_hits.with_label_values(&["stale"]));
         for cause in labels::CACHE_EVICTION_CAUSES {
             self.cache_evictions.with_label_values(&[cause]);
         }
@@ -599,16 +636,24 @@ impl MetricFamilies {
         for (decision, reason) in labels::QUOTA_DECISIONS {
             self.quota_decisions.with_label_values(&[decision, reason]);
         }
-        for (status, source) in labels::OBSERVABLE_OUTCOMES {
+        let mut observables = vec![None; Resolved::OBSERVABLE_SLOTS];
+        for (outcome, (status, source)) in labels::OBSERVABLE_OUTCOMES.into_iter().enumerate() {
             if status == "invalid" {
-                self.observables
-                    .with_label_values(&[labels::UNKNOWN_TYPE, status, source]);
+                let unknown = labels::OBSERVABLE_TYPES.len();
+                observables[Resolved::observable_index(unknown, outcome)] =
+                    Some(self.observables.with_label_values(&[
+                        labels::UNKNOWN_TYPE,
+                        status,
+                        source,
+                    ]));
                 continue;
             }
-            for kind in labels::OBSERVABLE_TYPES {
-                self.observables.with_label_values(&[kind, status, source]);
+            for (index, kind) in labels::OBSERVABLE_TYPES.into_iter().enumerate() {
+                observables[Resolved::observable_index(index, outcome)] =
+                    Some(self.observables.with_label_values(&[kind, status, source]));
             }
         }
+        self.resolved.observables = observables;
         for op in labels::STORE_OPS {
             self.store_errors.with_label_values(&[op]);
         }

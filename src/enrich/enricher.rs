@@ -17,7 +17,7 @@ use super::deferred::Caller;
 use super::fallback::{Fallback, earliest_slot};
 use super::flight::Upstream;
 use super::flight::{FlightEnd, FlightResult, Join};
-use super::outcome::{BatchResult, ItemResult, Outcome, Source};
+use super::outcome::{BatchResult, ItemResult, Outcome, Source, Status};
 use super::{DailyBudget, ParsedItem};
 use crate::answer::Entry;
 use crate::cache::{Cache, Lookup};
@@ -116,18 +116,7 @@ impl Enricher {
                 }
             })
             .collect();
-        for item in &items {
-            let source = item.outcome.source().map_or("none", Source::as_str);
-            let kind = item
-                .observable
-                .as_ref()
-                .map_or(crate::metrics::labels::UNKNOWN_TYPE, |o| o.kind().as_str());
-            up.fetcher
-                .metrics
-                .observables
-                .with_label_values(&[kind, item.outcome.status().as_str(), source])
-                .inc();
-        }
+        count_observables(&up.fetcher.metrics, &items);
         BatchResult {
             items,
             upstream_calls,
@@ -365,5 +354,55 @@ impl Enricher {
     /// The answer cache.
     pub fn cache(&self) -> &Cache {
         &self.upstream.fetcher.cache
+    }
+}
+
+/// Counts a batch's items in `observables_total{type,status,source}`: tallied per slot first,
+/// so a batch adds to each child once.
+fn count_observables(metrics: &crate::metrics::Metrics, items: &[ItemResult]) {
+    use crate::metrics::{Resolved, labels};
+    use crate::observable::ObservableType;
+    let mut tally = [0u64; Resolved::OBSERVABLE_SLOTS];
+    for item in items {
+        let kind = match item.observable.as_ref().map(Observable::kind) {
+            Some(ObservableType::Ip) => 0,
+            Some(ObservableType::Domain) => 1,
+            Some(ObservableType::Url) => 2,
+            Some(ObservableType::File) => 3,
+            None => labels::OBSERVABLE_TYPES.len(),
+        };
+        // The order of `labels::OBSERVABLE_OUTCOMES`.
+        let outcome = match (item.outcome.status(), item.outcome.source()) {
+            (Status::Ok, Some(Source::Cache)) => Some(0),
+            (Status::Ok, Some(Source::VirusTotal)) => Some(1),
+            (Status::NotFound, Some(Source::Cache)) => Some(2),
+            (Status::NotFound, Some(Source::VirusTotal)) => Some(3),
+            (Status::NotRoutable, Some(Source::Local)) => Some(4),
+            (Status::Invalid, Some(Source::Local)) => Some(5),
+            (Status::Deferred, None) => Some(6),
+            (Status::Error, Some(Source::VirusTotal)) => Some(7),
+            _ => None,
+        };
+        match outcome.map(|outcome| Resolved::observable_index(kind, outcome)) {
+            Some(slot) if metrics.resolved.observables(slot).is_some() => tally[slot] += 1,
+            // Outside the closed set: counted by its labels, as before.
+            _ => metrics
+                .observables
+                .with_label_values(&[
+                    item.observable
+                        .as_ref()
+                        .map_or(labels::UNKNOWN_TYPE, |o| o.kind().as_str()),
+                    item.outcome.status().as_str(),
+                    item.outcome.source().map_or("none", Source::as_str),
+                ])
+                .inc(),
+        }
+    }
+    for (slot, count) in tally.into_iter().enumerate() {
+        if count > 0
+            && let Some(counter) = metrics.resolved.observables(slot)
+        {
+            counter.inc_by(count);
+        }
     }
 }

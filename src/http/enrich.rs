@@ -14,7 +14,7 @@ use super::AppState;
 use super::entry::Entry;
 use super::error::{ApiError, DEADLINE, ErrorBody, INTERNAL, UNAUTHORIZED};
 use super::extract::{ApiJson, ApiPath, ApiQuery, json_error};
-use super::result::{EnrichResponse, ResultBody};
+use super::result::{EnrichResponse, ResultBody, batch_json, json_response, result_json};
 use crate::enrich::{BatchResult, Caller, ParsedItem, Source};
 use crate::integrations::fields::FieldPath;
 use crate::integrations::output::{Format, FormattedBatch, FormattedIp, Output, OutputQuery};
@@ -129,17 +129,47 @@ pub async fn enrich_batch(
     ApiQuery(query): ApiQuery<OutputQuery>,
     ApiJson(request): ApiJson<EnrichRequest>,
 ) -> Result<(RetryAfter, Response), ApiError> {
-    let output = Output::parse(query.format, query.fields.as_deref(), &state)?;
+    let output = Rendering::of(query.format, query.fields.as_deref(), &state)?;
     let (items, wait) = request.into_items(&state.limits)?;
     let caller = who(caller).on(Route::Enrich);
     let batch = state.enricher.enrich(caller.clone(), items, wait).await;
     state.usage.record(&caller, &batch);
     record_on_span(&batch);
     let retry = retry_after(&batch);
-    Ok((
-        retry,
-        output.batch(EnrichResponse::render(batch, &state.verdict)),
-    ))
+    let response = match output {
+        Rendering::Plain => json_response(batch_json(batch, &state.verdict)),
+        Rendering::Formatted(output) => output.batch(EnrichResponse::render(batch, &state.verdict)),
+    };
+    Ok((retry, response))
+}
+
+/// A route that parsed its own [`Output`] renders through it.
+impl From<Output> for Rendering {
+    fn from(output: Output) -> Self {
+        Self::Formatted(output)
+    }
+}
+
+/// How a route renders its results: the plain result objects, written from pre-rendered parts,
+/// or the shape `format`/`fields` asked for, built from the result objects.
+pub(crate) enum Rendering {
+    Plain,
+    Formatted(Output),
+}
+
+impl Rendering {
+    /// What the query asks for. Plain is [`Output`]'s native case: the default format and no
+    /// `fields` (an empty list keeps everything).
+    pub(crate) fn of(
+        format: Option<Format>,
+        fields: Option<&str>,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        if format.unwrap_or_default() == Format::Vtenrich && fields.is_none_or(str::is_empty) {
+            return Ok(Self::Plain);
+        }
+        Output::parse(format, fields, state).map(Self::Formatted)
+    }
 }
 
 /// Enrich one IP address.
@@ -193,7 +223,7 @@ pub(super) async fn enrich_typed(
     text: String,
     query: WaitQuery,
 ) -> Result<Response, ApiError> {
-    let output = Output::parse(query.format, query.fields.as_deref(), state)?;
+    let output = Rendering::of(query.format, query.fields.as_deref(), state)?;
     let parsed = Observable::parse(kind, &text);
     enrich_one(state, caller, text, parsed, query.max_wait_ms, output).await
 }
@@ -207,8 +237,9 @@ pub(crate) async fn enrich_one(
     input: String,
     parsed: Result<Observable, InvalidObservable>,
     max_wait_ms: Option<WaitMs>,
-    output: Output,
+    output: impl Into<Rendering>,
 ) -> Result<Response, ApiError> {
+    let output = output.into();
     let parsed = parsed.map_err(|invalid| {
         ApiError::bad_request("invalid_observable", invalid.reason().to_owned())
     })?;
@@ -229,11 +260,11 @@ pub(crate) async fn enrich_one(
         .into_iter()
         .next()
         .ok_or_else(ApiError::internal)?;
-    Ok((
-        retry,
-        output.result(ResultBody::render(item, &state.verdict)),
-    )
-        .into_response())
+    let response = match output {
+        Rendering::Plain => json_response(result_json(item, &state.verdict)),
+        Rendering::Formatted(output) => output.result(ResultBody::render(item, &state.verdict)),
+    };
+    Ok((retry, response).into_response())
 }
 
 /// `Retry-After` on an answer whose new observables the caller's spent cap all refused.

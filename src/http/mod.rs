@@ -45,6 +45,7 @@ pub use extract::ApiJson;
 pub(crate) use extract::ApiQuery;
 pub use result::{
     AnyResult, DomainResult, EnrichResponse, FileResult, IpResult, ResultBody, UrlResult,
+    batch_json, json_response, result_json, write_result,
 };
 
 use crate::audit::{AuditLog, SourceIp, source_ip};

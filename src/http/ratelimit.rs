@@ -21,15 +21,28 @@ const NAME: &str = "daily";
 /// Seconds in the policy's window.
 const WINDOW_SECS: u64 = 86_400;
 
-/// Adds the two headers for `budget`.
+/// Adds the two headers for `budget`, each written on the stack and copied once into its
+/// value (they are on every answer).
 pub fn add(headers: &mut HeaderMap, budget: DailyBudget) {
-    let policy = format!("\"{NAME}\";q={};w={WINDOW_SECS}", budget.limit);
-    let limit = format!("\"{NAME}\";r={};t={}", budget.remaining, budget.reset_secs);
-    for (name, value) in [(POLICY, policy), (RATE_LIMIT, limit)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
+    use std::io::Write;
+    let mut text = [0u8; 96];
+    let mut put = |name: HeaderName, args: std::fmt::Arguments| {
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        if cursor.write_fmt(args).is_ok() {
+            let len = usize::try_from(cursor.position()).unwrap_or(0);
+            if let Ok(value) = HeaderValue::from_bytes(&text[..len]) {
+                headers.insert(name, value);
+            }
         }
-    }
+    };
+    put(
+        POLICY,
+        format_args!("\"{NAME}\";q={};w={WINDOW_SECS}", budget.limit),
+    );
+    put(
+        RATE_LIMIT,
+        format_args!("\"{NAME}\";r={};t={}", budget.remaining, budget.reset_secs),
+    );
 }
 
 /// The `Retry-After` seconds of a refused answer: set when the batch had new observables and

@@ -9,15 +9,18 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 
-use crate::answer::Answer;
+use crate::answer::{Answer, Entry};
 use crate::enrich::{BatchResult, ItemError, ItemResult, Outcome, Source, Status};
 use crate::report::{DomainBody, FileBody, Report, UrlBody, VerdictPolicy};
 use crate::virustotal::gui_link;
 
+mod prerender;
 mod report;
 mod typed;
 
 pub use typed::{AnyResult, DomainResult, FileResult, IpResult, UrlResult};
+
+pub use prerender::{batch_json, json_response, result_json, write_result};
 
 use report::{Geo, Network, Reputation};
 use report::{geo, network, reputation};
@@ -182,6 +185,46 @@ fn echo(input: &str) -> String {
 }
 
 impl ResultBody {
+    /// A result with nothing but its mandatory fields, empty.
+    fn blank() -> Self {
+        ResultBody {
+            observable: String::new(),
+            input: String::new(),
+            kind: None,
+            status: "",
+            source: None,
+            stale: false,
+            fetched_at: None,
+            reputation: None,
+            geo: None,
+            network: None,
+            domain: None,
+            url: None,
+            file: None,
+            link: None,
+            error: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// Sets the fields that come from the answer alone (`fetched_at` up to the type's block):
+    /// what [`crate::answer::Prerendered`] holds rendered.
+    fn fill_answer(&mut self, entry: &Entry, policy: &VerdictPolicy) {
+        self.fetched_at = Some(entry.fetched_at);
+        if let Answer::Found(report) = &entry.answer {
+            self.reputation = Some(reputation(&report.analysis(), policy));
+            match report {
+                Report::Ip(ip) => {
+                    self.geo = Some(geo(ip));
+                    self.network = Some(network(ip));
+                }
+                Report::Domain(domain) => self.domain = Some(domain.into()),
+                Report::Url(url) => self.url = Some(url.into()),
+                Report::File(file) => self.file = Some(file.into()),
+            }
+        }
+    }
+
     /// Renders one item.
     pub fn render(item: ItemResult, policy: &VerdictPolicy) -> Self {
         let status = item.outcome.status().as_str();
@@ -221,20 +264,8 @@ impl ResultBody {
                 ..
             } => {
                 body.stale = stale;
-                body.fetched_at = Some(entry.fetched_at);
                 body.error = reason.as_ref().map(error_body);
-                if let Answer::Found(report) = &entry.answer {
-                    body.reputation = Some(reputation(&report.analysis(), policy));
-                    match report {
-                        Report::Ip(ip) => {
-                            body.geo = Some(geo(ip));
-                            body.network = Some(network(ip));
-                        }
-                        Report::Domain(domain) => body.domain = Some(domain.into()),
-                        Report::Url(url) => body.url = Some(url.into()),
-                        Report::File(file) => body.file = Some(file.into()),
-                    }
-                }
+                body.fill_answer(&entry, policy);
             }
             Outcome::NotRoutable(why) => {
                 body.error = Some(ItemErrorBody {

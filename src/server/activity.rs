@@ -5,6 +5,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,61 +16,69 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use tokio::sync::watch;
+use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::metrics::ConnectionClosed;
 
-/// What the idle watcher sees of a connection.
-#[derive(Debug, Clone, Copy, Default)]
-struct State {
-    /// Requests received and not yet answered to the last byte.
-    in_flight: usize,
-    /// Requests received since the connection opened; a change is activity even when the
-    /// request came and went between two looks.
-    started: u64,
-}
-
 /// The request activity of one connection; clones share it.
+///
+/// Plain atomics the idle watcher reads when its own deadline comes, rather than a channel
+/// that woke it twice per request (and armed a new timer each time): a keep-alive connection
+/// serving many requests a second then costs its watcher one wake-up per idle period.
 #[derive(Debug, Clone)]
-pub(super) struct Activity(watch::Sender<State>);
+pub(super) struct Activity(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    /// When the connection opened; `last_end` counts from it.
+    opened: Instant,
+    /// Requests received and not yet answered to the last byte.
+    in_flight: AtomicUsize,
+    /// Requests received since the connection opened.
+    started: AtomicU64,
+    /// When the last answer was sent to its last byte, in nanoseconds since `opened`.
+    last_end: AtomicU64,
+}
 
 impl Activity {
     pub(super) fn new() -> Self {
-        Self(watch::Sender::new(State::default()))
+        Self(Arc::new(Shared {
+            opened: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            started: AtomicU64::new(0),
+            last_end: AtomicU64::new(0),
+        }))
     }
 
     fn start(&self) -> InFlight {
-        self.0.send_modify(|state| {
-            state.in_flight += 1;
-            state.started += 1;
-        });
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.0.started.fetch_add(1, Ordering::SeqCst);
         InFlight(self.clone())
     }
 
     /// Resolves once the connection has had no request in flight for `first` since it opened
     /// (before any request) or for `idle` since its last answer; never while a request runs.
     pub(super) async fn silent_for(&self, first: Duration, idle: Duration) -> ConnectionClosed {
-        let mut watch = self.0.subscribe();
+        let shared = &self.0;
+        let mut deadline = shared.opened + first;
         loop {
-            // `wait_for` fails only once every sender is gone, and `self` is one; were it to,
-            // closing beats spinning.
-            let Ok(started) = watch
-                .wait_for(|state| state.in_flight == 0)
-                .await
-                .map(|state| state.started)
-            else {
-                return ConnectionClosed::IdleTimeout;
-            };
-            let (limit, reason) = if started == 0 {
-                (first, ConnectionClosed::HeaderTimeout)
-            } else {
-                (idle, ConnectionClosed::IdleTimeout)
-            };
-            let next = watch.wait_for(|state| state.started != started);
-            if tokio::time::timeout(limit, next).await.is_err() {
-                return reason;
+            tokio::time::sleep_until(deadline).await;
+            let now = Instant::now();
+            if shared.in_flight.load(Ordering::SeqCst) > 0 {
+                // Looked at again later; the request deadline bounds how long it can run.
+                deadline = now + idle;
+                continue;
             }
+            if shared.started.load(Ordering::SeqCst) == 0 {
+                return ConnectionClosed::HeaderTimeout;
+            }
+            let last_end = Duration::from_nanos(shared.last_end.load(Ordering::SeqCst));
+            let due = shared.opened + last_end + idle;
+            if due <= now {
+                return ConnectionClosed::IdleTimeout;
+            }
+            deadline = due;
         }
     }
 }
@@ -79,7 +89,15 @@ struct InFlight(Activity);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.0.send_modify(|state| state.in_flight -= 1);
+        let shared = &self.0.0;
+        let since_open = shared.opened.elapsed().as_nanos();
+        // Written before the count drops, so a watcher that sees no request in flight sees
+        // when the last one ended.
+        shared.last_end.store(
+            u64::try_from(since_open).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -366,12 +366,12 @@ pub fn decode(bytes: &[u8]) -> Option<Entry> {
         None => Answer::NotFound,
         Some(r) => Answer::Found(r.into_report()),
     };
-    Some(Entry {
+    Some(Entry::new(
         answer,
-        fetched_at: at(stored.fetched)?,
-        fresh_until: at(stored.fresh)?,
-        stale_until: at(stored.stale)?,
-    })
+        at(stored.fetched)?,
+        at(stored.fresh)?,
+        at(stored.stale)?,
+    ))
 }
 
 #[cfg(test)]
@@ -380,12 +380,12 @@ mod tests {
 
     fn entry(answer: Answer) -> Entry {
         let t = DateTime::from_timestamp_millis(1_790_000_000_123).unwrap();
-        Entry {
+        Entry::new(
             answer,
-            fetched_at: t,
-            fresh_until: t + chrono::Duration::hours(24),
-            stale_until: t + chrono::Duration::days(8),
-        }
+            t,
+            t + chrono::Duration::hours(24),
+            t + chrono::Duration::days(8),
+        )
     }
 
     #[test]

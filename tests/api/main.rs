@@ -23,6 +23,7 @@ mod monitoring;
 mod observability;
 mod observable_types;
 mod openapi;
+mod prerender;
 mod quota;
 mod result_schema;
 mod singleflight;

@@ -40,12 +40,12 @@ async fn serves_the_fleet(settings: &RedisSettings) {
     let ip = Observable::Ip("8.8.8.8".parse().unwrap());
     let now = clock.now();
     let now = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap();
-    let entry = Entry {
-        answer: Answer::Found(IpReport::default().into()),
-        fetched_at: now,
-        fresh_until: now + TimeDelta::hours(1),
-        stale_until: now + TimeDelta::days(1),
-    };
+    let entry = Entry::new(
+        Answer::Found(IpReport::default().into()),
+        now,
+        now + TimeDelta::hours(1),
+        now + TimeDelta::days(1),
+    );
 
     a.ask_now().await.expect("the minute has room");
     b.ask_now().await.expect("the minute has room");

@@ -35,12 +35,7 @@ fn entry(clock: &ManualClock, answer: Answer, stale_in: TimeDelta) -> Entry {
     let now = clock.now();
     // Whole milliseconds: the stored form keeps no finer time.
     let now = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap();
-    Entry {
-        answer,
-        fetched_at: now,
-        fresh_until: now + TimeDelta::hours(1),
-        stale_until: now + stale_in,
-    }
+    Entry::new(answer, now, now + TimeDelta::hours(1), now + stale_in)
 }
 
 #[tokio::test]

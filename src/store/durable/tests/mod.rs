@@ -40,12 +40,7 @@ fn report() -> IpReport {
 
 /// An answer fetched at `t0` that is stale until `stale_until`.
 fn entry(answer: Answer, stale_until: DateTime<Utc>) -> Entry {
-    Entry {
-        answer,
-        fetched_at: t0(),
-        fresh_until: t0() + chrono::Duration::hours(1),
-        stale_until,
-    }
+    Entry::new(answer, t0(), t0() + chrono::Duration::hours(1), stale_until)
 }
 
 fn found(stale_until: DateTime<Utc>) -> Entry {

@@ -1,0 +1,151 @@
+//! The fast way to write result objects in the default format: an answered item is its few
+//! per-request fields around the entry's pre-rendered answer part
+//! ([`crate::answer::Prerendered`], rendered on the entry's first answer from the cache); every
+//! other item, a new entry's first answer, and an entry rendered under another verdict policy
+//! are written the slow way. Either way the bytes are exactly what serde_json
+//! writes for [`ResultBody::render`] (a test holds them to it for every fixture and status).
+
+use std::io::Write;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{ItemErrorBody, MAX_ECHO_CHARS, ResultBody, Summary};
+use crate::answer::Entry;
+use crate::enrich::{BatchResult, ItemResult, Outcome, Source};
+use crate::observable::Observable;
+use crate::report::VerdictPolicy;
+use crate::virustotal::gui_link;
+
+/// A typical result object's size, to size a batch's buffer once.
+const TYPICAL_RESULT_BYTES: usize = 768;
+
+/// The result object of `item`, as JSON.
+pub fn result_json(item: ItemResult, policy: &VerdictPolicy) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TYPICAL_RESULT_BYTES);
+    write_result(&mut out, item, policy);
+    out
+}
+
+/// The answer of `POST /v1/enrich` for `batch`, as JSON: the bytes of [`EnrichResponse`].
+pub fn batch_json(batch: BatchResult, policy: &VerdictPolicy) -> Vec<u8> {
+    let summary = Summary::of(&batch);
+    let mut out = Vec::with_capacity(64 + batch.items.len() * TYPICAL_RESULT_BYTES);
+    out.extend_from_slice(b"{\"results\":[");
+    for (i, item) in batch.items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_result(&mut out, item, policy);
+    }
+    out.extend_from_slice(b"],\"summary\":");
+    serde_json::to_writer(&mut out, &summary).expect("a summary serialises");
+    out.push(b'}');
+    out
+}
+
+/// A 200 answer carrying `json`, with the content type `axum::Json` sets.
+pub fn json_response(json: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+/// Appends the result object of `item` to `out`.
+pub fn write_result(out: &mut Vec<u8>, item: ItemResult, policy: &VerdictPolicy) {
+    if let (
+        Outcome::Answered {
+            entry,
+            source,
+            stale,
+            reason,
+        },
+        Some(observable),
+    ) = (&item.outcome, &item.observable)
+        && let Some(part) = match source {
+            // Asked again: worth keeping rendered.
+            Source::Cache => entry
+                .rendered
+                .get_or_render(policy, || answer_part(entry, policy)),
+            // The first answer of a new entry may stay the only one: not worth the memory yet.
+            _ => entry.rendered.get(policy),
+        }
+    {
+        out.extend_from_slice(b"{\"observable\":");
+        write_observable(out, observable);
+        out.extend_from_slice(b",\"input\":");
+        write_str(out, echoed(&item.input));
+        out.extend_from_slice(b",\"type\":\"");
+        out.extend_from_slice(observable.kind().as_str().as_bytes());
+        out.extend_from_slice(b"\",\"status\":\"");
+        out.extend_from_slice(item.outcome.status().as_str().as_bytes());
+        out.extend_from_slice(b"\",\"source\":\"");
+        out.extend_from_slice(source.as_str().as_bytes());
+        out.extend_from_slice(if *stale {
+            b"\",\"stale\":true,"
+        } else {
+            b"\",\"stale\":false,"
+        });
+        out.extend_from_slice(part.as_bytes());
+        out.extend_from_slice(b",\"link\":");
+        write_str(out, &gui_link(observable));
+        out.extend_from_slice(b",\"error\":");
+        match reason {
+            Some(reason) => {
+                let body = ItemErrorBody {
+                    code: reason.code,
+                    message: reason.message.clone(),
+                };
+                serde_json::to_writer(&mut *out, &body).expect("an error serialises");
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"retry_after_secs\":null}");
+        return;
+    }
+    serde_json::to_writer(out, &ResultBody::render(item, policy)).expect("a result serialises");
+}
+
+/// The answer's part of a result object, `"fetched_at":…` up to the type's own block, rendered
+/// the slow way and cut out: the fields around it are empty, so the cut cannot go wrong.
+fn answer_part(entry: &Entry, policy: &VerdictPolicy) -> Box<str> {
+    let mut body = ResultBody::blank();
+    body.fill_answer(entry, policy);
+    let json = serde_json::to_string(&body).expect("a result serialises");
+    // Inside a JSON string a quote is escaped, so these can only be the object's own keys.
+    let start = json
+        .find("\"fetched_at\":")
+        .expect("a result has fetched_at");
+    let end = json.rfind(",\"link\":").expect("a result has link");
+    json[start..end].into()
+}
+
+/// The canonical observable as a JSON string, without building it as a `String` first.
+fn write_observable(out: &mut Vec<u8>, observable: &Observable) {
+    match observable {
+        // Digits, hex letters, dots and colons: nothing to escape.
+        Observable::Ip(ip) => {
+            write!(out, "\"{}\"", ip.to_canonical()).expect("writing to a Vec cannot fail")
+        }
+        Observable::Domain(name) => write_str(out, name.as_str()),
+        Observable::Url(url) => write_str(out, url.as_str()),
+        Observable::File(hash) => write_str(out, hash.as_str()),
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("a string serialises");
+}
+
+/// The caller's text as `input` echoes it: its first [`MAX_ECHO_CHARS`] characters.
+fn echoed(input: &str) -> &str {
+    match input.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((cut, _)) => &input[..cut],
+        None => input,
+    }
+}
