@@ -244,17 +244,8 @@ impl ResultBody {
             kind: item.observable.as_ref().map(|o| o.kind().as_str()),
             status,
             source,
-            stale: false,
-            fetched_at: None,
-            reputation: None,
-            geo: None,
-            network: None,
-            domain: None,
-            url: None,
-            file: None,
             link,
-            error: None,
-            retry_after_secs: None,
+            ..Self::blank()
         };
         match item.outcome {
             Outcome::Answered {
