@@ -7,6 +7,7 @@ use crate::observable::Observable;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use moka::notification::RemovalCause;
 
 use crate::answer::{Answer, Entry};
@@ -110,11 +111,15 @@ impl Cache {
 
     /// Looks `observable` up, classifying the entry against the clock.
     pub fn lookup(&self, observable: &Observable) -> Lookup {
+        self.lookup_at(observable, self.clock.now())
+    }
+
+    /// [`Self::lookup`] at `now`, which a batch reads from its clock once.
+    pub fn lookup_at(&self, observable: &Observable, now: DateTime<Utc>) -> Lookup {
         self.metrics.cache_requests.inc();
         let Some(entry) = self.inner.get(observable) else {
             return Lookup::Miss;
         };
-        let now = self.clock.now();
         if now < entry.fresh_until {
             if let Some(fresh) = &self.metrics.resolved.cache_hits_fresh {
                 fresh.inc();

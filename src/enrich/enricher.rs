@@ -5,7 +5,8 @@
 //! the upstream half is already its own types ([`super::flight::Upstream`],
 //! [`super::fetch::Fetcher`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use super::flight::Upstream;
 use super::flight::{FlightEnd, FlightResult, Join};
 use super::outcome::{BatchResult, ItemResult, Outcome, Source, Status};
 use super::{DailyBudget, ParsedItem};
-use crate::answer::Entry;
+use crate::answer::Entry as CachedEntry;
 use crate::cache::{Cache, Lookup};
 use crate::caller::CallerPriority;
 use crate::clock::SharedClock;
@@ -56,21 +57,41 @@ impl Enricher {
         let deadline = up.fetcher.clock.instant() + wait;
         up.fetcher.metrics.batch_size.observe(items.len() as f64);
 
-        // Decide what we can without the network; collect distinct observables that need it.
-        let mut decided: HashMap<Observable, Outcome> = HashMap::new();
-        let mut seen: HashSet<&Observable> = HashSet::new();
-        let mut pending: Vec<(Observable, Option<Arc<Entry>>)> = Vec::new();
-        for item in &items {
+        // Decide what we can without the network, by item index: each distinct observable is
+        // decided at its first item, and later items with the same observable point there (no
+        // observable is cloned or hashed twice; a batch of one hashes nothing but its cache key).
+        let count = items.len();
+        let mut outcomes: Vec<Option<Outcome>> = (0..count).map(|_| None).collect();
+        let mut first_of: Vec<usize> = (0..count).collect();
+        // Whether later items share the item's outcome (then it is cloned, else moved).
+        let mut shared = vec![false; count];
+        let mut first_seen: HashMap<&Observable, usize, foldhash::quality::RandomState> =
+            HashMap::with_capacity_and_hasher(
+                if count > 1 { count } else { 0 },
+                Default::default(),
+            );
+        let mut pending: Vec<(usize, Option<Arc<CachedEntry>>)> = Vec::new();
+        let now = up.fetcher.clock.now();
+        for (i, item) in items.iter().enumerate() {
             let Ok(observable) = &item.parsed else {
                 continue;
             };
-            if !seen.insert(observable) {
-                continue;
+            if count > 1 {
+                match first_seen.entry(observable) {
+                    Entry::Occupied(first) => {
+                        first_of[i] = *first.get();
+                        shared[*first.get()] = true;
+                        continue;
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(i);
+                    }
+                }
             }
-            let outcome = if let Some(why) = not_routable(observable, &up.private) {
+            outcomes[i] = Some(if let Some(why) = not_routable(observable, &up.private) {
                 Outcome::NotRoutable(why)
             } else {
-                match up.fetcher.cache.lookup(observable) {
+                match up.fetcher.cache.lookup_at(observable, now) {
                     Lookup::Fresh(entry) => Outcome::Answered {
                         entry,
                         source: Source::Cache,
@@ -78,37 +99,47 @@ impl Enricher {
                         reason: None,
                     },
                     Lookup::Stale(entry) => {
-                        pending.push((observable.clone(), Some(entry)));
+                        pending.push((i, Some(entry)));
                         continue;
                     }
                     Lookup::Miss => {
-                        pending.push((observable.clone(), None));
+                        pending.push((i, None));
                         continue;
                     }
                 }
-            };
-            decided.insert(observable.clone(), outcome);
+            });
         }
+        drop(first_seen);
 
-        let pending = self.consult_tier(pending, &mut decided).await;
+        let observable_of = |i: usize| items[i].parsed.as_ref().ok();
+        let pending = self
+            .consult_tier(pending, &observable_of, &mut outcomes)
+            .await;
         let caller = &caller;
-        let lookups = pending.into_iter().map(|(observable, stale)| async move {
-            let outcome = self.resolve(&observable, stale, deadline, caller).await;
-            (observable, outcome)
+        let lookups = pending.into_iter().filter_map(|(i, stale)| {
+            let observable = observable_of(i)?;
+            Some(async move {
+                let outcome = self.resolve(observable, stale, deadline, caller).await;
+                (i, outcome)
+            })
         });
         let mut upstream_calls = 0;
-        for (observable, (outcome, calls)) in futures::future::join_all(lookups).await {
+        for (i, (outcome, calls)) in futures::future::join_all(lookups).await {
             upstream_calls += calls;
-            decided.insert(observable, outcome);
+            outcomes[i] = Some(outcome);
         }
 
-        let items: Vec<ItemResult> = items
+        let results: Vec<ItemResult> = items
             .into_iter()
-            .map(|item| {
+            .enumerate()
+            .map(|(i, item)| {
                 let outcome = match &item.parsed {
-                    Ok(observable) => decided[observable].clone(),
-                    Err(invalid) => Outcome::Invalid(invalid.clone()),
-                };
+                    // The first item of an observable gives its outcome to later ones.
+                    Ok(_) if first_of[i] == i && !shared[i] => outcomes[i].take(),
+                    Ok(_) => outcomes[first_of[i]].clone(),
+                    Err(invalid) => Some(Outcome::Invalid(invalid.clone())),
+                }
+                .expect("every observable's first item was decided");
                 ItemResult {
                     input: item.input,
                     observable: item.parsed.ok(),
@@ -116,20 +147,21 @@ impl Enricher {
                 }
             })
             .collect();
-        count_observables(&up.fetcher.metrics, &items);
+        count_observables(&up.fetcher.metrics, &results);
         BatchResult {
-            items,
+            items: results,
             upstream_calls,
         }
     }
 
     /// Looks the memory misses up in the second tier with one read; fresh entries are copied
     /// into memory and answered, the rest stay pending (with a stale fallback if one exists).
-    async fn consult_tier(
+    async fn consult_tier<'a>(
         &self,
-        pending: Vec<(Observable, Option<Arc<Entry>>)>,
-        decided: &mut HashMap<Observable, Outcome>,
-    ) -> Vec<(Observable, Option<Arc<Entry>>)> {
+        pending: Vec<(usize, Option<Arc<CachedEntry>>)>,
+        observable_of: &impl Fn(usize) -> Option<&'a Observable>,
+        outcomes: &mut [Option<Outcome>],
+    ) -> Vec<(usize, Option<Arc<CachedEntry>>)> {
         let up = &self.upstream;
         let Some(tier) = &up.fetcher.tier else {
             return pending;
@@ -139,26 +171,28 @@ impl Enricher {
         }
         let observables: Vec<Observable> = pending
             .iter()
-            .map(|(observable, _)| observable.clone())
+            .filter_map(|(i, _)| observable_of(*i).cloned())
             .collect();
         let found = tier.get_many(&observables).await;
         let now = up.fetcher.clock.now();
         let mut still = Vec::with_capacity(pending.len());
-        for ((observable, memory_stale), stored) in pending.into_iter().zip(found) {
+        for (((i, memory_stale), observable), stored) in
+            pending.into_iter().zip(observables).zip(found)
+        {
             match stored {
                 Some(entry) if now < entry.fresh_until => {
                     let entry = Arc::new(entry);
-                    up.fetcher.cache.restore(observable.clone(), entry.clone());
-                    decided.insert(observable, Outcome::answered(entry, Source::Cache));
+                    up.fetcher.cache.restore(observable, entry.clone());
+                    outcomes[i] = Some(Outcome::answered(entry, Source::Cache));
                 }
                 Some(entry) if now < entry.stale_until => {
                     let newer = match memory_stale {
                         Some(m) if m.fetched_at >= entry.fetched_at => m,
                         _ => Arc::new(entry),
                     };
-                    still.push((observable, Some(newer)));
+                    still.push((i, Some(newer)));
                 }
-                _ => still.push((observable, memory_stale)),
+                _ => still.push((i, memory_stale)),
             }
         }
         still
@@ -168,7 +202,7 @@ impl Enricher {
     async fn resolve(
         &self,
         observable: &Observable,
-        stale: Option<Arc<Entry>>,
+        stale: Option<Arc<CachedEntry>>,
         deadline: Instant,
         caller: &Caller,
     ) -> (Outcome, u32) {
@@ -235,7 +269,7 @@ impl Enricher {
     fn fallback(
         &self,
         observable: &Observable,
-        stale: Option<Arc<Entry>>,
+        stale: Option<Arc<CachedEntry>>,
         why: Fallback,
     ) -> Outcome {
         let up = &self.upstream;

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod edge;
 mod enrich;
 mod entry;
 mod error;
@@ -20,16 +21,10 @@ mod usage;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use axum::extract::DefaultBodyLimit;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -48,7 +43,7 @@ pub use result::{
     batch_json, json_response, result_json, write_result,
 };
 
-use crate::audit::{AuditLog, SourceIp, source_ip};
+use crate::audit::AuditLog;
 use crate::callers::{DailyUse, Registry};
 use crate::config::TrustedProxies;
 use crate::enrich::Enricher;
@@ -178,174 +173,21 @@ pub fn misp_router(state: AppState, options: HttpOptions, callers: Callers) -> R
     at_the_door(app, state, options, callers)
 }
 
-/// Wraps routes in what every request passes: body limit, the edge, panic catching, the
-/// request span and the request id.
+/// Wraps routes in what every request passes: the body limit and the edge (see
+/// [`edge::EdgeService`]).
 fn at_the_door(app: Router, state: AppState, options: HttpOptions, callers: Callers) -> Router {
-    let edge = Edge {
+    let routes = openapi().paths.paths.into_keys().collect::<Vec<_>>();
+    let edge = edge::Edge {
         metrics: state.metrics.clone(),
         enricher: state.enricher.clone(),
         callers,
         deadline: options.request_timeout,
         audit: state.audit.clone(),
-        trusted_proxies: Arc::new(options.trusted_proxies),
+        trusted_proxies: options.trusted_proxies,
+        children: edge::RouteMetrics::new(routes.iter().map(String::as_str)),
     };
     app.layer(DefaultBodyLimit::max(options.body_limit_bytes))
-        .layer(middleware::from_fn_with_state(edge, at_the_edge))
-        .layer(catch_panics())
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", |p| p.as_str());
-                    let request_id = request
-                        .headers()
-                        .get(request_id::REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        route,
-                        request_id,
-                        observables = tracing::field::Empty,
-                        cache_hits = tracing::field::Empty,
-                        upstream_calls = tracing::field::Empty,
-                        caller = tracing::field::Empty,
-                    )
-                })
-                .on_request(())
-                .on_response(|response: &Response, latency: Duration, _span: &Span| {
-                    tracing::info!(
-                        status = response.status().as_u16(),
-                        latency_ms = latency.as_secs_f64() * 1000.0,
-                        "request finished"
-                    );
-                })
-                .on_failure(()),
-        )
-        .layer(middleware::from_fn(request_id::assign_request_id))
-}
-
-/// Turns a panic in a handler into the JSON 500 (logged once); the service keeps serving.
-fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
-    CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        tracing::error!(panic = %what, "a request handler panicked");
-        ApiError::internal().into_response()
-    })
-}
-
-/// What every request passes through once: metrics, authentication and the deadline, in
-/// one middleware, since each layer costs a service clone and an allocation per request.
-#[derive(Clone)]
-struct Edge {
-    metrics: Metrics,
-    /// Reads each caller's daily budget for the RateLimit headers.
-    enricher: Enricher,
-    callers: Callers,
-    deadline: Duration,
-    audit: AuditLog,
-    trusted_proxies: Arc<TrustedProxies>,
-}
-
-/// Counts and times every request by its route template (never the raw path), lets only
-/// authorised callers in, answers 503 when a request outlives its deadline, so nothing can
-/// pin a connection forever, and puts every non-2xx answer in the error shape. Upstream calls
-/// a request started keep running in their own tasks and still fill the cache.
-async fn at_the_edge(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = known_method(request.method().as_str());
-    let source = source_ip(
-        request
-            .extensions()
-            .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|peer| peer.0.ip()),
-        request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok()),
-        &edge.trusted_proxies,
-    );
-    request.extensions_mut().insert(SourceIp(source));
-    let response = match edge.callers.authorize(&mut request) {
-        Err(refused) => {
-            // Aggregated per address and minute inside: a brute force cannot flood the log.
-            edge.audit.auth_failed(source);
-            refused.into_response()
-        }
-        Ok(()) => {
-            let budgeted = route
-                .as_ref()
-                .is_some_and(|r| BUDGETED_ROUTES.contains(&r.as_str()))
-                .then(|| request.extensions().get::<crate::caller::Caller>().cloned())
-                .flatten();
-            let mut response = match tokio::time::timeout(edge.deadline, next.run(request)).await {
-                Ok(response) => response,
-                Err(_) => ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "deadline_exceeded",
-                    "the request took longer than the server's deadline (VTENRICH_REQUEST_TIMEOUT)",
-                )
-                .into_response(),
-            };
-            // Read after the handler, so the budget counts what this request spent.
-            if let Some(caller) = budgeted {
-                ratelimit::add(response.headers_mut(), edge.enricher.budget(&caller));
-            }
-            response
-        }
-    };
-    let response = error::in_error_shape(response);
-    let class = match response.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    edge.metrics
-        .http_requests
-        .with_label_values(&[route, method, class])
-        .inc();
-    edge.metrics
-        .http_duration
-        .with_label_values(&[route])
-        .observe(started.elapsed().as_secs_f64());
-    response
-}
-
-/// The routes whose answers carry the caller's daily budget (RateLimit headers).
-const BUDGETED_ROUTES: [&str; 8] = [
-    "/v1/enrich",
-    "/v1/extract",
-    "/v1/ip/{ip}",
-    "/v1/domain/{domain}",
-    "/v1/file/{hash}",
-    "/v1/url",
-    "/v1/lookup",
-    "/v1/quota",
-];
-
-/// Keeps the method label a closed set: anything exotic is `other`.
-fn known_method(method: &str) -> &'static str {
-    match method {
-        "GET" => "GET",
-        "POST" => "POST",
-        "HEAD" => "HEAD",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "OPTIONS" => "OPTIONS",
-        _ => "other",
-    }
+        .layer(edge::EdgeLayer::new(edge))
 }
 
 #[cfg(test)]

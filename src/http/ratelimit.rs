@@ -15,34 +15,56 @@ pub const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `RateLimit`.
 pub const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
-/// The policy's name: one daily window.
-const NAME: &str = "daily";
-
 /// Seconds in the policy's window.
 const WINDOW_SECS: u64 = 86_400;
 
 /// Adds the two headers for `budget`, each written on the stack and copied once into its
-/// value (they are on every answer).
+/// value (they are on every answer, and the formatting machinery cost more than the rest of the
+/// header work).
 pub fn add(headers: &mut HeaderMap, budget: DailyBudget) {
-    use std::io::Write;
-    let mut text = [0u8; 96];
-    let mut put = |name: HeaderName, args: std::fmt::Arguments| {
-        let mut cursor = std::io::Cursor::new(&mut text[..]);
-        if cursor.write_fmt(args).is_ok() {
-            let len = usize::try_from(cursor.position()).unwrap_or(0);
-            if let Ok(value) = HeaderValue::from_bytes(&text[..len]) {
-                headers.insert(name, value);
-            }
+    let mut line = Line::new();
+    line.push(b"\"daily\";q=");
+    line.number(budget.limit);
+    line.push(b";w=");
+    line.number(WINDOW_SECS);
+    line.insert(headers, POLICY);
+    let mut line = Line::new();
+    line.push(b"\"daily\";r=");
+    line.number(budget.remaining);
+    line.push(b";t=");
+    line.number(budget.reset_secs);
+    line.insert(headers, RATE_LIMIT);
+}
+
+/// One header value on the stack: the longest is under 60 bytes (three 20-digit numbers could
+/// not be longer than 96).
+struct Line {
+    text: [u8; 96],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Self {
+        Self {
+            text: [0; 96],
+            len: 0,
         }
-    };
-    put(
-        POLICY,
-        format_args!("\"{NAME}\";q={};w={WINDOW_SECS}", budget.limit),
-    );
-    put(
-        RATE_LIMIT,
-        format_args!("\"{NAME}\";r={};t={}", budget.remaining, budget.reset_secs),
-    );
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.text[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn number(&mut self, n: impl Into<u64>) {
+        self.push(itoa::Buffer::new().format(n.into()).as_bytes());
+    }
+
+    fn insert(&self, headers: &mut HeaderMap, name: HeaderName) {
+        if let Ok(value) = HeaderValue::from_bytes(&self.text[..self.len]) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// The `Retry-After` seconds of a refused answer: set when the batch had new observables and

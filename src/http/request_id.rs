@@ -2,10 +2,7 @@
 //! is echoed in the answer and written into every log line of the request; anything else is
 //! replaced by a generated UUID.
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header carrying the id, in both directions.
 pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -33,20 +30,17 @@ fn generate() -> HeaderValue {
     HeaderValue::from_str(id).expect("a UUID is a valid header value")
 }
 
-/// Gives every request exactly one safe id (the caller's when it is safe, else a new one),
-/// before the request span reads it, and echoes that id on the answer.
-pub(super) async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
+/// Gives a request exactly one safe id (the caller's when it is safe, else a new one), before
+/// its span reads it; returns the id, which the answer echoes.
+pub(super) fn assign(headers: &mut HeaderMap) -> HeaderValue {
+    let id = headers
         .get(REQUEST_ID)
         .filter(|v| is_safe(v))
         .cloned()
         .unwrap_or_else(generate);
     // `insert` also drops any further `x-request-id` lines the caller sent.
-    request.headers_mut().insert(REQUEST_ID, id.clone());
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+    headers.insert(REQUEST_ID, id.clone());
+    id
 }
 
 #[cfg(test)]

@@ -151,23 +151,35 @@ impl EnrichResponse {
 
 impl Summary {
     fn of(batch: &BatchResult) -> Self {
-        let mut by_status: BTreeMap<&'static str, usize> =
-            Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
-        let mut by_source: BTreeMap<&'static str, usize> =
-            [Source::Cache, Source::VirusTotal, Source::Local]
-                .iter()
-                .map(|s| (s.as_str(), 0))
-                .collect();
+        // Tallied by position first: one map entry per item was a visible share of a batch.
+        const SOURCES: [Source; 3] = [Source::Cache, Source::VirusTotal, Source::Local];
+        let mut statuses = [0usize; Status::ALL.len()];
+        let mut sources = [0usize; SOURCES.len()];
         for item in &batch.items {
-            *by_status.entry(item.outcome.status().as_str()).or_default() += 1;
-            if let Some(source) = item.outcome.source() {
-                *by_source.entry(source.as_str()).or_default() += 1;
+            let status = item.outcome.status();
+            if let Some(i) = Status::ALL.iter().position(|s| *s == status) {
+                statuses[i] += 1;
+            }
+            if let Some(i) = item
+                .outcome
+                .source()
+                .and_then(|source| SOURCES.iter().position(|s| *s == source))
+            {
+                sources[i] += 1;
             }
         }
         Self {
             total: batch.items.len(),
-            by_status,
-            by_source,
+            by_status: Status::ALL
+                .iter()
+                .zip(statuses)
+                .map(|(s, n)| (s.as_str(), n))
+                .collect(),
+            by_source: SOURCES
+                .iter()
+                .zip(sources)
+                .map(|(s, n)| (s.as_str(), n))
+                .collect(),
             upstream_calls: batch.upstream_calls,
         }
     }

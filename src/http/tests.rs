@@ -1,9 +1,9 @@
 //! Tests of `http`.
 
 use axum::body::Body;
+use axum::http::StatusCode;
 use axum::http::Request;
 use axum::routing::get;
-use tower::ServiceExt;
 
 use super::*;
 
@@ -13,20 +13,16 @@ async fn boom() -> &'static str {
 
 #[tokio::test]
 async fn a_panicking_handler_becomes_a_json_500_and_the_router_keeps_serving() {
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/boom", get(boom))
-        .route("/ok", get(|| async { "fine" }))
-        .layer(catch_panics());
+        .route("/ok", get(|| async { "fine" }));
 
-    let boom = app
-        .clone()
-        .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let ok = app
-        .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let boom = edge::call_guarded(
+        &mut app,
+        Request::get("/boom").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let ok = edge::call_guarded(&mut app, Request::get("/ok").body(Body::empty()).unwrap()).await;
 
     assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = axum::body::to_bytes(boom.into_body(), 1 << 16)

@@ -48,8 +48,9 @@ pub fn oldest_kept(today: NaiveDate) -> NaiveDate {
     today - Days::new(RETAINED_DAYS - 1)
 }
 
-/// Counts waiting for the next flush.
-type Pending = HashMap<(NaiveDate, UsageKey, Counter), i64>;
+/// Counts waiting for the next flush. Keyed by callers and closed sets, never by caller text, so
+/// a fast hasher is safe here (every request adds to it).
+type Pending = HashMap<(NaiveDate, UsageKey, Counter), i64, foldhash::quality::RandomState>;
 
 /// The usage accounts; cheap to clone.
 #[derive(Clone)]
@@ -106,21 +107,41 @@ impl Usage {
     /// answer, by endpoint. Batched; written by the next flush.
     pub fn record(&self, caller: &Caller, batch: &BatchResult) {
         let day = self.today();
-        let mut deltas: HashMap<(Option<Endpoint>, Counter), i64> = HashMap::new();
+        // Tallied on the stack per endpoint (none first) and counter: every request passes
+        // here, and a map per request was a visible share of a cached lookup.
+        let mut tally = [[0i64; Counter::ALL.len()]; 1 + Endpoint::ALL.len()];
+        let slot = |counter: Counter| Counter::ALL.iter().position(|c| *c == counter);
         for item in &batch.items {
-            let endpoint = item.observable.as_ref().map(|o| Endpoint::of(o.kind()));
-            deltas.insert((endpoint, Counter::Requests), 1);
-            *deltas.entry((endpoint, Counter::Observables)).or_default() += 1;
-            *deltas
-                .entry((endpoint, Counter::of(&item.outcome)))
-                .or_default() += 1;
+            let endpoint = item.observable.as_ref().map_or(0, |o| {
+                let endpoint = Endpoint::of(o.kind());
+                1 + Endpoint::ALL.iter().position(|e| *e == endpoint).unwrap_or(0)
+            });
+            let counts = &mut tally[endpoint];
+            for (counter, by) in [
+                (Counter::Requests, None),
+                (Counter::Observables, Some(1)),
+                (Counter::of(&item.outcome), Some(1)),
+            ] {
+                if let Some(i) = slot(counter) {
+                    counts[i] = by.map_or(1, |by| counts[i] + by);
+                }
+            }
         }
-        self.pending_add(deltas.into_iter().map(|((endpoint, counter), by)| Delta {
-            day,
-            key: UsageKey::of(caller, endpoint),
-            counter,
-            by,
-        }));
+        let mut deltas = Vec::new();
+        for (e, counts) in tally.iter().enumerate() {
+            let endpoint = e.checked_sub(1).map(|i| Endpoint::ALL[i]);
+            for (counter, by) in Counter::ALL.into_iter().zip(counts) {
+                if *by != 0 {
+                    deltas.push(Delta {
+                        day,
+                        key: UsageKey::of(caller, endpoint),
+                        counter,
+                        by: *by,
+                    });
+                }
+            }
+        }
+        self.pending_add(deltas);
     }
 
     fn pending_add(&self, deltas: impl IntoIterator<Item = Delta>) {

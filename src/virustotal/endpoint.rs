@@ -138,12 +138,26 @@ pub fn url_id(url: &WebUrl) -> String {
 /// The VirusTotal GUI page of `observable`. URL pages are addressed by the SHA-256 of the URL,
 /// which matches VirusTotal's own id whenever its canonical form equals ours (the usual case).
 pub fn gui_link(observable: &Observable) -> String {
-    let page = Endpoint::of(observable.kind()).row().gui;
-    let id = match observable {
-        Observable::Url(url) => hex::encode(Sha256::digest(url.as_str())),
-        other => other.canonical(),
-    };
-    format!("{GUI}/{page}/{id}")
+    let mut link = Vec::with_capacity(GUI.len() + 80);
+    write_gui_link(&mut link, observable);
+    String::from_utf8(link).expect("links are ASCII")
+}
+
+/// Appends [`gui_link`] to `out` (the renderers write one into every result).
+pub fn write_gui_link(out: &mut Vec<u8>, observable: &Observable) {
+    out.extend_from_slice(GUI.as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(Endpoint::of(observable.kind()).row().gui.as_bytes());
+    out.push(b'/');
+    match observable {
+        Observable::Url(url) => {
+            let mut id = [0u8; 64];
+            hex::encode_to_slice(Sha256::digest(url.as_str()), &mut id)
+                .expect("a SHA-256 is 64 hex digits");
+            out.extend_from_slice(&id);
+        }
+        other => other.write_canonical(out),
+    }
 }
 
 #[cfg(test)]

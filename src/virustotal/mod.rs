@@ -10,6 +10,6 @@ mod normalize;
 mod wire;
 
 pub use client::{ClientSettings, VtClient};
-pub use endpoint::{Endpoint, Target, gui_link, url_id};
+pub use endpoint::{Endpoint, Target, gui_link, url_id, write_gui_link};
 pub use error::VtError;
 pub use normalize::{parse_domain_report, parse_file_report, parse_ip_report, parse_url_report};

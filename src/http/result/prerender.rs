@@ -5,8 +5,6 @@
 //! are written the slow way. Either way the bytes are exactly what serde_json
 //! writes for [`ResultBody::render`] (a test holds them to it for every fixture and status).
 
-use std::io::Write;
-
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
@@ -15,7 +13,7 @@ use crate::answer::Entry;
 use crate::enrich::{BatchResult, ItemResult, Outcome, Source};
 use crate::observable::Observable;
 use crate::report::VerdictPolicy;
-use crate::virustotal::gui_link;
+use crate::virustotal::write_gui_link;
 
 /// A typical result object's size, to size a batch's buffer once.
 const TYPICAL_RESULT_BYTES: usize = 768;
@@ -92,8 +90,11 @@ pub fn write_result(out: &mut Vec<u8>, item: ItemResult, policy: &VerdictPolicy)
             b"\",\"stale\":false,"
         });
         out.extend_from_slice(part.as_bytes());
-        out.extend_from_slice(b",\"link\":");
-        write_str(out, &gui_link(observable));
+        // A link is ASCII without quotes or backslashes (names in A-labels, hex ids, address
+        // digits): nothing to escape.
+        out.extend_from_slice(b",\"link\":\"");
+        write_gui_link(out, observable);
+        out.push(b'"');
         out.extend_from_slice(b",\"error\":");
         match reason {
             Some(reason) => {
@@ -129,8 +130,10 @@ fn answer_part(entry: &Entry, policy: &VerdictPolicy) -> Box<str> {
 fn write_observable(out: &mut Vec<u8>, observable: &Observable) {
     match observable {
         // Digits, hex letters, dots and colons: nothing to escape.
-        Observable::Ip(ip) => {
-            write!(out, "\"{}\"", ip.to_canonical()).expect("writing to a Vec cannot fail")
+        Observable::Ip(_) => {
+            out.push(b'"');
+            observable.write_canonical(out);
+            out.push(b'"');
         }
         Observable::Domain(name) => write_str(out, name.as_str()),
         Observable::Url(url) => write_str(out, url.as_str()),
