@@ -147,6 +147,10 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 
 /// The caller's text as `input` echoes it: its first [`MAX_ECHO_CHARS`] characters.
 fn echoed(input: &str) -> &str {
+    // A text of no more bytes than that has no more characters either.
+    if input.len() <= MAX_ECHO_CHARS {
+        return input;
+    }
     match input.char_indices().nth(MAX_ECHO_CHARS) {
         Some((cut, _)) => &input[..cut],
         None => input,
