@@ -64,8 +64,11 @@ impl Entry {
 /// cost no memory for it. It remembers the policy it was rendered under; under another one it is not
 /// used (the caller renders the slow way), so a policy change can never serve a stale verdict.
 /// It is not part of the answer: clones start empty and equality ignores it.
+///
+/// The pair is boxed so an entry nobody asked for twice pays 16 bytes for the slot, not 32
+/// (which would push [`Entry`] into the allocator's next size class).
 #[derive(Default)]
-pub struct Prerendered(OnceLock<(VerdictPolicy, Box<str>)>);
+pub struct Prerendered(OnceLock<Box<(VerdictPolicy, Box<str>)>>);
 
 impl Prerendered {
     /// The part rendered under `policy`, rendering it with `render` when this is the first use;
@@ -75,15 +78,16 @@ impl Prerendered {
         policy: &VerdictPolicy,
         render: impl FnOnce() -> Box<str>,
     ) -> Option<&str> {
-        let (rendered_under, json) = self.0.get_or_init(|| (*policy, render()));
+        let (rendered_under, json) = &**self.0.get_or_init(|| Box::new((*policy, render())));
         (rendered_under == policy).then_some(&**json)
     }
 
     /// The part, when it was rendered under `policy`.
     pub fn get(&self, policy: &VerdictPolicy) -> Option<&str> {
-        self.0
-            .get()
-            .and_then(|(rendered_under, json)| (rendered_under == policy).then_some(&**json))
+        self.0.get().and_then(|rendered| {
+            let (rendered_under, json) = &**rendered;
+            (rendered_under == policy).then_some(&**json)
+        })
     }
 
     /// Whether the part has been rendered.

@@ -7,8 +7,10 @@
 
 mod analysis;
 mod body;
+mod categories;
 mod domain;
 mod file;
+mod sizes;
 mod url;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +20,7 @@ pub use analysis::Analysis;
 pub use body::{
     DnsBody, DomainBody, FileBody, PopularityBody, ThreatBody, ThreatCountBody, UrlBody,
 };
+pub use categories::Categories;
 pub use domain::{DnsRecords, DomainReport, PopularityRank};
 pub use file::{FileReport, MAX_NAMES, ThreatClassification, ThreatCount};
 pub use url::UrlReport;
@@ -151,12 +154,16 @@ impl Report {
 }
 
 /// A normalised report of any type, as one lookup returns it.
+///
+/// The domain, URL and file reports are boxed so that an IP answer (and, through
+/// [`crate::answer::Answer`], a not-found one) does not pay in every cached entry for the size
+/// of the largest report; the IP report stays inline, as the most common answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
     Ip(IpReport),
-    Domain(DomainReport),
-    Url(UrlReport),
-    File(FileReport),
+    Domain(Box<DomainReport>),
+    Url(Box<UrlReport>),
+    File(Box<FileReport>),
 }
 
 impl From<IpReport> for Report {
@@ -167,19 +174,19 @@ impl From<IpReport> for Report {
 
 impl From<DomainReport> for Report {
     fn from(report: DomainReport) -> Self {
-        Report::Domain(report)
+        Report::Domain(Box::new(report))
     }
 }
 
 impl From<UrlReport> for Report {
     fn from(report: UrlReport) -> Self {
-        Report::Url(report)
+        Report::Url(Box::new(report))
     }
 }
 
 impl From<FileReport> for Report {
     fn from(report: FileReport) -> Self {
-        Report::File(report)
+        Report::File(Box::new(report))
     }
 }
 

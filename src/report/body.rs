@@ -5,13 +5,16 @@
 //! `geo` and `network` do for an IP. Every field is present and null when VirusTotal did not
 //! send it, so clients can rely on the shape.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{DnsRecords, DomainReport, FileReport, ThreatClassification, ThreatCount, UrlReport};
+use super::{
+    Categories, DnsRecords, DomainReport, FileReport, ThreatClassification, ThreatCount, UrlReport,
+};
 
 /// Domain facts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -123,8 +126,10 @@ pub struct ThreatCountBody {
     pub count: u32,
 }
 
-impl From<&DomainReport> for DomainBody {
-    fn from(r: &DomainReport) -> Self {
+/// From the report or the box a [`super::Report`] holds it in.
+impl<R: Borrow<DomainReport>> From<&R> for DomainBody {
+    fn from(r: &R) -> Self {
+        let r = r.borrow();
         Self {
             registrar: text(&r.registrar),
             creation_date: rfc3339(r.created_at),
@@ -151,8 +156,10 @@ impl From<&DnsRecords> for DnsBody {
     }
 }
 
-impl From<&UrlReport> for UrlBody {
-    fn from(r: &UrlReport) -> Self {
+/// From the report or the box a [`super::Report`] holds it in.
+impl<R: Borrow<UrlReport>> From<&R> for UrlBody {
+    fn from(r: &R) -> Self {
+        let r = r.borrow();
         Self {
             final_url: text(&r.final_url),
             http_response_code: r.http_status,
@@ -163,8 +170,10 @@ impl From<&UrlReport> for UrlBody {
     }
 }
 
-impl From<&FileReport> for FileBody {
-    fn from(r: &FileReport) -> Self {
+/// From the report or the box a [`super::Report`] holds it in.
+impl<R: Borrow<FileReport>> From<&R> for FileBody {
+    fn from(r: &R) -> Self {
+        let r = r.borrow();
         Self {
             md5: text(&r.md5),
             sha1: text(&r.sha1),
@@ -173,7 +182,7 @@ impl From<&FileReport> for FileBody {
             type_description: text(&r.type_description),
             meaningful_name: text(&r.meaningful_name),
             names: r.names.as_deref().map(texts),
-            popular_threat_classification: r.threat.as_ref().map(ThreatBody::from),
+            popular_threat_classification: r.threat.as_deref().map(ThreatBody::from),
             first_submission_date: rfc3339(r.first_submitted_at),
         }
     }
@@ -205,7 +214,7 @@ fn texts(values: &[Box<str>]) -> Vec<String> {
     values.iter().map(|v| v.to_string()).collect()
 }
 
-fn categories(map: &BTreeMap<Box<str>, Box<str>>) -> BTreeMap<String, String> {
+fn categories(map: &Categories) -> BTreeMap<String, String> {
     map.iter()
         .map(|(vendor, category)| (vendor.to_string(), category.to_string()))
         .collect()
@@ -285,9 +294,9 @@ mod tests {
         let domain = DomainReport {
             registrar: Some("MarkMonitor Inc.".into()),
             created_at: DateTime::from_timestamp(874_306_800, 0),
-            categories: Some([("Sophos".into(), "search engines".into())].into()),
+            categories: Some([("Sophos", "search engines")].into_iter().collect()),
             dns: Some(DnsRecords {
-                a: vec!["64.233.179.147".into()],
+                a: vec!["64.233.179.147".into()].into(),
                 ..DnsRecords::default()
             }),
             popularity: Some(PopularityRank {
@@ -298,14 +307,15 @@ mod tests {
             ..DomainReport::default()
         };
         let file = FileReport {
-            threat: Some(ThreatClassification {
+            threat: Some(Box::new(ThreatClassification {
                 suggested_label: Some("virus.eicar/test".into()),
                 categories: vec![ThreatCount {
                     value: "virus".into(),
                     count: 15,
-                }],
-                names: vec![],
-            }),
+                }]
+                .into(),
+                names: Box::default(),
+            })),
             names: Some(vec!["eicar.txt".into()].into_boxed_slice()),
             ..FileReport::default()
         };

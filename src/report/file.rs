@@ -19,8 +19,8 @@ pub struct FileReport {
     pub meaningful_name: Option<Box<str>>,
     /// The first [`MAX_NAMES`] names the file was submitted under.
     pub names: Option<Box<[Box<str>]>>,
-    /// `popular_threat_classification`.
-    pub threat: Option<ThreatClassification>,
+    /// `popular_threat_classification`; boxed because most files have none.
+    pub threat: Option<Box<ThreatClassification>>,
     pub first_submitted_at: Option<DateTime<Utc>>,
 }
 
@@ -28,8 +28,8 @@ pub struct FileReport {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ThreatClassification {
     pub suggested_label: Option<Box<str>>,
-    pub categories: Vec<ThreatCount>,
-    pub names: Vec<ThreatCount>,
+    pub categories: Box<[ThreatCount]>,
+    pub names: Box<[ThreatCount]>,
 }
 
 /// One category or family name and how many engines used it.

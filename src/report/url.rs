@@ -1,8 +1,6 @@
 //! What VirusTotal knows about a URL, normalised.
 
-use std::collections::BTreeMap;
-
-use super::Analysis;
+use super::{Analysis, Categories};
 
 /// A URL's report: reputation plus what VirusTotal's last fetch of it found.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -14,7 +12,7 @@ pub struct UrlReport {
     pub http_status: Option<u16>,
     pub title: Option<Box<str>>,
     /// Vendor → category.
-    pub categories: Option<BTreeMap<Box<str>, Box<str>>>,
+    pub categories: Option<Categories>,
     /// The URL's own top-level domain.
     pub tld: Option<Box<str>>,
 }

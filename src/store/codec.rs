@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{Answer, Entry};
+use crate::report;
 use crate::report::{
     Analysis, AnalysisStats, Code2, DnsRecords, DomainReport, FileReport, IpReport, PopularityRank,
     Report, ThreatClassification, ThreatCount, UrlReport, Votes,
@@ -134,11 +135,11 @@ fn texts(v: &[Box<str>]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn boxes(v: Vec<String>) -> Vec<Box<str>> {
+fn boxes(v: Vec<String>) -> Box<[Box<str>]> {
     v.into_iter().map(String::into_boxed_str).collect()
 }
 
-fn categories(c: &Option<BTreeMap<Box<str>, Box<str>>>) -> Categories {
+fn categories(c: &Option<report::Categories>) -> Categories {
     c.as_ref().map(|c| {
         c.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -146,19 +147,15 @@ fn categories(c: &Option<BTreeMap<Box<str>, Box<str>>>) -> Categories {
     })
 }
 
-fn boxed_categories(c: Categories) -> Option<BTreeMap<Box<str>, Box<str>>> {
-    c.map(|c| {
-        c.into_iter()
-            .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
-            .collect()
-    })
+fn boxed_categories(c: Categories) -> Option<report::Categories> {
+    c.map(|c| c.into_iter().collect())
 }
 
 fn counts(v: &[ThreatCount]) -> Vec<(String, u32)> {
     v.iter().map(|c| (c.value.to_string(), c.count)).collect()
 }
 
-fn threat_counts(v: Vec<(String, u32)>) -> Vec<ThreatCount> {
+fn threat_counts(v: Vec<(String, u32)>) -> Box<[ThreatCount]> {
     v.into_iter()
         .map(|(value, count)| ThreatCount {
             value: value.into_boxed_str(),
@@ -272,7 +269,7 @@ impl StoredReport {
                 harmless,
                 malicious,
             }),
-            tags: self.tags.take().map(|t| boxes(t).into_boxed_slice()),
+            tags: self.tags.take().map(boxes),
             last_analysis_at: at_seconds(self.analysed),
         }
     }
@@ -326,11 +323,13 @@ impl StoredReport {
                 size: self.size,
                 type_description: boxed(self.type_description),
                 meaningful_name: boxed(self.meaningful_name),
-                names: self.names.map(|n| boxes(n).into_boxed_slice()),
-                threat: self.threat.map(|t| ThreatClassification {
-                    suggested_label: boxed(t.label),
-                    categories: threat_counts(t.categories),
-                    names: threat_counts(t.names),
+                names: self.names.map(boxes),
+                threat: self.threat.map(|t| {
+                    Box::new(ThreatClassification {
+                        suggested_label: boxed(t.label),
+                        categories: threat_counts(t.categories),
+                        names: threat_counts(t.names),
+                    })
                 }),
                 first_submitted_at: at_seconds(self.first_submitted),
             }
@@ -435,14 +434,15 @@ mod tests {
         }
     }
 
-    fn boxes_of(v: &[&str]) -> Vec<Box<str>> {
+    fn boxes_of(v: &[&str]) -> Box<[Box<str>]> {
         v.iter().map(|s| Box::from(*s)).collect()
     }
 
     #[test]
     fn full_domain_url_and_file_reports_survive_a_round_trip() {
-        let categories: BTreeMap<Box<str>, Box<str>> =
-            [("Forcepoint ThreatSeeker".into(), "search engines".into())].into();
+        let categories: report::Categories = [("Forcepoint ThreatSeeker", "search engines")]
+            .into_iter()
+            .collect();
         let reports: [Report; 3] = [
             DomainReport {
                 analysis: analysis(),
@@ -452,7 +452,7 @@ mod tests {
                 dns: Some(DnsRecords {
                     a: boxes_of(&["142.250.1.1"]),
                     aaaa: boxes_of(&["2a00:1450::1"]),
-                    cname: vec![],
+                    cname: Box::default(),
                     mx: boxes_of(&["smtp.google.com"]),
                     ns: boxes_of(&["ns1.google.com", "ns2.google.com"]),
                 }),
@@ -482,18 +482,20 @@ mod tests {
                 size: Some(68),
                 type_description: Some("Text".into()),
                 meaningful_name: Some("eicar.com".into()),
-                names: Some(boxes_of(&["eicar.com", "eicar.txt"]).into_boxed_slice()),
-                threat: Some(ThreatClassification {
+                names: Some(boxes_of(&["eicar.com", "eicar.txt"])),
+                threat: Some(Box::new(ThreatClassification {
                     suggested_label: Some("virus.eicar/test".into()),
-                    categories: vec![ThreatCount {
+                    categories: [ThreatCount {
                         value: "virus".into(),
                         count: 12,
-                    }],
-                    names: vec![ThreatCount {
+                    }]
+                    .into(),
+                    names: [ThreatCount {
                         value: "eicar".into(),
                         count: 30,
-                    }],
-                }),
+                    }]
+                    .into(),
+                })),
                 first_submitted_at: DateTime::from_timestamp(1_148_301_722, 0),
             }
             .into(),

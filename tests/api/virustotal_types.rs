@@ -1,12 +1,11 @@
 //! Domain, URL and file answers: every real fixture normalised field by field, and the typed
 //! lookup asking each type at its documented path.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use vtenrich::observable::Observable;
-use vtenrich::report::{Analysis, DomainReport, FileReport, Report, UrlReport};
+use vtenrich::report::{Analysis, Categories, DomainReport, FileReport, Report, UrlReport};
 use vtenrich::virustotal::{
     ClientSettings, VtClient, parse_domain_report, parse_file_report, parse_url_report,
 };
@@ -54,7 +53,7 @@ fn strs(values: &[Box<str>]) -> Vec<&str> {
     values.iter().map(|v| &**v).collect()
 }
 
-fn categories(map: &Option<BTreeMap<Box<str>, Box<str>>>) -> Option<Vec<(&str, &str)>> {
+fn categories(map: &Option<Categories>) -> Option<Vec<(&str, &str)>> {
     map.as_ref()
         .map(|m| m.iter().map(|(k, v)| (&**k, &**v)).collect())
 }

@@ -24,7 +24,7 @@ pub fn parse_domain_report(body: &[u8]) -> Result<DomainReport, VtError> {
             .creation_date
             .map(|t| timestamp(t, "creation_date"))
             .transpose()?,
-        categories: a.categories,
+        categories: a.categories.map(Into::into),
         dns: a.last_dns_records.map(dns),
         popularity: a.popularity_ranks.and_then(best_rank),
         tld: non_empty(a.tld),
@@ -33,14 +33,14 @@ pub fn parse_domain_report(body: &[u8]) -> Result<DomainReport, VtError> {
 
 /// The values of the record types we report; SOA, TXT and the rest are dropped.
 fn dns(records: Vec<wire::domain::DnsRecord>) -> DnsRecords {
-    let mut dns = DnsRecords::default();
+    let [mut a, mut aaaa, mut cname, mut mx, mut ns] = <[Vec<Box<str>>; 5]>::default();
     for record in records {
         let list = match &*record.kind {
-            "A" => &mut dns.a,
-            "AAAA" => &mut dns.aaaa,
-            "CNAME" => &mut dns.cname,
-            "MX" => &mut dns.mx,
-            "NS" => &mut dns.ns,
+            "A" => &mut a,
+            "AAAA" => &mut aaaa,
+            "CNAME" => &mut cname,
+            "MX" => &mut mx,
+            "NS" => &mut ns,
             _ => continue,
         };
         // A null MX (RFC 7505) comes back as an empty value: there is nothing to pivot on.
@@ -48,7 +48,13 @@ fn dns(records: Vec<wire::domain::DnsRecord>) -> DnsRecords {
             list.push(record.value);
         }
     }
-    dns
+    DnsRecords {
+        a: a.into(),
+        aaaa: aaaa.into(),
+        cname: cname.into(),
+        mx: mx.into(),
+        ns: ns.into(),
+    }
 }
 
 /// The lowest rank of any list; on a tie the list first in name order, so the pick is stable.
@@ -78,8 +84,8 @@ mod tests {
         .unwrap();
 
         let dns = report.dns.unwrap();
-        assert_eq!(dns.mx, [Box::from("mx2"), Box::from("mx1")]);
-        assert_eq!(dns.a, [Box::from("192.0.2.1")]);
+        assert_eq!(*dns.mx, [Box::from("mx2"), Box::from("mx1")]);
+        assert_eq!(*dns.a, [Box::from("192.0.2.1")]);
         assert!(dns.aaaa.is_empty() && dns.cname.is_empty() && dns.ns.is_empty());
     }
 

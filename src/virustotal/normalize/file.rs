@@ -28,7 +28,7 @@ pub fn parse_file_report(body: &[u8]) -> Result<FileReport, VtError> {
             names.truncate(MAX_NAMES);
             names.into_boxed_slice()
         }),
-        threat: a.popular_threat_classification.map(threat),
+        threat: a.popular_threat_classification.map(threat).map(Box::new),
         first_submitted_at: a
             .first_submission_date
             .map(|t| timestamp(t, "first_submission_date"))

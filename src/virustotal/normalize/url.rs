@@ -20,7 +20,7 @@ pub fn parse_url_report(body: &[u8]) -> Result<UrlReport, VtError> {
         final_url: non_empty(a.last_final_url),
         http_status: a.last_http_response_code,
         title: non_empty(a.title),
-        categories: a.categories,
+        categories: a.categories.map(Into::into),
         tld: non_empty(a.tld),
     })
 }
