@@ -324,7 +324,10 @@ impl Counted<'_> {
                 .observe(seconds);
             return;
         };
-        let m = METHODS.iter().position(|m| *m == method).unwrap_or(METHODS.len() - 1);
+        let m = METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(METHODS.len() - 1);
         slots.requests[m][class]
             .get_or_init(|| {
                 metrics

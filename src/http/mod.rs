@@ -39,8 +39,8 @@ pub(crate) use error::{DEADLINE, INTERNAL, UNAUTHORIZED};
 pub use extract::ApiJson;
 pub(crate) use extract::ApiQuery;
 pub use result::{
-    AnyResult, DomainResult, EnrichResponse, FileResult, IpResult, ResultBody, UrlResult,
-    batch_json, json_response, result_json, write_result,
+    AnyResult, DomainResult, EnrichResponse, FileResult, IpResult, LocalTails, ResultBody,
+    UrlResult, batch_json, json_response, result_json, write_result,
 };
 
 use crate::audit::AuditLog;

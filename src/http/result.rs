@@ -20,7 +20,7 @@ mod typed;
 
 pub use typed::{AnyResult, DomainResult, FileResult, IpResult, UrlResult};
 
-pub use prerender::{batch_json, json_response, result_json, write_result};
+pub use prerender::{LocalTails, batch_json, json_response, result_json, write_result};
 
 use report::{Geo, Network, Reputation};
 use report::{geo, network, reputation};

@@ -1,8 +1,8 @@
 //! Tests of `http`.
 
 use axum::body::Body;
-use axum::http::StatusCode;
 use axum::http::Request;
+use axum::http::StatusCode;
 use axum::routing::get;
 
 use super::*;
@@ -17,11 +17,8 @@ async fn a_panicking_handler_becomes_a_json_500_and_the_router_keeps_serving() {
         .route("/boom", get(boom))
         .route("/ok", get(|| async { "fine" }));
 
-    let boom = edge::call_guarded(
-        &mut app,
-        Request::get("/boom").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let boom =
+        edge::call_guarded(&mut app, Request::get("/boom").body(Body::empty()).unwrap()).await;
     let ok = edge::call_guarded(&mut app, Request::get("/ok").body(Body::empty()).unwrap()).await;
 
     assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);

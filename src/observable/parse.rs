@@ -77,7 +77,8 @@ fn plain_v4(text: &[u8]) -> Option<Ipv4Addr> {
             [d @ b'0'..=b'9'] => d - b'0',
             [a @ b'1'..=b'9', b @ b'0'..=b'9'] => (a - b'0') * 10 + (b - b'0'),
             [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
-                let value = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+                let value =
+                    u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
                 u8::try_from(value).ok()?
             }
             _ => return None,

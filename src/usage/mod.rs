@@ -114,7 +114,10 @@ impl Usage {
         for item in &batch.items {
             let endpoint = item.observable.as_ref().map_or(0, |o| {
                 let endpoint = Endpoint::of(o.kind());
-                1 + Endpoint::ALL.iter().position(|e| *e == endpoint).unwrap_or(0)
+                1 + Endpoint::ALL
+                    .iter()
+                    .position(|e| *e == endpoint)
+                    .unwrap_or(0)
             });
             let counts = &mut tally[endpoint];
             for (counter, by) in [
