@@ -106,7 +106,7 @@ where
             upstream_calls = tracing::field::Empty,
             caller = tracing::field::Empty,
         );
-        let method = known_method(request.method().as_str());
+        let method = method_slot(request.method().as_str());
 
         // Authentication records the caller on the span, and the handler's own synchronous part
         // runs here: both inside the span.
@@ -227,24 +227,18 @@ const BUDGETED_ROUTES: [&str; 8] = [
     "/v1/quota",
 ];
 
-/// Keeps the method label a closed set: anything exotic is `other`.
-fn known_method(method: &str) -> &'static str {
-    match method {
-        "GET" => "GET",
-        "POST" => "POST",
-        "HEAD" => "HEAD",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "OPTIONS" => "OPTIONS",
-        _ => "other",
-    }
-}
-
-/// The method labels [`known_method`] gives, in slot order.
+/// The method labels, in slot order: anything exotic is `other`, so the label stays a closed set.
 const METHODS: [&str; 8] = [
     "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "other",
 ];
+
+/// `method`'s slot in [`METHODS`].
+fn method_slot(method: &str) -> usize {
+    METHODS[..METHODS.len() - 1]
+        .iter()
+        .position(|m| *m == method)
+        .unwrap_or(METHODS.len() - 1)
+}
 
 /// The status classes of `http_requests_total`, in slot order.
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -279,7 +273,7 @@ impl RouteMetrics {
     }
 
     /// What counts one request to `route` with `method`.
-    fn of<'a>(&'a self, metrics: &'a Metrics, route: &'a str, method: &'static str) -> Counted<'a> {
+    fn of<'a>(&'a self, metrics: &'a Metrics, route: &'a str, method: usize) -> Counted<'a> {
         let slots = if route == "unmatched" {
             Some(&self.unmatched)
         } else {
@@ -299,7 +293,8 @@ struct Counted<'a> {
     metrics: &'a Metrics,
     slots: Option<&'a RouteSlots>,
     route: &'a str,
-    method: &'static str,
+    /// The slot in [`METHODS`].
+    method: usize,
 }
 
 impl Counted<'_> {
@@ -312,7 +307,7 @@ impl Counted<'_> {
             _ => 4,
         };
         let seconds = latency.as_secs_f64();
-        let (metrics, route, method) = (self.metrics, self.route, self.method);
+        let (metrics, route, method) = (self.metrics, self.route, METHODS[self.method]);
         let Some(slots) = self.slots else {
             metrics
                 .http_requests
@@ -324,11 +319,7 @@ impl Counted<'_> {
                 .observe(seconds);
             return;
         };
-        let m = METHODS
-            .iter()
-            .position(|m| *m == method)
-            .unwrap_or(METHODS.len() - 1);
-        slots.requests[m][class]
+        slots.requests[self.method][class]
             .get_or_init(|| {
                 metrics
                     .http_requests

@@ -141,6 +141,7 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
         api = api.merge(crate::console::pages());
     }
     let doc = openapi();
+    let routes: Vec<String> = doc.paths.paths.keys().cloned().collect();
     let mut app = api
         .route(
             "/openapi.json",
@@ -159,24 +160,31 @@ pub fn router(state: AppState, options: HttpOptions, callers: Callers) -> Router
                 .config(utoipa_swagger_ui::Config::from("/openapi.json")),
         );
     }
-    at_the_door(app, state, options, callers)
+    at_the_door(app, &routes, state, options, callers)
 }
 
 /// The router of the MISP listener (`VTENRICH_MISP_LISTEN`): only the misp-modules routes,
 /// behind the same edge (authentication, deadline, metrics, error shape).
 pub fn misp_router(state: AppState, options: HttpOptions, callers: Callers) -> Router {
-    let (misp, _) = crate::integrations::misp_routes().split_for_parts();
+    let (misp, doc) = crate::integrations::misp_routes().split_for_parts();
+    let routes: Vec<String> = doc.paths.paths.into_keys().collect();
     let app = misp
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state.clone());
-    at_the_door(app, state, options, callers)
+    at_the_door(app, &routes, state, options, callers)
 }
 
 /// Wraps routes in what every request passes: the body limit and the edge (see
 /// [`edge::EdgeService`]).
-fn at_the_door(app: Router, state: AppState, options: HttpOptions, callers: Callers) -> Router {
-    let routes = openapi().paths.paths.into_keys().collect::<Vec<_>>();
+/// `routes` are the documented route templates, whose metric children the edge keeps.
+fn at_the_door(
+    app: Router,
+    routes: &[String],
+    state: AppState,
+    options: HttpOptions,
+    callers: Callers,
+) -> Router {
     let edge = edge::Edge {
         metrics: state.metrics.clone(),
         enricher: state.enricher.clone(),

@@ -120,13 +120,12 @@ impl Usage {
                     .unwrap_or(0)
             });
             let counts = &mut tally[endpoint];
-            for (counter, by) in [
-                (Counter::Requests, None),
-                (Counter::Observables, Some(1)),
-                (Counter::of(&item.outcome), Some(1)),
-            ] {
+            if let Some(i) = slot(Counter::Requests) {
+                counts[i] = 1;
+            }
+            for counter in [Counter::Observables, Counter::of(&item.outcome)] {
                 if let Some(i) = slot(counter) {
-                    counts[i] = by.map_or(1, |by| counts[i] + by);
+                    counts[i] += 1;
                 }
             }
         }

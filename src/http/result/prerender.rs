@@ -84,21 +84,7 @@ pub fn write_result(
             _ => entry.rendered.get(policy),
         }
     {
-        out.extend_from_slice(b"{\"observable\":");
-        write_observable(out, observable);
-        out.extend_from_slice(b",\"input\":");
-        write_str(out, echoed(&item.input));
-        out.extend_from_slice(b",\"type\":\"");
-        out.extend_from_slice(observable.kind().as_str().as_bytes());
-        out.extend_from_slice(b"\",\"status\":\"");
-        out.extend_from_slice(item.outcome.status().as_str().as_bytes());
-        out.extend_from_slice(b"\",\"source\":\"");
-        out.extend_from_slice(source.as_str().as_bytes());
-        out.extend_from_slice(if *stale {
-            b"\",\"stale\":true,"
-        } else {
-            b"\",\"stale\":false,"
-        });
+        write_head(out, &item, *source, *stale);
         out.extend_from_slice(part.as_bytes());
         // A link is ASCII without quotes or backslashes (names in A-labels, hex ids, address
         // digits): nothing to escape.
@@ -144,13 +130,9 @@ impl LocalTails {
                     code,
                     message: message.clone(),
                 });
-                let json = serde_json::to_vec(&body).expect("a result serialises");
-                // Inside a JSON string a quote is escaped, so this can only be the object's key.
-                let start = json
-                    .windows(13)
-                    .position(|w| w == b"\"fetched_at\":")
-                    .expect("a result has fetched_at");
-                self.0.push((code, message, json[start..].into()));
+                let json = serde_json::to_string(&body).expect("a result serialises");
+                let tail = &json[fetched_at(&json)..];
+                self.0.push((code, message, tail.as_bytes().into()));
                 self.0.len() - 1
             }
         };
@@ -166,6 +148,13 @@ fn write_local(out: &mut Vec<u8>, item: &ItemResult, tails: &mut LocalTails) -> 
         Outcome::Invalid(invalid) => ("invalid_observable", invalid.reason().to_owned()),
         _ => return false,
     };
+    write_head(out, item, Source::Local, false);
+    out.extend_from_slice(tails.get(code, message));
+    true
+}
+
+/// The per-request opening of a result object, `{"observable":…` up to `"stale":…,`.
+fn write_head(out: &mut Vec<u8>, item: &ItemResult, source: Source, stale: bool) {
     out.extend_from_slice(b"{\"observable\":");
     match &item.observable {
         Some(observable) => write_observable(out, observable),
@@ -183,10 +172,12 @@ fn write_local(out: &mut Vec<u8>, item: &ItemResult, tails: &mut LocalTails) -> 
     }
     out.extend_from_slice(item.outcome.status().as_str().as_bytes());
     out.extend_from_slice(b"\",\"source\":\"");
-    out.extend_from_slice(Source::Local.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"stale\":false,");
-    out.extend_from_slice(tails.get(code, message));
-    true
+    out.extend_from_slice(source.as_str().as_bytes());
+    out.extend_from_slice(if stale {
+        b"\",\"stale\":true,"
+    } else {
+        b"\",\"stale\":false,"
+    });
 }
 
 /// The answer's part of a result object, `"fetched_at":…` up to the type's own block, rendered
@@ -195,12 +186,16 @@ fn answer_part(entry: &Entry, policy: &VerdictPolicy) -> Box<str> {
     let mut body = ResultBody::blank();
     body.fill_answer(entry, policy);
     let json = serde_json::to_string(&body).expect("a result serialises");
-    // Inside a JSON string a quote is escaped, so these can only be the object's own keys.
-    let start = json
-        .find("\"fetched_at\":")
-        .expect("a result has fetched_at");
+    // Inside a JSON string a quote is escaped, so this can only be the object's own key.
     let end = json.rfind(",\"link\":").expect("a result has link");
-    json[start..end].into()
+    json[fetched_at(&json)..end].into()
+}
+
+/// Where a rendered result's `"fetched_at":` key starts: the per-request fields end there.
+fn fetched_at(json: &str) -> usize {
+    // Inside a JSON string a quote is escaped, so this can only be the object's own key.
+    json.find("\"fetched_at\":")
+        .expect("a result has fetched_at")
 }
 
 /// The canonical observable as a JSON string, without building it as a `String` first.
