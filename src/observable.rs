@@ -6,6 +6,7 @@
 
 mod domain;
 mod hash;
+mod ip_text;
 mod parse;
 mod private_suffixes;
 mod special;
@@ -125,55 +126,20 @@ impl Observable {
     }
 
     /// Appends [`Self::canonical`]'s text to `out` without building a `String`: the renderers
-    /// write it into every answer, and an IPv4 address written by hand costs a tenth of the
+    /// write it into every answer, and an address written by hand costs a fraction of the
     /// formatting machinery.
     pub fn write_canonical(&self, out: &mut Vec<u8>) {
         match self {
             // `to_canonical`: a directly built IPv4-mapped address still prints as IPv4.
             Observable::Ip(ip) => match ip.to_canonical() {
-                IpAddr::V4(v4) => {
-                    // Each octet's digits from a table, on the stack, copied out once.
-                    let mut text = [0u8; 16];
-                    let mut len = 0;
-                    for (i, octet) in v4.octets().into_iter().enumerate() {
-                        if i > 0 {
-                            text[len] = b'.';
-                            len += 1;
-                        }
-                        let [digits, a, b, c] = OCTET_TEXT[usize::from(octet)];
-                        text[len..len + 3].copy_from_slice(&[a, b, c]);
-                        len += usize::from(digits);
-                    }
-                    out.extend_from_slice(&text[..len]);
-                }
-                v6 => {
-                    use std::io::Write;
-                    write!(out, "{v6}").expect("writing to a Vec cannot fail");
-                }
+                IpAddr::V4(v4) => ip_text::write_v4(out, v4),
+                IpAddr::V6(v6) => ip_text::write_v6(out, v6),
             },
             Observable::Domain(name) => out.extend_from_slice(name.as_str().as_bytes()),
             Observable::Url(url) => out.extend_from_slice(url.as_str().as_bytes()),
             Observable::File(hash) => out.extend_from_slice(hash.as_str().as_bytes()),
         }
     }
-}
-
-/// Every octet's decimal text: its digit count, then the digits (padded with zeros).
-static OCTET_TEXT: [[u8; 4]; 256] = octet_text();
-
-const fn octet_text() -> [[u8; 4]; 256] {
-    let mut table = [[0u8; 4]; 256];
-    let mut i = 0;
-    while i < 256 {
-        let n = i as u8;
-        table[i] = match n {
-            100.. => [3, b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10],
-            10.. => [2, b'0' + n / 10, b'0' + n % 10, 0],
-            _ => [1, b'0' + n, 0, 0],
-        };
-        i += 1;
-    }
-    table
 }
 
 impl fmt::Display for Observable {

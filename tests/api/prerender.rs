@@ -122,9 +122,16 @@ fn unanswered() -> Vec<(&'static str, Option<Observable>, Outcome)> {
     let why = not_routable(&local, &PrivateSuffixes::default()).expect("mDNS is never sent");
     let invalid = Observable::infer("not an observable").expect_err("invalid");
     let ip = Observable::infer("9.9.9.9").expect("an IP");
+    // A second reason of each local kind, after the first: a batch keeps each reason's rendered
+    // end, and must not hand one reason's end to another.
+    let private = Observable::infer("10.1.2.3").expect("an IP");
+    let range = not_routable(&private, &PrivateSuffixes::default()).expect("RFC 1918");
+    let port = Observable::infer("8.8.8.8:53").expect_err("invalid");
     vec![
         ("printer.local", Some(local), Outcome::NotRoutable(why)),
         ("not an observable", None, Outcome::Invalid(invalid)),
+        ("10.1.2.3", Some(private), Outcome::NotRoutable(range)),
+        ("8.8.8.8:53", None, Outcome::Invalid(port)),
         (
             "9.9.9.9",
             Some(ip.clone()),

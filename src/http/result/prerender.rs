@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::{ItemErrorBody, MAX_ECHO_CHARS, ResultBody, Summary};
 use crate::answer::Entry;
 use crate::enrich::{BatchResult, ItemResult, Outcome, Source};
-use crate::observable::Observable;
+use crate::observable::{InvalidObservable, NotRoutable, Observable};
 use crate::report::VerdictPolicy;
 use crate::virustotal::write_gui_link;
 
@@ -113,43 +113,74 @@ pub fn write_result(
 /// rendering each whole result the slow way made a batch with some of them markedly slower than
 /// one of cache hits.
 #[derive(Default)]
-pub struct LocalTails(Vec<(&'static str, String, Box<[u8]>)>);
+pub struct LocalTails(Vec<(LocalReason, Box<[u8]>)>);
+
+/// What a local answer's error says, compared as a value: formatting each item's message just
+/// to look its tail up cost more than writing the rest of the item.
+#[derive(PartialEq)]
+enum LocalReason {
+    NotRoutable(NotRoutable),
+    Invalid(InvalidObservable),
+}
+
+impl LocalReason {
+    fn matches(&self, outcome: &Outcome) -> bool {
+        match (self, outcome) {
+            (LocalReason::NotRoutable(a), Outcome::NotRoutable(b)) => a == b,
+            (LocalReason::Invalid(a), Outcome::Invalid(b)) => a == b,
+            _ => false,
+        }
+    }
+}
 
 impl LocalTails {
-    /// The end of a local answer with this error: everything after `"stale":false,`.
-    fn get(&mut self, code: &'static str, message: String) -> &[u8] {
-        let found = self
+    /// The end of a local answer with this error (everything after `"stale":false,`), or
+    /// `None` for an outcome that is not answered locally.
+    fn get(&mut self, outcome: &Outcome) -> Option<&[u8]> {
+        let i = match self
             .0
             .iter()
-            .position(|(c, m, _)| *c == code && *m == message);
-        let i = match found {
+            .position(|(reason, _)| reason.matches(outcome))
+        {
             Some(i) => i,
             None => {
+                let (reason, error) = match outcome {
+                    Outcome::NotRoutable(why) => (
+                        LocalReason::NotRoutable(why.clone()),
+                        ItemErrorBody {
+                            code: "not_routable",
+                            message: why.to_string(),
+                        },
+                    ),
+                    Outcome::Invalid(invalid) => (
+                        LocalReason::Invalid(invalid.clone()),
+                        ItemErrorBody {
+                            code: "invalid_observable",
+                            message: invalid.reason().to_owned(),
+                        },
+                    ),
+                    _ => return None,
+                };
                 let mut body = ResultBody::blank();
-                body.error = Some(ItemErrorBody {
-                    code,
-                    message: message.clone(),
-                });
+                body.error = Some(error);
                 let json = serde_json::to_string(&body).expect("a result serialises");
                 let tail = &json[fetched_at(&json)..];
-                self.0.push((code, message, tail.as_bytes().into()));
+                self.0.push((reason, tail.as_bytes().into()));
                 self.0.len() - 1
             }
         };
-        &self.0[i].2
+        Some(&self.0[i].1)
     }
 }
 
 /// Writes a not-routable or invalid item the quick way (its fields, then its error's rendered
 /// end); false for any other outcome.
 fn write_local(out: &mut Vec<u8>, item: &ItemResult, tails: &mut LocalTails) -> bool {
-    let (code, message) = match &item.outcome {
-        Outcome::NotRoutable(why) => ("not_routable", why.to_string()),
-        Outcome::Invalid(invalid) => ("invalid_observable", invalid.reason().to_owned()),
-        _ => return false,
+    let Some(tail) = tails.get(&item.outcome) else {
+        return false;
     };
     write_head(out, item, Source::Local, false);
-    out.extend_from_slice(tails.get(code, message));
+    out.extend_from_slice(tail);
     true
 }
 
