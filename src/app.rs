@@ -17,7 +17,7 @@ use crate::callers::{DailyUse, Registry};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::enrich::{Enricher, EnricherBuilder};
-use crate::http::{self, AppState, AuthPolicy, HttpOptions, Readiness, RequestLimits};
+use crate::http::{self, AppParts, AppState, AuthPolicy, HttpOptions, Readiness, RequestLimits};
 use crate::metrics::Metrics;
 use crate::quota::QuotaGate;
 use crate::server::ServerLimits;
@@ -116,7 +116,7 @@ impl Application {
         )
         .await;
         let ready = Readiness::default();
-        let state = AppState {
+        let state = AppState::new(AppParts {
             enricher: enricher.clone(),
             limits: RequestLimits {
                 max_batch: settings.max_batch,
@@ -137,7 +137,7 @@ impl Application {
                     settings.trusted_proxies.clone(),
                 )
             }),
-        };
+        });
         let options = HttpOptions {
             body_limit_bytes: settings.body_limit_bytes,
             swagger_ui: settings.swagger_ui,
