@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AnalysisStats, Votes};
+use super::{AnalysisStats, TextList, Votes};
 
 /// Engine counts, community score, votes, tags and the analysis time of one object; the
 /// verdict policy reads the counts. [`super::IpReport`] holds the same facts inline.
@@ -11,6 +11,6 @@ pub struct Analysis {
     pub stats: Option<AnalysisStats>,
     pub community_score: Option<i64>,
     pub votes: Option<Votes>,
-    pub tags: Option<Box<[Box<str>]>>,
+    pub tags: Option<TextList>,
     pub last_analysis_at: Option<DateTime<Utc>>,
 }

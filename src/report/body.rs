@@ -147,11 +147,11 @@ impl<R: Borrow<DomainReport>> From<&R> for DomainBody {
 impl From<&DnsRecords> for DnsBody {
     fn from(d: &DnsRecords) -> Self {
         Self {
-            a: texts(&d.a),
-            aaaa: texts(&d.aaaa),
-            cname: texts(&d.cname),
-            mx: texts(&d.mx),
-            ns: texts(&d.ns),
+            a: texts(d.a()),
+            aaaa: texts(d.aaaa()),
+            cname: texts(d.cname()),
+            mx: texts(d.mx()),
+            ns: texts(d.ns()),
         }
     }
 }
@@ -181,7 +181,7 @@ impl<R: Borrow<FileReport>> From<&R> for FileBody {
             size: r.size,
             type_description: text(&r.type_description),
             meaningful_name: text(&r.meaningful_name),
-            names: r.names.as_deref().map(texts),
+            names: r.names.as_ref().map(texts),
             popular_threat_classification: r.threat.as_deref().map(ThreatBody::from),
             first_submission_date: rfc3339(r.first_submitted_at),
         }
@@ -210,13 +210,13 @@ fn text(value: &Option<Box<str>>) -> Option<String> {
     value.as_deref().map(str::to_owned)
 }
 
-fn texts(values: &[Box<str>]) -> Vec<String> {
-    values.iter().map(|v| v.to_string()).collect()
+fn texts<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    values.into_iter().map(str::to_owned).collect()
 }
 
 fn categories(map: &Categories) -> BTreeMap<String, String> {
     map.iter()
-        .map(|(vendor, category)| (vendor.to_string(), category.to_string()))
+        .map(|(vendor, category)| (vendor.to_owned(), category.to_owned()))
         .collect()
 }
 
@@ -295,10 +295,13 @@ mod tests {
             registrar: Some("MarkMonitor Inc.".into()),
             created_at: DateTime::from_timestamp(874_306_800, 0),
             categories: Some([("Sophos", "search engines")].into_iter().collect()),
-            dns: Some(DnsRecords {
-                a: vec!["64.233.179.147".into()].into(),
-                ..DnsRecords::default()
-            }),
+            dns: Some(DnsRecords::new([
+                vec!["64.233.179.147"],
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+            ])),
             popularity: Some(PopularityRank {
                 rank: 5,
                 source: "Cisco Umbrella".into(),
@@ -316,7 +319,7 @@ mod tests {
                 .into(),
                 names: Box::default(),
             })),
-            names: Some(vec!["eicar.txt".into()].into_boxed_slice()),
+            names: Some(["eicar.txt"].into_iter().collect()),
             ..FileReport::default()
         };
 

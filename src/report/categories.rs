@@ -2,21 +2,24 @@
 
 use std::collections::BTreeMap;
 
+use super::TextList;
+
 /// Vendor → category, sorted by vendor with each vendor once: the order and uniqueness a
-/// `BTreeMap` gives, held as one exact-size slice because a B-tree leaf costs ~370 bytes even
-/// for the two or three pairs a report has, and every cached domain and URL holds one.
+/// `BTreeMap` gives, held as one [`TextList`] of vendor, category, vendor, category… because a
+/// B-tree leaf costs ~370 bytes even for the two or three pairs a report has, and every cached
+/// domain and URL holds one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Categories(Box<[(Box<str>, Box<str>)]>);
+pub struct Categories(TextList);
 
 impl Categories {
-    /// The pairs, in vendor order.
-    pub fn iter(&self) -> std::slice::Iter<'_, (Box<str>, Box<str>)> {
-        self.0.iter()
+    /// The (vendor, category) pairs, in vendor order.
+    pub fn iter(&self) -> CategoryPairs<'_> {
+        CategoryPairs(self.0.iter())
     }
 
     /// Number of vendors.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.len() / 2
     }
 
     /// Whether no vendor gave a category.
@@ -25,29 +28,41 @@ impl Categories {
     }
 }
 
-impl From<BTreeMap<Box<str>, Box<str>>> for Categories {
-    fn from(map: BTreeMap<Box<str>, Box<str>>) -> Self {
-        Self(map.into_iter().collect())
+impl<K: AsRef<str> + Ord, V: AsRef<str>> From<BTreeMap<K, V>> for Categories {
+    fn from(map: BTreeMap<K, V>) -> Self {
+        Self(
+            map.iter()
+                .flat_map(|(vendor, category)| [vendor.as_ref(), category.as_ref()])
+                .collect(),
+        )
     }
 }
 
 /// Sorts by vendor; a vendor given twice keeps its last category, as a map would.
-impl<K: Into<Box<str>>, V: Into<Box<str>>> FromIterator<(K, V)> for Categories {
+impl<K: AsRef<str> + Ord, V: AsRef<str>> FromIterator<(K, V)> for Categories {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
-        let map: BTreeMap<Box<str>, Box<str>> = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        map.into()
+        pairs.into_iter().collect::<BTreeMap<K, V>>().into()
     }
 }
 
 impl<'a> IntoIterator for &'a Categories {
-    type Item = &'a (Box<str>, Box<str>);
-    type IntoIter = std::slice::Iter<'a, (Box<str>, Box<str>)>;
+    type Item = (&'a str, &'a str);
+    type IntoIter = CategoryPairs<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
+    }
+}
+
+/// The (vendor, category) pairs of [`Categories`].
+#[derive(Clone)]
+pub struct CategoryPairs<'a>(super::TextItems<'a>);
+
+impl<'a> Iterator for CategoryPairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some((self.0.next()?, self.0.next()?))
     }
 }
 
@@ -61,8 +76,9 @@ mod tests {
             .into_iter()
             .collect();
 
-        let pairs: Vec<(&str, &str)> = categories.iter().map(|(k, v)| (&**k, &**v)).collect();
+        let pairs: Vec<(&str, &str)> = categories.iter().collect();
 
         assert_eq!(pairs, [("BitDefender", "b"), ("Sophos", "c")]);
+        assert_eq!(categories.len(), 2);
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Analysis;
+use super::{Analysis, TextList};
 
 /// Most file names kept: the list runs to hundreds for common samples.
 pub const MAX_NAMES: usize = 10;
@@ -18,7 +18,7 @@ pub struct FileReport {
     pub type_description: Option<Box<str>>,
     pub meaningful_name: Option<Box<str>>,
     /// The first [`MAX_NAMES`] names the file was submitted under.
-    pub names: Option<Box<[Box<str>]>>,
+    pub names: Option<TextList>,
     /// `popular_threat_classification`; boxed because most files have none.
     pub threat: Option<Box<ThreatClassification>>,
     pub first_submitted_at: Option<DateTime<Utc>>,

@@ -12,7 +12,7 @@ use crate::answer::{Answer, Entry};
 use crate::report;
 use crate::report::{
     Analysis, AnalysisStats, Code2, DnsRecords, DomainReport, FileReport, IpReport, PopularityRank,
-    Report, ThreatClassification, ThreatCount, UrlReport, Votes,
+    Report, TextList, ThreatClassification, ThreatCount, UrlReport, Votes,
 };
 
 /// Bumped when the stored shape changes incompatibly. Domain, URL and file reports were added
@@ -131,24 +131,20 @@ fn boxed(s: Option<String>) -> Option<Box<str>> {
     s.map(String::into_boxed_str)
 }
 
-fn texts(v: &[Box<str>]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-fn boxes(v: Vec<String>) -> Box<[Box<str>]> {
-    v.into_iter().map(String::into_boxed_str).collect()
+fn texts<'a>(v: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    v.into_iter().map(str::to_owned).collect()
 }
 
 fn categories(c: &Option<report::Categories>) -> Categories {
     c.as_ref().map(|c| {
         c.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
     })
 }
 
 fn boxed_categories(c: Categories) -> Option<report::Categories> {
-    c.map(|c| c.into_iter().collect())
+    c.map(report::Categories::from)
 }
 
 fn counts(v: &[ThreatCount]) -> Vec<(String, u32)> {
@@ -187,7 +183,7 @@ impl StoredReport {
             }),
             score: a.community_score,
             votes: a.votes.map(|v| [v.harmless, v.malicious]),
-            tags: a.tags.as_deref().map(texts),
+            tags: a.tags.as_ref().map(texts),
             analysed: seconds(a.last_analysis_at),
             ..StoredReport::default()
         }
@@ -211,11 +207,11 @@ impl StoredReport {
                 created: seconds(r.created_at),
                 dns: r.dns.as_ref().map(|d| {
                     [
-                        texts(&d.a),
-                        texts(&d.aaaa),
-                        texts(&d.cname),
-                        texts(&d.mx),
-                        texts(&d.ns),
+                        texts(d.a()),
+                        texts(d.aaaa()),
+                        texts(d.cname()),
+                        texts(d.mx()),
+                        texts(d.ns()),
                     ]
                 }),
                 rank: r
@@ -239,7 +235,7 @@ impl StoredReport {
                 size: r.size,
                 type_description: text(&r.type_description),
                 meaningful_name: text(&r.meaningful_name),
-                names: r.names.as_deref().map(texts),
+                names: r.names.as_ref().map(texts),
                 threat: r.threat.as_ref().map(|t| StoredThreat {
                     label: text(&t.suggested_label),
                     categories: counts(&t.categories),
@@ -269,7 +265,7 @@ impl StoredReport {
                 harmless,
                 malicious,
             }),
-            tags: self.tags.take().map(boxes),
+            tags: self.tags.take().map(TextList::from_iter),
             last_analysis_at: at_seconds(self.analysed),
         }
     }
@@ -292,13 +288,7 @@ impl StoredReport {
                 registrar: boxed(self.registrar),
                 created_at: at_seconds(self.created),
                 categories: boxed_categories(self.categories),
-                dns: self.dns.map(|[a, aaaa, cname, mx, ns]| DnsRecords {
-                    a: boxes(a),
-                    aaaa: boxes(aaaa),
-                    cname: boxes(cname),
-                    mx: boxes(mx),
-                    ns: boxes(ns),
-                }),
+                dns: self.dns.map(DnsRecords::new),
                 popularity: self.rank.map(|(rank, source)| PopularityRank {
                     rank,
                     source: source.into_boxed_str(),
@@ -323,7 +313,7 @@ impl StoredReport {
                 size: self.size,
                 type_description: boxed(self.type_description),
                 meaningful_name: boxed(self.meaningful_name),
-                names: self.names.map(boxes),
+                names: self.names.map(TextList::from_iter),
                 threat: self.threat.map(|t| {
                     Box::new(ThreatClassification {
                         suggested_label: boxed(t.label),
@@ -402,7 +392,7 @@ mod tests {
                 harmless: 8,
                 malicious: 9,
             }),
-            tags: Some(vec!["a".into(), "b".into()].into_boxed_slice()),
+            tags: Some(["a", "b"].into_iter().collect()),
             last_analysis_at: DateTime::from_timestamp(1_785_340_799, 0),
             country: Code2::parse("US"),
             continent: Code2::parse("NA"),
@@ -429,13 +419,9 @@ mod tests {
                 harmless: 2,
                 malicious: 1,
             }),
-            tags: Some(vec!["x".into()].into_boxed_slice()),
+            tags: Some(["x"].into_iter().collect()),
             last_analysis_at: DateTime::from_timestamp(1_785_000_000, 0),
         }
-    }
-
-    fn boxes_of(v: &[&str]) -> Box<[Box<str>]> {
-        v.iter().map(|s| Box::from(*s)).collect()
     }
 
     #[test]
@@ -449,13 +435,13 @@ mod tests {
                 registrar: Some("MarkMonitor Inc.".into()),
                 created_at: DateTime::from_timestamp(874_306_800, 0),
                 categories: Some(categories.clone()),
-                dns: Some(DnsRecords {
-                    a: boxes_of(&["142.250.1.1"]),
-                    aaaa: boxes_of(&["2a00:1450::1"]),
-                    cname: Box::default(),
-                    mx: boxes_of(&["smtp.google.com"]),
-                    ns: boxes_of(&["ns1.google.com", "ns2.google.com"]),
-                }),
+                dns: Some(DnsRecords::new([
+                    vec!["142.250.1.1"],
+                    vec!["2a00:1450::1"],
+                    vec![],
+                    vec!["smtp.google.com"],
+                    vec!["ns1.google.com", "ns2.google.com"],
+                ])),
                 popularity: Some(PopularityRank {
                     rank: 1,
                     source: "Majestic".into(),
@@ -482,7 +468,7 @@ mod tests {
                 size: Some(68),
                 type_description: Some("Text".into()),
                 meaningful_name: Some("eicar.com".into()),
-                names: Some(boxes_of(&["eicar.com", "eicar.txt"])),
+                names: Some(["eicar.com", "eicar.txt"].into_iter().collect()),
                 threat: Some(Box::new(ThreatClassification {
                     suggested_label: Some("virus.eicar/test".into()),
                     categories: [ThreatCount {
@@ -519,7 +505,7 @@ mod tests {
         assert_eq!(report.asn, Some(15169));
         assert_eq!(report.country, Code2::parse("US"));
         assert_eq!(report.stats.map(|s| s.timeout), Some(5));
-        assert_eq!(report.tags.as_deref().map(<[_]>::len), Some(1));
+        assert_eq!(report.tags.as_ref().map(TextList::len), Some(1));
     }
 
     #[test]

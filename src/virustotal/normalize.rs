@@ -82,7 +82,7 @@ fn analysis(
             harmless: v.harmless.unwrap_or(0),
             malicious: v.malicious.unwrap_or(0),
         }),
-        tags: tags.map(|tags| non_empty_list(tags).into_boxed_slice()),
+        tags: tags.map(|tags| non_empty_list(&tags).collect()),
         last_analysis_at: last_analysis_date
             .map(|t| timestamp(t, "last_analysis_date"))
             .transpose()?,
@@ -135,8 +135,8 @@ fn timestamp(secs: i64, field: &str) -> Result<DateTime<Utc>, VtError> {
 }
 
 /// The list without empty strings (VirusTotal pads some lists with them).
-fn non_empty_list(values: Vec<Box<str>>) -> Vec<Box<str>> {
-    values.into_iter().filter(|v| !v.is_empty()).collect()
+fn non_empty_list(values: &[Box<str>]) -> impl Iterator<Item = &str> {
+    values.iter().map(|v| &**v).filter(|v| !v.is_empty())
 }
 
 fn code2(value: Option<Box<str>>, field: &str) -> Result<Option<Code2>, VtError> {
@@ -232,7 +232,12 @@ mod tests {
         assert_eq!(nulls.continent, None);
         assert_eq!(nulls.as_owner, None);
         assert_eq!(nulls.cidr, None);
-        assert_eq!(nulls.tags.as_deref(), Some(&[Box::from("x")][..]));
+        assert_eq!(
+            nulls
+                .tags
+                .map(|t| t.iter().map(str::to_owned).collect::<Vec<_>>()),
+            Some(vec!["x".to_owned()])
+        );
     }
 
     #[test]

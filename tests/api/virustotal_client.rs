@@ -49,7 +49,7 @@ async fn ip_report(client: &VtClient, ip: IpAddr) -> Result<Option<IpReport>, Vt
         .lookup(&Observable::Ip(ip))
         .await?
         .map(|report| match report {
-            Report::Ip(report) => report,
+            Report::Ip(report) => *report,
             other => panic!("an IP lookup answered {other:?}"),
         }))
 }
@@ -270,10 +270,7 @@ fn assert_matches(report: &IpReport, want: &Expected) {
     let votes = report.votes.map(|v| (v.harmless, v.malicious));
     assert_eq!(votes, Some(want.votes), "{file}");
     assert_eq!(report.community_score, Some(want.community_score), "{file}");
-    let tags: Option<Vec<&str>> = report
-        .tags
-        .as_ref()
-        .map(|t| t.iter().map(|s| &**s).collect());
+    let tags: Option<Vec<&str>> = report.tags.as_ref().map(|t| t.iter().collect());
     assert_eq!(tags.as_deref(), want.tags, "{file}");
     let at = report.last_analysis_at.map(|t| t.to_rfc3339());
     assert_eq!(at.as_deref(), want.last_analysis_at, "{file}");

@@ -23,11 +23,9 @@ pub fn parse_file_report(body: &[u8]) -> Result<FileReport, VtError> {
         size: a.size,
         type_description: non_empty(a.type_description),
         meaningful_name: non_empty(a.meaningful_name),
-        names: a.names.map(|names| {
-            let mut names = non_empty_list(names);
-            names.truncate(MAX_NAMES);
-            names.into_boxed_slice()
-        }),
+        names: a
+            .names
+            .map(|names| non_empty_list(&names).take(MAX_NAMES).collect()),
         threat: a.popular_threat_classification.map(threat).map(Box::new),
         first_submitted_at: a
             .first_submission_date
@@ -84,7 +82,10 @@ mod tests {
 
         let kept = report.names.unwrap();
         assert_eq!(kept.len(), MAX_NAMES);
-        assert_eq!((&*kept[0], &*kept[9]), ("n0", "n9"));
+        assert_eq!(
+            (kept.iter().next(), kept.iter().nth(9)),
+            (Some("n0"), Some("n9"))
+        );
     }
 
     #[test]
