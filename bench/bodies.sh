@@ -1,5 +1,5 @@
-# The request bodies of the batch loads, shared by bench/run and bench/callgrind so both measure
-# the same requests. Sourced, not run.
+# The request bodies of the batch loads and the wrk script that posts one, shared by bench/run
+# and bench/callgrind so both measure the same requests. Sourced, not run.
 
 # Writes a POST /v1/enrich body with the addresses PREFIX.(i/65536).(i/256%256).(i%256)
 # for i in [FROM, FROM+COUNT) in the order given by SEED (0: ascending).
@@ -63,4 +63,16 @@ status_mix_body() {
     for (j = 0; j < 1000; j++) printf "%s\"%s\"", (j ? "," : ""), item[j]
     printf "]}"
   }'
+}
+
+# Writes a wrk script posting BODY_FILE (relative to the working directory) to /v1/enrich,
+# to SCRIPT_FILE.
+post_script() {
+  cat >"$2" <<EOF
+local f = assert(io.open("$PWD/$1", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+EOF
 }

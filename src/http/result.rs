@@ -230,9 +230,9 @@ impl ResultBody {
                     self.geo = Some(geo(ip));
                     self.network = Some(network(ip));
                 }
-                Report::Domain(domain) => self.domain = Some(domain.into()),
-                Report::Url(url) => self.url = Some(url.into()),
-                Report::File(file) => self.file = Some(file.into()),
+                Report::Domain(domain) => self.domain = Some((&**domain).into()),
+                Report::Url(url) => self.url = Some((&**url).into()),
+                Report::File(file) => self.file = Some((&**file).into()),
             }
         }
     }

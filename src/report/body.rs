@@ -5,7 +5,6 @@
 //! `geo` and `network` do for an IP. Every field is present and null when VirusTotal did not
 //! send it, so clients can rely on the shape.
 
-use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -126,14 +125,12 @@ pub struct ThreatCountBody {
     pub count: u32,
 }
 
-/// From the report or the box a [`super::Report`] holds it in.
-impl<R: Borrow<DomainReport>> From<&R> for DomainBody {
-    fn from(r: &R) -> Self {
-        let r = r.borrow();
+impl From<&DomainReport> for DomainBody {
+    fn from(r: &DomainReport) -> Self {
         Self {
             registrar: text(&r.registrar),
             creation_date: rfc3339(r.created_at),
-            categories: r.categories.as_ref().map(categories),
+            categories: r.categories.as_ref().map(Categories::to_map),
             dns_records: r.dns.as_ref().map(DnsBody::from),
             popularity_rank: r.popularity.as_ref().map(|p| PopularityBody {
                 rank: p.rank,
@@ -156,24 +153,20 @@ impl From<&DnsRecords> for DnsBody {
     }
 }
 
-/// From the report or the box a [`super::Report`] holds it in.
-impl<R: Borrow<UrlReport>> From<&R> for UrlBody {
-    fn from(r: &R) -> Self {
-        let r = r.borrow();
+impl From<&UrlReport> for UrlBody {
+    fn from(r: &UrlReport) -> Self {
         Self {
             final_url: text(&r.final_url),
             http_response_code: r.http_status,
             title: text(&r.title),
-            categories: r.categories.as_ref().map(categories),
+            categories: r.categories.as_ref().map(Categories::to_map),
             tld: text(&r.tld),
         }
     }
 }
 
-/// From the report or the box a [`super::Report`] holds it in.
-impl<R: Borrow<FileReport>> From<&R> for FileBody {
-    fn from(r: &R) -> Self {
-        let r = r.borrow();
+impl From<&FileReport> for FileBody {
+    fn from(r: &FileReport) -> Self {
         Self {
             md5: text(&r.md5),
             sha1: text(&r.sha1),
@@ -212,12 +205,6 @@ fn text(value: &Option<Box<str>>) -> Option<String> {
 
 fn texts<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     values.into_iter().map(str::to_owned).collect()
-}
-
-fn categories(map: &Categories) -> BTreeMap<String, String> {
-    map.iter()
-        .map(|(vendor, category)| (vendor.to_owned(), category.to_owned()))
-        .collect()
 }
 
 /// RFC 3339 with a `Z` and whole seconds, as every time in the API.

@@ -26,6 +26,13 @@ impl Categories {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The pairs as an owned map, as the API body and the store's record hold them.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(vendor, category)| (vendor.to_owned(), category.to_owned()))
+            .collect()
+    }
 }
 
 impl<K: AsRef<str> + Ord, V: AsRef<str>> From<BTreeMap<K, V>> for Categories {

@@ -135,18 +135,6 @@ fn texts<'a>(v: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     v.into_iter().map(str::to_owned).collect()
 }
 
-fn categories(c: &Option<report::Categories>) -> Categories {
-    c.as_ref().map(|c| {
-        c.iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    })
-}
-
-fn boxed_categories(c: Categories) -> Option<report::Categories> {
-    c.map(report::Categories::from)
-}
-
 fn counts(v: &[ThreatCount]) -> Vec<(String, u32)> {
     v.iter().map(|c| (c.value.to_string(), c.count)).collect()
 }
@@ -201,7 +189,7 @@ impl StoredReport {
                 ..Self::with_analysis(None, &r.analysis())
             },
             Report::Domain(r) => StoredReport {
-                categories: categories(&r.categories),
+                categories: r.categories.as_ref().map(report::Categories::to_map),
                 tld: text(&r.tld),
                 registrar: text(&r.registrar),
                 created: seconds(r.created_at),
@@ -221,7 +209,7 @@ impl StoredReport {
                 ..Self::with_analysis(Some(Kind::Domain), &r.analysis)
             },
             Report::Url(r) => StoredReport {
-                categories: categories(&r.categories),
+                categories: r.categories.as_ref().map(report::Categories::to_map),
                 tld: text(&r.tld),
                 final_url: text(&r.final_url),
                 status: r.http_status,
@@ -287,7 +275,7 @@ impl StoredReport {
                 analysis,
                 registrar: boxed(self.registrar),
                 created_at: at_seconds(self.created),
-                categories: boxed_categories(self.categories),
+                categories: self.categories.map(report::Categories::from),
                 dns: self.dns.map(DnsRecords::new),
                 popularity: self.rank.map(|(rank, source)| PopularityRank {
                     rank,
@@ -301,7 +289,7 @@ impl StoredReport {
                 final_url: boxed(self.final_url),
                 http_status: self.status,
                 title: boxed(self.title),
-                categories: boxed_categories(self.categories),
+                categories: self.categories.map(report::Categories::from),
                 tld: boxed(self.tld),
             }
             .into(),

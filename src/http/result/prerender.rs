@@ -124,6 +124,27 @@ enum LocalReason {
 }
 
 impl LocalReason {
+    /// The reason of a local outcome, with the error its answer carries; `None` for any other.
+    fn of(outcome: &Outcome) -> Option<(Self, ItemErrorBody)> {
+        Some(match outcome {
+            Outcome::NotRoutable(why) => (
+                LocalReason::NotRoutable(why.clone()),
+                ItemErrorBody {
+                    code: "not_routable",
+                    message: why.to_string(),
+                },
+            ),
+            Outcome::Invalid(invalid) => (
+                LocalReason::Invalid(invalid.clone()),
+                ItemErrorBody {
+                    code: "invalid_observable",
+                    message: invalid.reason().to_owned(),
+                },
+            ),
+            _ => return None,
+        })
+    }
+
     fn matches(&self, outcome: &Outcome) -> bool {
         match (self, outcome) {
             (LocalReason::NotRoutable(a), Outcome::NotRoutable(b)) => a == b,
@@ -137,39 +158,20 @@ impl LocalTails {
     /// The end of a local answer with this error (everything after `"stale":false,`), or
     /// `None` for an outcome that is not answered locally.
     fn get(&mut self, outcome: &Outcome) -> Option<&[u8]> {
-        let i = match self
+        if let Some(i) = self
             .0
             .iter()
             .position(|(reason, _)| reason.matches(outcome))
         {
-            Some(i) => i,
-            None => {
-                let (reason, error) = match outcome {
-                    Outcome::NotRoutable(why) => (
-                        LocalReason::NotRoutable(why.clone()),
-                        ItemErrorBody {
-                            code: "not_routable",
-                            message: why.to_string(),
-                        },
-                    ),
-                    Outcome::Invalid(invalid) => (
-                        LocalReason::Invalid(invalid.clone()),
-                        ItemErrorBody {
-                            code: "invalid_observable",
-                            message: invalid.reason().to_owned(),
-                        },
-                    ),
-                    _ => return None,
-                };
-                let mut body = ResultBody::blank();
-                body.error = Some(error);
-                let json = serde_json::to_string(&body).expect("a result serialises");
-                let tail = &json[fetched_at(&json)..];
-                self.0.push((reason, tail.as_bytes().into()));
-                self.0.len() - 1
-            }
-        };
-        Some(&self.0[i].1)
+            return Some(&self.0[i].1);
+        }
+        let (reason, error) = LocalReason::of(outcome)?;
+        let mut body = ResultBody::blank();
+        body.error = Some(error);
+        let json = serde_json::to_string(&body).expect("a result serialises");
+        let tail = json.as_bytes()[fetched_at(&json)..].into();
+        self.0.push((reason, tail));
+        self.0.last().map(|(_, tail)| &**tail)
     }
 }
 
